@@ -1,0 +1,15 @@
+"""Built-in attacks."""
+from __future__ import annotations
+
+from ..attacks import run_autoattack
+from ..hookspecs import hookimpl
+from ..specs import AttackSpec
+
+
+@hookimpl
+def register_attacks(register):
+    register(AttackSpec(
+        name="autoattack", norms=("Linf", "L2", "L1"), run=run_autoattack, library="pyautoattack",
+        description="AutoAttack (Croce & Hein 2020) from pyautoattack; version 'standard' runs "
+                    "APGD-CE, APGD-T, FAB-T and Square, each on the points still robust",
+    ))

@@ -1,0 +1,101 @@
+"""``benchbed plugins | datasets | models | attacks | metrics | tracks``."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import plugins
+from . import warn_broken_plugins
+
+
+def _print(rows: list[dict], empty: str) -> int:
+    if not rows:
+        print(empty)
+        return 0
+    with pd.option_context("display.max_colwidth", 70, "display.width", 200):
+        print(pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    host = plugins.host()
+    registry = host.registry  # collecting marks plugins whose register hooks fail
+    rows = []
+    for info in host.infos.values():
+        provides = ", ".join(f"{len(v)} {k}" for k, v in sorted(info.provides.items()))
+        rows.append({"plugin": info.name, "distribution": info.distribution, "version": info.version,
+                     "status": "ok" if info.ok else "BROKEN", "provides": provides or "-"})
+    code = _print(rows, "no plugins loaded")
+    for info in host.infos.values():
+        if not info.ok:
+            print(f"\nbroken plugin {info.name!r} ({info.distribution}): {info.error}")
+    del registry
+    return code
+
+
+def cmd_datasets(args) -> int:
+    reg = plugins.registry()
+    warn_broken_plugins(reg)
+    rows = [{"name": d.name, "classes": d.num_classes, "shape": "x".join(map(str, d.image_shape)),
+             "offline": "embedded" if d.embedded else "needs files", "source": reg.sources[("datasets", d.name)],
+             "description": d.description} for d in map(reg.dataset, reg.names("datasets", args.pattern))]
+    return _print(rows, "no datasets match")
+
+
+def cmd_models(args) -> int:
+    reg = plugins.registry()
+    warn_broken_plugins(reg)
+    if args.track:
+        candidates = reg.models_for(reg.track(args.track))
+    else:
+        candidates = [reg.model(n) for n in reg.names("models")]
+    import fnmatch
+
+    rows = [{"name": m.name, "dataset": m.dataset, "threat models": ",".join(m.threat_models),
+             "architecture": m.architecture, "recipe": m.recipe, "plugin": reg.sources[("models", m.name)]}
+            for m in candidates if fnmatch.fnmatchcase(m.name, args.pattern)]
+    return _print(rows, "no models match" + (f" track {args.track!r}" if args.track else ""))
+
+
+def cmd_attacks(args) -> int:
+    reg = plugins.registry()
+    warn_broken_plugins(reg)
+    rows = [{"name": a.name, "norms": ",".join(a.norms), "plugin": reg.sources[("attacks", a.name)],
+             "description": a.description} for a in map(reg.attack, reg.names("attacks", args.pattern))]
+    return _print(rows, "no attacks match")
+
+
+def cmd_metrics(args) -> int:
+    reg = plugins.registry()
+    warn_broken_plugins(reg)
+    rows = []
+    for m in map(reg.metric, reg.names("metrics", args.pattern)):
+        for col in m.columns:
+            direction = {True: "higher", False: "lower", None: "-"}[col.higher_is_better]
+            rows.append({"metric": m.name, "column": col.name, "unit": col.unit or "-", "better": direction,
+                         "plugin": reg.sources[("metrics", m.name)], "description": col.description})
+    return _print(rows, "no metrics match")
+
+
+def cmd_tracks(args) -> int:
+    reg = plugins.registry()
+    warn_broken_plugins(reg)
+    rows = [{"name": t.name, "dataset": t.dataset, "threat model": t.norm, "eps": t.eps_label or f"{t.eps:g}",
+             "n_examples": t.n_examples, "attack": f"{t.attack} ({t.attack_options.get('version', '-')})",
+             "metrics": ", ".join(t.metrics), "models": len(reg.models_for(t))}
+            for t in map(reg.track, reg.names("tracks", args.pattern))]
+    return _print(rows, "no tracks match")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("plugins", help="list loaded plugins, their distribution and version, and broken ones")
+    p.set_defaults(func=cmd_plugins)
+    for name, func, what in (("datasets", cmd_datasets, "datasets"), ("attacks", cmd_attacks, "attacks"),
+                             ("metrics", cmd_metrics, "metrics and the columns they produce"),
+                             ("tracks", cmd_tracks, "tracks (benchmarks)")):
+        p = sub.add_parser(name, help=f"list {what}")
+        p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'cifar*'")
+        p.set_defaults(func=func)
+    p = sub.add_parser("models", help="list models (those registered for a track with --track)")
+    p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'digits-*'")
+    p.add_argument("--track", help="only models registered for this track")
+    p.set_defaults(func=cmd_models)

@@ -1,0 +1,43 @@
+"""User-facing errors: one line that names the problem and the fix."""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class BenchbedError(Exception):
+    """An error a user can act on. ``str(err)`` is a single line: problem, then fix."""
+
+
+class UnknownNameError(BenchbedError, KeyError):
+    def __init__(self, kind: str, name: str, known: Iterable[str]):
+        known = sorted(known)
+        self.kind, self.name, self.known = kind, name, known
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else (
+            f"known {kind}s: {', '.join(known) or '(none)'}"
+        )
+        super().__init__(f"unknown {kind} {name!r}: {hint} (list them with `benchbed {kind}s`)")
+
+    def __str__(self) -> str:  # KeyError would otherwise wrap the message in quotes
+        return self.args[0]
+
+
+class DuplicateNameError(BenchbedError):
+    pass
+
+
+class ChecksumError(BenchbedError):
+    pass
+
+
+class ModelOutputError(BenchbedError):
+    pass
+
+
+class DatasetNotFoundError(BenchbedError):
+    pass
+
+
+class ConfigError(BenchbedError):
+    pass

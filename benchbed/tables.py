@@ -1,0 +1,46 @@
+"""Result records -> pandas tables (one row per model)."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+LEADING = ["model", "track", "n_examples", "clean_accuracy", "robust_accuracy"]
+
+
+def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (track, model): the leading columns, then every other metric column by name."""
+    rows = []
+    for rec in records:
+        row = {"model": rec["model"], "track": rec["track"], "n_examples": rec.get("n_examples")}
+        row.update(rec.get("metrics", {}))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=LEADING)
+    for col in LEADING:
+        if col not in frame:
+            frame[col] = float("nan")
+    rest = sorted(c for c in frame.columns if c not in LEADING)
+    frame = frame[LEADING + rest]
+    sort_by = [c for c in ("track", "robust_accuracy", "clean_accuracy") if c in frame]
+    order = [True] + [False] * (len(sort_by) - 1)
+    return frame.sort_values(sort_by, ascending=order, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def column_meta(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    meta: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        for name, col in rec.get("columns", {}).items():
+            meta.setdefault(name, col)
+    return meta
+
+
+def format_frame(frame: pd.DataFrame, fmt: str) -> str:
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=2) + "\n"
+    if frame.empty:
+        return "(no results)\n"
+    return frame.to_string(index=False, float_format=lambda v: f"{v:.2f}") + "\n"
