@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from contextlib import contextmanager
 
@@ -49,7 +50,134 @@ def _captured_autoattack_log():
         logger.propagate = saved[1]
 
 
-def run_autoattack(request: AttackRequest) -> AttackResult:
+# AutoAttack's APGD attackers and the component names their runs belong to. ``apgd`` serves both
+# 'apgd-ce' and 'apgd-dlr' (AutoAttack sets its ``loss`` before each), ``apgd_targeted`` 'apgd-t'.
+RECORDED_COMPONENTS = ("apgd-ce", "apgd-dlr", "apgd-t")
+_APGD_LOSS_COMPONENT = {"ce": "apgd-ce", "dlr": "apgd-dlr"}
+
+log = logging.getLogger("benchbed.attacks")
+
+
+class ComponentRecorder:
+    """Keeps, per APGD component and per attacked point, the highest-loss iterate it evaluated.
+
+    It wraps, on one AutoAttack object only (instance attributes, the class is untouched), the
+    ``attack_single_run`` and ``decr_eps_pgd`` methods of ``adversary.apgd`` and
+    ``adversary.apgd_targeted``. Every APGD run (each restart, each target class of APGD-T, each
+    batch) goes through ``attack_single_run``, which returns ``(x_best, acc, loss_best, x_best_adv)``:
+    ``x_best`` is the iterate with the highest attack loss of that run (APGD's own bookkeeping).
+    The wrapper passes the call through unchanged and then copies, for each row, ``x_best`` and
+    ``loss_best``; across runs a point keeps the row of highest loss. So a component's x* for a point
+    is the highest-loss iterate over all its runs on that point (for APGD-CE: the max-cross-entropy
+    iterate; for APGD-T: the max targeted-DLR iterate over the target classes it tried, i.e. the
+    target that flipped the point, or the strongest of the 9 for a point that stayed robust).
+    For the L1 schedule (``decr_eps_pgd``: runs at 3, 2 and 1 times eps) only the final run, at the
+    track's eps, is recorded.
+
+    The wrappers draw no random numbers, run no forward pass and change no argument or return
+    value, so AutoAttack computes exactly what it computes unwrapped. Rows reach the wrapper without
+    their position in the batch; they are matched back to the input by exact bytes of (image,
+    label). Identical (image, label) pairs are indistinguishable, so their records may swap between
+    them (the statistics are unaffected).
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images = images.detach().to("cpu")
+        self._x = self.images.float()
+        self._y = labels.detach().to("cpu", torch.int64)
+        self._where: dict[bytes, list[int]] = {}
+        for i in range(len(self._y)):
+            self._where.setdefault(self._key(self._x[i], self._y[i]), []).append(i)
+        self.best: dict[str, torch.Tensor] = {}
+        self.loss: dict[str, torch.Tensor] = {}
+        self.seen: dict[str, torch.Tensor] = {}
+        self.unmatched = 0
+        self._nested = 0
+
+    @staticmethod
+    def _key(image: torch.Tensor, label: torch.Tensor) -> bytes:
+        return image.contiguous().numpy().tobytes() + int(label).to_bytes(8, "little", signed=True)
+
+    def attach(self, adversary) -> None:
+        self._wrap(adversary.apgd, lambda attacker: _APGD_LOSS_COMPONENT.get(attacker.loss))
+        self._wrap(adversary.apgd_targeted, lambda attacker: "apgd-t")
+
+    def _wrap(self, attacker, component_of) -> None:
+        single_run = attacker.attack_single_run  # bound methods of the original class
+        decr_eps = attacker.decr_eps_pgd
+        recorder = self
+
+        def attack_single_run(x, y, *args, **kwargs):
+            result = single_run(x, y, *args, **kwargs)
+            if not recorder._nested:
+                recorder.record(component_of(attacker), x, y, result[0], result[2])
+            return result
+
+        def decr_eps_pgd(x, y, *args, **kwargs):
+            recorder._nested += 1
+            try:
+                result = decr_eps(x, y, *args, **kwargs)
+            finally:
+                recorder._nested -= 1
+            recorder.record(component_of(attacker), x, y, result[0], result[2])
+            return result
+
+        attacker.attack_single_run = attack_single_run
+        attacker.decr_eps_pgd = decr_eps_pgd
+
+    def record(self, component: str | None, x, y, x_best, loss_best) -> None:
+        if component is None:
+            return
+        x = x.detach().to("cpu", torch.float32).reshape(-1, *self._x.shape[1:])
+        y = y.detach().to("cpu", torch.int64).reshape(-1)
+        x_best = x_best.detach().to("cpu").reshape(-1, *self._x.shape[1:])
+        loss_best = loss_best.detach().to("cpu", torch.float64).reshape(-1)
+        if component not in self.best:
+            self.best[component] = self.images.clone()
+            self.loss[component] = torch.full((len(self._y),), -math.inf, dtype=torch.float64)
+            self.seen[component] = torch.zeros(len(self._y), dtype=torch.bool)
+        best, loss, seen = self.best[component], self.loss[component], self.seen[component]
+        occurrences: dict[bytes, int] = {}
+        for row in range(len(y)):
+            key = self._key(x[row], y[row])
+            where = self._where.get(key)
+            if not where:
+                self.unmatched += 1
+                continue
+            k = occurrences.get(key, 0)
+            occurrences[key] = k + 1
+            i = where[k % len(where)]
+            value = float(loss_best[row])
+            if not bool(seen[i]) or value > float(loss[i]):
+                best[i] = x_best[row].to(best.dtype)
+                loss[i] = value
+                seen[i] = True
+
+    def results(self, components) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """x* per point (the natural image where the component attacked nothing) and the masks."""
+        adversarial, masks = {}, {}
+        for name in components:
+            if name in self.best:
+                adversarial[name], masks[name] = self.best[name], self.seen[name].clone()
+            else:  # the component ran on no point (all flipped before it, or none correct)
+                adversarial[name] = self.images.clone()
+                masks[name] = torch.zeros(len(self._y), dtype=torch.bool)
+        if self.unmatched:
+            log.warning("%d APGD rows could not be matched back to their input points; their x* "
+                        "is missing from the energy statistics", self.unmatched)
+        return adversarial, masks
+
+
+def run_autoattack(request: AttackRequest, *, capture: bool = True) -> AttackResult:
+    """AutoAttack on the request's points, seeded; robust flags exactly as pyautoattack computes them.
+
+    With ``capture`` (the default), the result also carries ``components[c]`` and
+    ``component_masks[c]`` for the APGD components in the run (``apgd-ce``, ``apgd-t``, and
+    ``apgd-dlr`` in the plus/rand versions): for each point the component attacked, its
+    highest-loss iterate x* (see :class:`ComponentRecorder`); the mask says which points it attacked.
+    AutoAttack attacks only points that are still robust, so APGD-CE covers the points classified
+    correctly at the start, and APGD-T only those APGD-CE did not flip.
+    """
     from pyautoattack import AutoAttack
 
     options = dict(request.options)
@@ -62,13 +190,19 @@ def run_autoattack(request: AttackRequest) -> AttackResult:
     kwargs = {"attacks": list(attacks)} if attacks is not None else {}
     adversary = AutoAttack(request.model, norm=request.norm, eps=request.eps, version=version,
                            seed=request.seed, device=request.device, **kwargs)
-    with _captured_autoattack_log() as log:
+    recorder = None
+    if capture:
+        recorder = ComponentRecorder(request.images, request.labels)
+        recorder.attach(adversary)
+    with _captured_autoattack_log() as log_capture:
         x_adv, y_adv = adversary.run_standard_evaluation(request.images, request.labels,
                                                          batch_size=request.batch_size)
     components = list(adversary.attacks_to_run)
-    flipped = {name: log.flipped.get(name, 0) for name in components}
+    flipped = {name: log_capture.flipped.get(name, 0) for name in components}
     robust = (y_adv.cpu() == request.labels.cpu())
-    return AttackResult(adversarial=x_adv.detach().cpu(), robust=robust, version=version,
-                        flipped_by=flipped, warnings=log.warnings)
-
-
+    result = AttackResult(adversarial=x_adv.detach().cpu(), robust=robust, version=version,
+                          flipped_by=flipped, warnings=log_capture.warnings)
+    if recorder is not None:
+        result.components, result.component_masks = recorder.results(
+            [name for name in RECORDED_COMPONENTS if name in components])
+    return result
