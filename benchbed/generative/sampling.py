@@ -1,0 +1,94 @@
+"""The sampler contract and the driver shared by the ``generative`` metric and ``benchbed sample``.
+
+A sampler is a :class:`benchbed.specs.SamplerSpec` whose ``sample(request)`` takes a
+:class:`SampleRequest` and returns the samples: a float32 CPU tensor (N, C, H, W) in [0, 1], the n-th
+sample drawn for class ``request.labels[n]``. Samplers register through the ``register_samplers``
+hook, so a model author can ship one fitted to their model (e.g. JEM's replay-buffer SGLD) and select
+it with a track's ``GenerationSettings(sampler=...)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import BenchbedError, ConfigError
+from ..specs import GenerationSettings, LabelledImages
+from .seeds import SeedModel, fit_seeds
+
+
+def class_labels(n: int, num_classes: int) -> torch.Tensor:
+    """Balanced class labels 0, 1, ..., K-1, 0, 1, ... (every prefix is as balanced as it can be)."""
+    return torch.arange(int(n), dtype=torch.int64) % int(num_classes)
+
+
+@dataclass
+class SampleRequest:
+    model: torch.nn.Module  # eval mode, [0, 1] images -> logits
+    labels: torch.Tensor  # (N,) int64 on the CPU: the class each sample is drawn for
+    settings: GenerationSettings
+    train: LabelledImages | None  # the track's training split (what seeds are fitted on)
+    num_classes: int
+    image_shape: tuple[int, int, int]
+    device: torch.device
+    seed: int = 0
+    progress: bool = True
+    seed_model: SeedModel | None = None  # pre-fitted seeds, reused across models when given
+    stats: dict[str, Any] = field(default_factory=dict)  # JSON-able numbers a sampler reports
+
+    def __len__(self) -> int:
+        return int(self.labels.numel())
+
+    def seeds(self) -> SeedModel:
+        """The seed model of ``settings.seed_kind``, fitted on ``train`` on first use."""
+        if self.seed_model is None:
+            s = self.settings
+            if self.train is None and s.seed_kind != "uniform":
+                raise ConfigError(f"seed kind {s.seed_kind!r} needs the track's training split")
+            if s.seed_kind == "uniform":
+                images = torch.zeros((1, *self.image_shape))
+                labels = torch.zeros(1, dtype=torch.int64)
+            else:
+                images, labels = self.train.images, self.train.labels
+            self.seed_model = fit_seeds(s.seed_kind, images, labels, self.num_classes,
+                                        retained_variance=s.retained_variance, scale=s.seed_scale)
+        return self.seed_model
+
+
+def run_sampler(sampler, request: SampleRequest) -> torch.Tensor:
+    """Call ``sampler.sample(request)`` and check what comes back (shape, finite, in [0, 1])."""
+    out = sampler.sample(request)
+    expected = (len(request), *request.image_shape)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise BenchbedError(f"sampler {sampler.name!r} returned {got}, expected a tensor of shape {expected}: "
+                            f"a sampler must return one image per requested label")
+    out = out.detach().float().cpu()
+    if not torch.isfinite(out).all():
+        raise BenchbedError(f"sampler {sampler.name!r} returned NaN/inf pixels: check its step size and model")
+    return out.clamp_(0.0, 1.0)
+
+
+def draw_samples(model: torch.nn.Module, track, dataset, registry, device, *, n: int | None = None,
+                 seed: int | None = None, train: LabelledImages | None = None, data_dir=None,
+                 progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Sample ``n`` (default: the track's ``n_samples``) balanced class-conditional images from ``model``
+    with the track's sampler and generation settings; returns (samples, labels, sampler stats)."""
+    settings = track.generation
+    if settings is None:
+        raise ConfigError(f"track {track.name!r} has no generation settings: add GenerationSettings(...) to it "
+                          f"to sample from its models")
+    n = settings.n_samples if n is None else int(n)
+    if n <= 0:
+        raise ConfigError(f"the number of samples must be positive, got {n}")
+    sampler = registry.sampler(settings.sampler)
+    if train is None and settings.seed_kind != "uniform":
+        train = dataset.load("train", data_dir)
+    request = SampleRequest(model=model, labels=class_labels(n, dataset.num_classes), settings=settings, train=train,
+                            num_classes=dataset.num_classes, image_shape=tuple(dataset.image_shape),
+                            device=torch.device(device), seed=track.seed if seed is None else int(seed),
+                            progress=progress)
+    samples = run_sampler(sampler, request)
+    stats = {"sampler": sampler.name, "seed": request.seed, **request.stats}
+    return samples, request.labels, stats
