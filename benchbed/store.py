@@ -5,12 +5,19 @@ Layout::
     <root>/<track>/<model-slug>.json          the record: numbers, provenance
     <root>/<track>/<model-slug>.npz           per-point arrays (robust flags, energies, ...)
     <root>/<track>/<model-slug>.failed.json   the last failure, if the newest attempt failed
+    <root>/<track>/units/<model-slug>/<unit>.json|.npz   one finished unit (model, track, shard)
+    <root>/<track>/units/<model-slug>/<unit>.lock        held while a run computes that unit
+    <root>/runlog.jsonl                       the machine-readable run log (benchbed.runlog)
 
 Every file is written atomically (temporary file in the same folder, fsync, rename), so a killed
-run never leaves a half-written record behind. Unreadable files are reported and ignored.
+run never leaves a half-written record behind; the ``.npz`` is written before the JSON that names
+its sha256, so the JSON is the commit marker of a unit. Unreadable or corrupt files (JSON that does
+not parse, a checksum that does not match) are reported with a :class:`ResultFileWarning` and
+treated as missing: the runner recomputes them, they are never silently read.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -27,6 +34,10 @@ DEFAULT_RESULTS = Path("leaderboards") / "results"
 SCHEMA_VERSION = 1
 
 
+class ResultFileWarning(UserWarning):
+    """A result file is unreadable or fails its checksum; it is ignored (and recomputed by a run)."""
+
+
 def default_results_dir() -> Path:
     return Path(os.environ.get(ENV_RESULTS) or DEFAULT_RESULTS)
 
@@ -36,10 +47,19 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", "__"))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file 0600; published records and pages must be readable like any file
+        # the user writes (a static host serves them), so give it the usual 0666 & ~umask.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -48,6 +68,35 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def load_npz_bytes(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def record_checksum(record: dict[str, Any]) -> str:
+    """sha256 of a record's canonical JSON, without its own ``record_sha256`` field."""
+    body = {k: v for k, v in record.items() if k != "record_sha256"}
+    return sha256_bytes(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True,
+                                   default=_json_default).encode())
+
+
+def sweep_temporaries(folder: Path, stem: str) -> None:
+    """Delete temporary files a killed writer left for ``stem`` (call while holding its lock)."""
+    if folder.is_dir():
+        for tmp in folder.glob(f".{stem}.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def dumps(record: dict[str, Any]) -> str:
@@ -77,9 +126,11 @@ class ResultsStore:
     def write(self, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> Path:
         track, model = record["track"], record["model"]
         if arrays:
-            buf = io.BytesIO()
-            np.savez_compressed(buf, **arrays)
-            atomic_write_bytes(self.record_path(track, model, ".npz"), buf.getvalue())
+            data = npz_bytes(arrays)
+            record = {**record, "arrays_sha256": sha256_bytes(data)}
+            atomic_write_bytes(self.record_path(track, model, ".npz"), data)
+        else:
+            self.record_path(track, model, ".npz").unlink(missing_ok=True)
         path = self.record_path(track, model)
         atomic_write_bytes(path, dumps(record).encode())
         self.record_path(track, model, ".failed.json").unlink(missing_ok=True)
@@ -98,7 +149,7 @@ class ResultsStore:
                 raise ValueError("not a benchbed record")
             return record
         except (OSError, ValueError) as exc:
-            warnings.warn(f"ignoring unreadable result file {path}: {exc}", stacklevel=2)
+            warnings.warn(f"ignoring unreadable result file {path}: {exc}", ResultFileWarning, stacklevel=2)
             return None
 
     def records(self, track: str | None = None) -> list[dict[str, Any]]:
@@ -126,8 +177,87 @@ class ResultsStore:
         return self._read_json(path) if path.exists() else None
 
     def arrays(self, track: str, model: str) -> dict[str, np.ndarray]:
+        """The per-point arrays of the merged record; ``{}`` (with a warning) when corrupt."""
         path = self.record_path(track, model, ".npz")
         if not path.exists():
             return {}
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        record = self.record(track, model) or {}
+        try:
+            data = path.read_bytes()
+            expected = record.get("arrays_sha256")
+            if expected and sha256_bytes(data) != expected:
+                raise ValueError(f"sha256 does not match the one in {path.with_suffix('.json').name}")
+            return load_npz_bytes(data)
+        except Exception as exc:  # truncated zip, bad checksum, unreadable file
+            warnings.warn(f"ignoring corrupt result file {path}: {exc}", ResultFileWarning, stacklevel=2)
+            return {}
+
+    def valid_record(self, track: str, model: str) -> dict[str, Any] | None:
+        """The merged record if it and its arrays are intact (checksum verified), else None."""
+        path = self.record_path(track, model)
+        if not path.exists():
+            return None
+        record = self.record(track, model)
+        if record is None:
+            return None
+        expected = record.get("arrays_sha256")
+        npz = self.record_path(track, model, ".npz")
+        if expected:
+            try:
+                ok = sha256_bytes(npz.read_bytes()) == expected
+            except OSError:
+                ok = False
+            if not ok:
+                warnings.warn(f"ignoring corrupt result file {npz}: missing, or its sha256 does not match "
+                              f"{path.name}", ResultFileWarning, stacklevel=2)
+                return None
+        return record
+
+    # -- units: one (model, track, shard) each ---------------------------------------------------
+    def unit_dir(self, track: str, model: str) -> Path:
+        return self.root / slug(track) / "units" / slug(model)
+
+    def unit_path(self, track: str, model: str, unit: str, suffix: str = ".json") -> Path:
+        return self.unit_dir(track, model) / f"{unit}{suffix}"
+
+    def lock_path(self, track: str, model: str, unit: str) -> Path:
+        return self.unit_path(track, model, unit, ".lock")
+
+    def write_unit(self, record: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+        """Write one finished unit: its arrays first, then the JSON naming their sha256."""
+        track, model, unit = record["track"], record["model"], record["unit"]["id"]
+        folder = self.unit_dir(track, model)
+        sweep_temporaries(folder, f"{unit}.json")
+        sweep_temporaries(folder, f"{unit}.npz")
+        data = npz_bytes(arrays)
+        record = {**record, "arrays_sha256": sha256_bytes(data)}
+        record["record_sha256"] = record_checksum(record)
+        atomic_write_bytes(self.unit_path(track, model, unit, ".npz"), data)
+        path = self.unit_path(track, model, unit)
+        atomic_write_bytes(path, dumps(record).encode())
+        return path
+
+    def read_unit(self, track: str, model: str, unit: str, *, with_arrays: bool = True,
+                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+        """A finished unit, verified; None if absent; None with a ResultFileWarning if corrupt."""
+        path = self.unit_path(track, model, unit)
+        if not path.exists():
+            return None
+        npz = self.unit_path(track, model, unit, ".npz")
+        try:
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict) or record.get("record_sha256") != record_checksum(record):
+                raise ValueError("its record_sha256 does not match its content")
+            data = npz.read_bytes()
+            if sha256_bytes(data) != record.get("arrays_sha256"):
+                raise ValueError(f"{npz.name} does not match the sha256 recorded in {path.name}")
+            arrays = load_npz_bytes(data) if with_arrays else {}
+        except Exception as exc:
+            warnings.warn(f"corrupt unit result {path} ({exc}): it will be recomputed", ResultFileWarning,
+                          stacklevel=2)
+            return None
+        return record, arrays
+
+    def unit_ids(self, track: str, model: str) -> list[str]:
+        folder = self.unit_dir(track, model)
+        return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
