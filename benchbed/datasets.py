@@ -32,7 +32,7 @@ def _to_tensors(images_nhwc_uint8: np.ndarray, labels) -> LabelledImages:
 DIGITS_TEST_EVERY = 4
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 

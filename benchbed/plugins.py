@@ -32,6 +32,9 @@ DEFAULT_PLUGINS = (
     "benchbed.builtin.datasets",
     "benchbed.builtin.attacks",
     "benchbed.builtin.metrics",
+    "benchbed.builtin.energy",
+    "benchbed.builtin.generative",
+    "benchbed.builtin.samplers",
     "benchbed.builtin.tracks",
 )
 
@@ -128,7 +131,7 @@ class PluginHost:
         self._registry = None
 
     @property
-    def registry(self) -> "Registry":
+    def registry(self) -> Registry:
         if self._registry is None:
             self._registry = Registry.collect(self)
         return self._registry
@@ -151,11 +154,11 @@ class Registry:
         self.problems: list[str] = []
 
     @classmethod
-    def collect(cls, host: PluginHost) -> "Registry":
+    def collect(cls, host: PluginHost) -> Registry:
         reg = cls()
         for kind in hookspecs.KINDS:
             hook = getattr(host.pm.hook, f"register_{kind}")
-            for impl in reversed(hook.get_hookimpls()):  # pluggy lists last-registered first
+            for impl in hook.get_hookimpls():  # registration order: built-ins first
                 plugin_name = impl.plugin_name
                 info = host.infos.get(plugin_name)
                 if info is not None and not info.ok:

@@ -30,8 +30,8 @@ def _require(condition: bool, message: str) -> None:
 class LabelledImages:
     """Images in [0, 1] shaped (N, C, H, W), float32, with int64 labels, in a fixed order."""
 
-    images: "torch.Tensor"
-    labels: "torch.Tensor"
+    images: torch.Tensor
+    labels: torch.Tensor
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -67,7 +67,7 @@ class ModelSpec:
     threat_models: tuple[str, ...]
     architecture: str
     recipe: str  # standard / PGD-AT / TRADES / WEAT / JEM / ...
-    loader: Callable[["torch.device"], "nn.Module"]
+    loader: Callable[[torch.device], nn.Module]
     paper: str = ""
     venue: str = ""
     link: str = ""
@@ -81,7 +81,7 @@ class ModelSpec:
         for tm in self.threat_models:
             _require(tm in NORMS, f"model {self.name!r}: threat model {tm!r} is not one of {NORMS}")
 
-    def load(self, device: "torch.device | str") -> "nn.Module":
+    def load(self, device: torch.device | str) -> nn.Module:
         import torch
 
         module = self.loader(torch.device(device))
@@ -107,13 +107,13 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class AttackRequest:
-    model: "nn.Module"
-    images: "torch.Tensor"
-    labels: "torch.Tensor"
+    model: nn.Module
+    images: torch.Tensor
+    labels: torch.Tensor
     norm: str
     eps: float
     seed: int
-    device: "torch.device"
+    device: torch.device
     batch_size: int
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -122,15 +122,15 @@ class AttackRequest:
 class AttackResult:
     """What an attack hands back for every point it was given (CPU tensors)."""
 
-    adversarial: "torch.Tensor"  # x_adv; equals x where the attack found nothing
-    robust: "torch.Tensor"  # bool: still correctly classified after the attack
+    adversarial: torch.Tensor  # x_adv; equals x where the attack found nothing
+    robust: torch.Tensor  # bool: still correctly classified after the attack
     version: str
     flipped_by: dict[str, int] = field(default_factory=dict)  # per component: points it flipped
     warnings: list[str] = field(default_factory=list)
     # Extra per-point tensors an attack can expose for metrics, e.g. the max-loss iterate of a
     # component for every attacked point (keys like "apgd-ce"), aligned with ``adversarial``.
-    components: dict[str, "torch.Tensor"] = field(default_factory=dict)
-    component_masks: dict[str, "torch.Tensor"] = field(default_factory=dict)
+    components: dict[str, torch.Tensor] = field(default_factory=dict)
+    component_masks: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ class Column:
 @dataclass
 class MetricResult:
     values: dict[str, float]
-    arrays: dict[str, "np.ndarray"] = field(default_factory=dict)  # per-point data kept with the result
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # per-point data kept with the result
     info: dict[str, Any] = field(default_factory=dict)  # JSON-able extras (counts, flags, file names)
 
 
@@ -166,15 +166,31 @@ class MetricResult:
 class MetricSpec:
     name: str
     columns: tuple[Column, ...]
-    compute: Callable[["EvaluationContext"], MetricResult | Mapping[str, float]]
+    compute: Callable[[EvaluationContext], MetricResult | Mapping[str, float]]
     description: str = ""
     needs_attack: bool = False  # for ordering and for reporting what a metric costs
+    # How the metric splits over shards of test points (see benchbed.units): "example" = computed per
+    # shard, with per-point arrays; "model" = computed once per (model, track), e.g. FID of samples.
+    scope: str = "example"
+    # merge(arrays, infos) -> MetricResult | {column: value}: the metric's numbers recomputed from the
+    # per-point arrays of all shards (concatenated in index order) and each shard's ``info``. Needed
+    # to shard an "example" metric; used for unsharded runs too, so both give identical numbers.
+    merge: Callable[[Mapping[str, np.ndarray], list[Mapping[str, Any]]],
+                    MetricResult | Mapping[str, float]] | None = None
+
+    def __post_init__(self):
+        _require(self.scope in ("example", "model"),
+                 f"metric {self.name!r}: scope must be 'example' or 'model', got {self.scope!r}")
 
     def column(self, name: str) -> Column:
         for col in self.columns:
             if col.name == name:
                 return col
         raise KeyError(name)
+
+    def columns_for(self, track: TrackSpec) -> tuple[Column, ...]:
+        """The columns this metric produces on ``track``; subclasses may name them per track."""
+        return self.columns
 
 
 @dataclass(frozen=True)
@@ -204,7 +220,7 @@ class SamplerSpec:
     """A way to draw class-conditional samples from a classifier (see benchbed.generative)."""
 
     name: str
-    sample: Callable[..., "torch.Tensor"]
+    sample: Callable[..., torch.Tensor]
     description: str = ""
 
 
@@ -240,7 +256,7 @@ class TrackSpec:
     def threat_model(self) -> str:
         return self.norm
 
-    def replace(self, **changes: Any) -> "TrackSpec":
+    def replace(self, **changes: Any) -> TrackSpec:
         return dataclasses.replace(self, **changes)
 
     def info(self) -> dict[str, Any]:

@@ -28,6 +28,19 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values(sort_by, ascending=order, na_position="last", kind="stable").reset_index(drop=True)
 
 
+# Shown by `benchbed run`, which must fit a terminal; `benchbed results` shows every column.
+HEADLINE = ("energy_gap_untargeted", "energy_w1_untargeted")
+HEADLINE_SUFFIXES = ("fid", "is", "kid")
+
+
+def headline_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The leading columns, the headline energy columns and the generative scores; and how many
+    columns were left out."""
+    keep = [c for c in frame.columns
+            if c in LEADING or c in HEADLINE or c.rsplit("_", 1)[-1] in HEADLINE_SUFFIXES]
+    return frame[keep], len(frame.columns) - len(keep)
+
+
 def column_meta(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     meta: dict[str, dict[str, Any]] = {}
     for rec in records:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from ..specs import Column, MetricResult, MetricSpec
+from ..units import percent_of, sum_counts, union_lists
 
 
 def percent(flags) -> float:
@@ -28,15 +29,30 @@ def robust_accuracy(ctx) -> MetricResult:
     )
 
 
+def merge_clean_accuracy(arrays, infos) -> MetricResult:
+    """clean_accuracy of several shards, recomputed from their concatenated per-point flags."""
+    return MetricResult(values={"clean_accuracy": percent_of(arrays["clean_correct"])})
+
+
+def merge_robust_accuracy(arrays, infos) -> MetricResult:
+    """robust_accuracy from the merged per-point robust flags; attack counts summed over shards."""
+    first = infos[0] if infos else {}
+    return MetricResult(
+        values={"robust_accuracy": percent_of(arrays["robust"])},
+        info={"attack": first.get("attack"), "attack_version": first.get("attack_version"),
+              "flipped_by": sum_counts(infos, "flipped_by"), "warnings": union_lists(infos, "warnings")},
+    )
+
+
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(
-        name="clean_accuracy", compute=clean_accuracy,
+        name="clean_accuracy", compute=clean_accuracy, merge=merge_clean_accuracy,
         description="accuracy on the track's unperturbed test points",
         columns=(Column("clean_accuracy", "percent of test points classified correctly", True, "%"),),
     ))
     register(MetricSpec(
-        name="robust_accuracy", compute=robust_accuracy, needs_attack=True,
+        name="robust_accuracy", compute=robust_accuracy, merge=merge_robust_accuracy, needs_attack=True,
         description="accuracy under the track's attack (AutoAttack by default), worst case per point",
         columns=(Column("robust_accuracy", "percent of test points still classified correctly under the "
                         "track's attack at its norm and eps", True, "%"),),

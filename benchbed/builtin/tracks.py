@@ -6,10 +6,15 @@ from ..specs import GenerationSettings, TrackSpec
 
 DEFAULT_TRACK = "digits-linf"
 ACCURACY = ("clean_accuracy", "robust_accuracy")
+ENERGY = ("energy",)  # natural vs adversarial energy, reusing the attack (benchbed.builtin.energy)
+GENERATIVE = ("generative",)  # IS / FID / KID of samples (benchbed.builtin.generative)
 
-# digits-linf: eps = 0.1 on [0, 1] pixels (1.6 of the 16 grey levels of the 8x8 digits). At this eps
-# a standard CNN loses nearly all its accuracy while adversarially trained ones keep most of it, so
-# the track separates the recipes clearly; all 449 test points are used (one attack block).
+# digits-linf: eps = 0.1 on [0, 1] pixels (1.6 of the 16 grey levels of the 8x8 digits). Measured on
+# the digits zoo (AutoAttack standard, seed 0): the standard CNN keeps 53% robust accuracy, PGD-AT /
+# TRADES / WEAT keep 92 / 88 / 82% -- a gap of 28+ points, far beyond the +-2.4 points (one standard
+# error at 449 points) that separate noise from signal. A larger eps (0.2) flattens the robust
+# models too; a smaller one (0.05) leaves the standard model robust on most points. All 449 test
+# points are used, in one attack block, so the whole track runs in about 4 minutes on 2 CPU cores.
 DIGITS_EPS = 0.1
 
 
@@ -17,7 +22,7 @@ DIGITS_EPS = 0.1
 def register_tracks(register):
     register(TrackSpec(
         name="digits-linf", dataset="digits", norm="Linf", eps=DIGITS_EPS, eps_label="0.1",
-        n_examples=449, metrics=ACCURACY, batch_size=500, block_size=500,
+        n_examples=449, metrics=ACCURACY + ENERGY + GENERATIVE, batch_size=500, block_size=500,
         generation=GenerationSettings(n_samples=1000, batch_size=500, feature_extractor="digits-cnn",
                                       column_prefix="digits_"),
         description="embedded default: scikit-learn digits, Linf eps 0.1, all 449 test points",
@@ -25,16 +30,16 @@ def register_tracks(register):
     cifar_generation = GenerationSettings(n_samples=10_000, batch_size=500)
     register(TrackSpec(
         name="cifar10-linf", dataset="cifar10", norm="Linf", eps=8 / 255, eps_label="8/255",
-        n_examples=10_000, metrics=ACCURACY, generation=cifar_generation,
+        n_examples=10_000, metrics=ACCURACY + ENERGY + GENERATIVE, generation=cifar_generation,
         description="CIFAR-10, Linf eps 8/255, 10,000 test points (RobustBench's protocol)",
     ))
     register(TrackSpec(
         name="cifar10-l2", dataset="cifar10", norm="L2", eps=0.5, eps_label="0.5",
-        n_examples=10_000, metrics=ACCURACY, generation=cifar_generation,
+        n_examples=10_000, metrics=ACCURACY + ENERGY + GENERATIVE, generation=cifar_generation,
         description="CIFAR-10, L2 eps 0.5, 10,000 test points",
     ))
     register(TrackSpec(
         name="cifar100-linf", dataset="cifar100", norm="Linf", eps=8 / 255, eps_label="8/255",
-        n_examples=10_000, metrics=ACCURACY, generation=cifar_generation,
+        n_examples=10_000, metrics=ACCURACY + ENERGY + GENERATIVE, generation=cifar_generation,
         description="CIFAR-100, Linf eps 8/255, 10,000 test points",
     ))

@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "benchbed.cli.run",
     "benchbed.cli.results",
     "benchbed.cli.leaderboard",
+    "benchbed.cli.sample",
 )
 
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs -- Debian's chromium for the browser tests, benchbed with
+# its test and ray extras, the plugins of this repository (RobustBench adapter included) -- then
+# run it. Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-browser.sh
+bash scripts/install.sh test,ray
+python3 -m pip install --quiet --disable-pip-version-check -e plugins/benchbed-robustbench
+exec python3 -m pytest "$@"
