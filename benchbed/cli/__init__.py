@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("benchbed: interrupted; finished results are kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `benchbed models | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 def warn_broken_plugins(registry) -> None:

@@ -50,9 +50,17 @@ def cmd_models(args) -> int:
         candidates = [reg.model(n) for n in reg.names("models")]
     import fnmatch
 
+    chosen = [m for m in candidates if fnmatch.fnmatchcase(m.name, args.pattern)]
     rows = [{"name": m.name, "dataset": m.dataset, "threat models": ",".join(m.threat_models),
              "architecture": m.architecture, "recipe": m.recipe, "plugin": reg.sources[("models", m.name)]}
-            for m in candidates if fnmatch.fnmatchcase(m.name, args.pattern)]
+            for m in chosen]
+    # Numbers the model's source published (e.g. RobustBench's leaderboard), shown only when some
+    # model has them; benchbed's own numbers are in `benchbed results`.
+    for key, label in (("clean_accuracy", "reported clean %"), ("robust_accuracy", "reported robust %")):
+        if any(key in m.reported for m in chosen):
+            for row, m in zip(rows, chosen):
+                value = m.reported.get(key)
+                row[label] = "-" if value is None else f"{float(value):.2f}"
     return _print(rows, "no models match" + (f" track {args.track!r}" if args.track else ""))
 
 

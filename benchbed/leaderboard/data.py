@@ -141,6 +141,8 @@ def track_columns(records: list[dict[str, Any]]) -> list[ColumnView]:
     def key(c: ColumnView):
         if c.name in ACCURACY_COLUMNS:
             return (0, ACCURACY_COLUMNS.index(c.name), "", c.name)
+        if c.metric == "reported":  # published numbers right after benchbed's own accuracies
+            return (0, len(ACCURACY_COLUMNS), "", c.name)
         pos = metric_order.index(c.metric) if c.metric in metric_order else len(metric_order)
         return (1, pos, c.metric, c.name)
 
@@ -375,9 +377,34 @@ class TrackView:
         return self.meta["slug"]
 
 
+REPORTED = (
+    ("clean_accuracy", "reported_clean_accuracy"),
+    ("robust_accuracy", "reported_robust_accuracy"),
+)
+
+
+def with_reported(record: dict[str, Any]) -> dict[str, Any]:
+    """The record plus columns for the numbers the model's source published (``ModelSpec.reported``,
+    e.g. RobustBench's leaderboard), shown beside benchbed's own; the record itself is not changed."""
+    reported = _dict(_dict(record.get("model_info")).get("reported"))
+    extra = {col: reported[key] for key, col in REPORTED
+             if isinstance(reported.get(key), (int, float)) and not isinstance(reported.get(key), bool)}
+    if not extra:
+        return record
+    columns = dict(_dict(record.get("columns")))
+    for key, col in REPORTED:
+        if col in extra:
+            columns[col] = {"metric": "reported", "unit": "%", "higher_is_better": True,
+                            "description": f"{key.replace('_', ' ')} published by the model's source (e.g. "
+                                           f"RobustBench's own AutoAttack evaluation on the full test set); "
+                                           f"not computed by benchbed"}
+    return {**record, "metrics": {**_dict(record.get("metrics")), **extra}, "columns": columns}
+
+
 def build_track(name: str, records: list[dict[str, Any]], store: ResultsStore) -> TrackView:
-    columns = track_columns(records)
-    rows = rank_rows([make_row(r, columns) for r in records])
+    shown = [with_reported(r) for r in records]
+    columns = track_columns(shown)
+    rows = rank_rows([make_row(r, columns) for r in shown])
     best = best_per_column(rows, columns)
     recipes = sorted({r.recipe for r in rows if r.recipe})
     colors = {rec: i % plots.N_COLORS for i, rec in enumerate(recipes)}

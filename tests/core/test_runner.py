@@ -48,6 +48,7 @@ class WrongShape(nn.Module):
         return torch.zeros(x.shape[0], 7)
 
 
+@pytest.mark.slow
 def test_robust_accuracy_equals_direct_pyautoattack(tiny_digits_mlp, tmp_path):
     from pyautoattack import AutoAttack
 

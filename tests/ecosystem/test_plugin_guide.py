@@ -60,6 +60,7 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_following_the_guide_gives_a_plugin_that_benchbed_models_lists(tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()

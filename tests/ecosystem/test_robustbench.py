@@ -97,6 +97,9 @@ def test_models_command_lists_them(host, monkeypatch, capsys):
     assert main(["models", "--track", "cifar10-linf", "rb/*Proxy_R18"]) == 0
     out = capsys.readouterr().out
     assert SMALL_NAME in out and "ResNet-18" in out and "robustbench" in out
+    # RobustBench's published numbers are listed beside the model
+    assert "reported clean %" in out and "reported robust %" in out
+    assert "84.59" in out and "55.54" in out
 
 
 def test_registration_imports_no_torch_or_timm():
@@ -284,6 +287,7 @@ def _evaluate_offline(host, checkpoints, fake_cifar10, tmp_path, n=8, n_right=2)
     return record, data_dir
 
 
+@pytest.mark.slow
 def test_evaluates_a_test_made_checkpoint_offline(host, checkpoints, fake_cifar10, tmp_path, tiny_architecture):
     """Acceptance: a zoo model evaluated from a checkpoint in RobustBench's layout, no network."""
     record, data_dir = _evaluate_offline(host, checkpoints, fake_cifar10, tmp_path)

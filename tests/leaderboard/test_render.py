@@ -365,3 +365,22 @@ def test_autoescape_is_on_for_file_and_string_templates():
 
 def test_png_grid_fixture_is_a_png():
     assert grid_png(0).startswith(b"\x89PNG") and io.BytesIO(grid_png(0)).getbuffer().nbytes > 100
+
+
+def test_reported_numbers_are_shown_beside_benchbeds_own(tmp_path):
+    """A model whose source published numbers (ModelSpec.reported, e.g. RobustBench's) gets them in
+    their own columns next to the measured ones; models without show a dash, never 0."""
+    rec = make_record("rb-like", clean=90.0, robust=50.0)
+    rec["model_info"]["reported"] = {"clean_accuracy": 91.25, "robust_accuracy": 55.5}
+    store = write_zoo(tmp_path / "results", extra=[(rec, {})])
+    out = render_site(store.root, tmp_path / "site")
+    page = out / f"track-{TRACK}.html"
+    cells = row_cells(page, "rb-like")
+    assert cells["reported_clean_accuracy"] == "91.25" and cells["reported_robust_accuracy"] == "55.50"
+    assert cells["robust_accuracy"] == "50.00"
+    other = row_cells(page, ZOO[0][0])
+    assert other["reported_robust_accuracy"] in ("–", "-", "—")
+    heads = [h.attrs["data-col"] for h in parse(page).find_all("th") if "data-col" in h.attrs]
+    assert heads.index("reported_robust_accuracy") > heads.index("robust_accuracy")
+    frame = pd.read_csv(out / f"track-{TRACK}.csv")
+    assert frame.loc[frame["model"] == "rb-like", "reported_robust_accuracy"].item() == 55.5

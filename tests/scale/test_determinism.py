@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchbed.store import ResultsStore
 
 from .conftest import MODELS
 
 
+@pytest.mark.slow
 def test_same_command_twice_gives_identical_numbers_on_the_digits_track(run, tmp_path):
     # digits-linf with every metric it lists (standard AutoAttack, energy, generative), quick mode
     first = run(tmp_path / "a", track="digits-linf", models=MODELS[:1], n_examples=20)

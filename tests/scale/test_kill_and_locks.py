@@ -29,6 +29,7 @@ def _wait_for_units(root, n, proc, timeout=240):
     pytest.fail(f"fewer than {n} units stored after {timeout}s")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_gives_identical_results(reference, tmp_path):
     # 12 units (2 models x 6 shards); each model load sleeps, so the run is killed between or inside units
     proc = start_cli(tmp_path, "--shards", "6", SCALE_TEST_SLEEP="0.5")
@@ -53,6 +54,7 @@ def test_sigkill_mid_run_then_resume_gives_identical_results(reference, tmp_path
     assert not list(tmp_path.rglob("*.lock")), "no lock is left behind"
 
 
+@pytest.mark.slow
 def test_two_runs_on_one_folder_do_not_corrupt_it(reference, tmp_path):
     first = start_cli(tmp_path, "--shards", "6", SCALE_TEST_SLEEP="0.3")
     second = start_cli(tmp_path, "--shards", "6", SCALE_TEST_SLEEP="0.3")

@@ -27,6 +27,7 @@ def test_missing_ray_names_the_extra(run, tmp_path, monkeypatch):
         run(tmp_path, executor="ray")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'benchbed[ray]')")
 def test_local_ray_instance_matches_local_executor(reference, tmp_path, monkeypatch):
     """One Ray session (starting Ray costs ~30 s here): equality, streaming, retry once, isolation."""
