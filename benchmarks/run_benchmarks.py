@@ -17,7 +17,8 @@
 
 Timings are wall clock inside one Python process (start-up of the interpreter is not timed); each
 side alternates with the other ``--repeats`` times and the minimum is used (least disturbed by other
-work on the machine; the medians are in the JSON too). Models: the digits zoo's if installed, else
+work on the machine); the ratios of the medians of wall and of process CPU time are printed beside it
+(CPU time is the steadier measure of work on a shared or virtual machine). Models: the digits zoo's if installed, else
 the four closed-form models of ``benchmarks/bench_models.py``. ``--quick`` uses 100 test points.
 """
 from __future__ import annotations
@@ -69,20 +70,32 @@ def timed(fn):
     return time.perf_counter() - t0, value
 
 
+# Process CPU seconds of the last ``alternate`` call per side: on a shared or virtual machine the
+# wall clock of identical work varies by +-10% between repeats; CPU time is the steadier measure of
+# work done (both sides run in this process, torch's threads included).
+CPU_SECONDS: dict[str, list[float]] = {}
+
+
 def alternate(sides: dict, repeats: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in sides}
+    CPU_SECONDS.clear()
     for _ in range(repeats):
         for name, fn in sides.items():
+            cpu0 = time.process_time()
             seconds, _ = timed(fn)
             times[name].append(seconds)
+            CPU_SECONDS.setdefault(name, []).append(time.process_time() - cpu0)
     return times
 
 
 def summarise(name: str, numerator: str, denominator: str, times: dict[str, list[float]], **extra) -> dict:
     ratio = min(times[numerator]) / min(times[denominator])
     median_ratio = statistics.median(times[numerator]) / statistics.median(times[denominator])
-    return {"name": name, "ratio": ratio, "ratio_of_medians": median_ratio,
-            "seconds": {k: [round(v, 3) for v in vs] for k, vs in times.items()}, **extra}
+    cpu = dict(CPU_SECONDS)
+    cpu_ratio = statistics.median(cpu[numerator]) / statistics.median(cpu[denominator])
+    return {"name": name, "ratio": ratio, "ratio_of_medians": median_ratio, "cpu_ratio_of_medians": cpu_ratio,
+            "seconds": {k: [round(v, 3) for v in vs] for k, vs in times.items()},
+            "cpu_seconds": {k: [round(v, 3) for v in vs] for k, vs in cpu.items()}, **extra}
 
 
 def bench_harness(registry, model: str, n: int, repeats: int, threads: int, workdir: Path) -> dict:
@@ -216,12 +229,17 @@ def main(argv=None) -> int:
             rows.append(row)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\n{'benchmark':<18} {'ratio':>8}  {'target':<8} {'ok':<5} detail")
+    print(f"\n{'benchmark':<18} {'ratio':>8}  {'target':<8} {'ok':<5} {'wall med':>8} {'cpu med':>8}  "
+          f"detail (wall seconds per repeat)")
     for row in rows:
         ratio = "n/a" if row.get("ratio") is None else f"{row['ratio']:.3f}"
         ok = {True: "yes", False: "NO", None: "-"}[row["meets_target"]]
+        med = {k: "-" if row.get(k) is None else f"{row[k]:.3f}" for k in ("ratio_of_medians", "cpu_ratio_of_medians")}
         detail = row.get("note") or ", ".join(f"{k} {v}" for k, v in row.get("seconds", {}).items())
-        print(f"{row['name']:<18} {ratio:>8}  {row['target']:<8} {ok:<5} {detail}")
+        print(f"{row['name']:<18} {ratio:>8}  {row['target']:<8} {ok:<5} {med['ratio_of_medians']:>8} "
+              f"{med['cpu_ratio_of_medians']:>8}  {detail}")
+    print("ratio: min over repeats (wall); wall med / cpu med: ratio of the medians of wall / process CPU time "
+          "(the side-by-side ratios only)")
     report = {"benchmarks": rows, "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
               "processor": platform.processor() or platform.machine()}, "models": models, "n_examples": n,
               "threads": args.threads, "repeats": args.repeats}
