@@ -27,27 +27,26 @@ __all__ = [
 ]
 
 
-def _as_float64(values: Any) -> np.ndarray:
-    """A float64 numpy copy of a torch tensor (any device) or array-like."""
+def _as_numpy(values: Any, dtype) -> np.ndarray:
+    """A numpy copy of a torch tensor (any device) or array-like, as ``dtype``."""
     try:
         import torch
 
         if isinstance(values, torch.Tensor):
-            return values.detach().to(device="cpu", dtype=torch.float64).numpy()
+            # convert in torch: numpy has no bfloat16, which mixed-precision models may return
+            torch_dtype = torch.float64 if dtype is np.float64 else torch.int64
+            return values.detach().to(device="cpu", dtype=torch_dtype).numpy()
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
-    return np.asarray(values, dtype=np.float64)
+    return np.asarray(values, dtype=dtype)
+
+
+def _as_float64(values: Any) -> np.ndarray:
+    return _as_numpy(values, np.float64)
 
 
 def _as_int64(values: Any) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(values, torch.Tensor):
-            return values.detach().to(device="cpu", dtype=torch.int64).numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    return np.asarray(values, dtype=np.int64)
+    return _as_numpy(values, np.int64)
 
 
 def _logits_2d(logits: Any) -> np.ndarray:

@@ -156,18 +156,13 @@ def _columns(registry, track: TrackSpec, metrics: Sequence[str] | None = None) -
     out = {}
     for metric_name in (track.metrics if metrics is None else metrics):
         for col in registry.metric(metric_name).columns_for(track):
-            out[col.name] = {"metric": metric_name, "description": col.description,
-                             "higher_is_better": col.higher_is_better, "unit": col.unit}
+            out[col.name] = col.info(metric_name)
     return out
 
 
 def _registered_n_examples(registry, track: TrackSpec) -> int:
     registered = registry.items["tracks"].get(track.name)
     return registered.n_examples if registered is not None else track.n_examples
-
-
-def _as_result(value) -> MetricResult:
-    return value if isinstance(value, MetricResult) else MetricResult(values=dict(value))
 
 
 def evaluate_unit(model_spec: ModelSpec, track: TrackSpec, points: LabelledImages, indices: np.ndarray,
@@ -199,7 +194,7 @@ def evaluate_unit(model_spec: ModelSpec, track: TrackSpec, points: LabelledImage
     for metric_name in metric_names:
         metric = registry.metric(metric_name)
         t0 = time.perf_counter()
-        result = _as_result(metric.compute(ctx))
+        result = MetricResult.of(metric.compute(ctx))
         ctx.timings[f"metric:{metric_name}"] = time.perf_counter() - t0
         declared = {c.name for c in metric.columns_for(track)}
         for column, value in result.values.items():

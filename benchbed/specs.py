@@ -154,12 +154,22 @@ class Column:
     higher_is_better: bool | None = None  # None: informational, no direction
     unit: str = ""
 
+    def info(self, metric: str) -> dict[str, Any]:
+        """How a record describes this column (``record["columns"][name]``)."""
+        return {"metric": metric, "description": self.description, "higher_is_better": self.higher_is_better,
+                "unit": self.unit}
+
 
 @dataclass
 class MetricResult:
     values: dict[str, float]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # per-point data kept with the result
     info: dict[str, Any] = field(default_factory=dict)  # JSON-able extras (counts, flags, file names)
+
+    @classmethod
+    def of(cls, value: MetricResult | Mapping[str, float]) -> MetricResult:
+        """A metric's return value as a MetricResult (metrics may return a plain {column: value})."""
+        return value if isinstance(value, MetricResult) else cls(values=dict(value))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import io
 import json
 import os
 import re
-import tempfile
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -47,26 +47,19 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", "__"))
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # A unique temporary name created exclusively ("xb"): unlike mkstemp (always 0600), open() gives
+    # the file the user's umask, so published records and pages are readable like any other file.
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
     try:
-        # mkstemp makes the file 0600; published records and pages must be readable like any file
-        # the user writes (a static host serves them), so give it the usual 0666 & ~umask.
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -144,10 +144,6 @@ def plan_units(model: ModelSpec, track: TrackSpec, registry, n_shards: int,
     return units
 
 
-def _as_result(value) -> MetricResult:
-    return value if isinstance(value, MetricResult) else MetricResult(values=dict(value))
-
-
 def merge_arrays(parts: Sequence[tuple[Unit, dict[str, np.ndarray]]]) -> dict[str, np.ndarray]:
     """Concatenate the per-point arrays of example shards (in index order); keep model-level ones."""
     example = sorted([(u, a) for u, a in parts if u.per_example], key=lambda p: p[0].start)
@@ -218,15 +214,14 @@ def merge_records(units: Sequence[Unit], records: Sequence[dict[str, Any]],
         metric = registry.metric(name)
         cols = metric_columns(metric, track)
         for col in cols:
-            columns[col.name] = {"metric": name, "description": col.description,
-                                 "higher_is_better": col.higher_is_better, "unit": col.unit}
+            columns[col.name] = col.info(name)
         owners = [(u, r) for u, r, _ in parts if name in u.metrics]
         if not owners:
             raise BenchbedError(f"no unit of {units[0].model} computed metric {name!r}")
         merge = metric_merge(metric)
         if metric_scope(metric) == "example" and merge is not None:
             infos = [r.get("metric_info", {}).get(name, {}) for _, r in owners]
-            result = _as_result(merge(merged_arrays, infos))
+            result = MetricResult.of(merge(merged_arrays, infos))
             metric_values = {k: float(v) for k, v in result.values.items()}
             metric_info = result.info
         elif len(owners) == 1:
@@ -284,7 +279,7 @@ def merge_records(units: Sequence[Unit], records: Sequence[dict[str, Any]],
 
 # -- merge functions of the built-in accuracy metrics -----------------------------------------------
 def percent_of(flags: np.ndarray) -> float:
-    """Percent of true flags; the same arithmetic as ``benchbed.builtin.metrics.percent``."""
+    """Percent of true flags, for unsharded numbers (``benchbed.builtin.metrics.percent``) and merged ones."""
     flags = np.asarray(flags).astype(bool)
     return 100.0 * float(int(flags.sum())) / max(1, int(flags.size))
 

@@ -7,8 +7,8 @@ from ..units import percent_of, sum_counts, union_lists
 
 
 def percent(flags) -> float:
-    flags = flags.bool()
-    return 100.0 * float(flags.sum()) / max(1, int(flags.numel()))
+    """Percent of true flags of a tensor: the same arithmetic as the shard merge (``percent_of``)."""
+    return percent_of(flags.bool().cpu().numpy())
 
 
 def clean_accuracy(ctx) -> MetricResult:

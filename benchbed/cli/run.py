@@ -24,11 +24,11 @@ def cmd_run(args) -> int:
                         executor=args.executor, address=args.address, workers=args.workers,
                         threads=args.threads, force=args.force, retries=args.retries)
     store = ResultsStore(args.out)
-    records = [store.record(summary.track, o.model) for o in summary.outcomes if o.status == "ok"]
+    records = [o.record for o in summary.outcomes if o.status == "ok"]  # as stored (run_track re-reads them)
     print(f"\nUnits of this run ({summary.track}):")
     print(summary.table(), end="")
     print(f"\nTrack {summary.track} (accuracies in %, {len(records)} model(s)):")
-    frame, hidden = headline_frame(records_frame([r for r in records if r]))
+    frame, hidden = headline_frame(records_frame(records))
     print(format_frame(frame, "table"), end="")
     if hidden:
         print(f"({hidden} more column(s): `benchbed results --track {summary.track}` prints them all, "

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import math
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -73,26 +72,16 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def _file_mode() -> int:
-    """rw-r--r-- less the umask: what a plain ``open()`` would give (temporary files are 0600)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 class _Writer:
     def __init__(self, out: Path):
         self.out = out
         self.written: list[str] = []
-        self.mode = _file_mode()
 
     def write(self, name: str, content: str | bytes) -> None:
         data_ = content.encode("utf-8") if isinstance(content, str) else content
         path = self.out / name
         if not (path.is_file() and path.read_bytes() == data_):  # leave unchanged files alone
-            atomic_write_bytes(path, data_)
-        if path.stat().st_mode & 0o777 != self.mode:  # a web server must be able to read the pages
-            path.chmod(self.mode)
+            atomic_write_bytes(path, data_)  # with the user's umask: a web server can read the pages
         self.written.append(name)
 
     def finish(self) -> None:

@@ -161,7 +161,7 @@ def test_cli_bad_input_is_one_line(args, expected, tmp_path, fresh_plugins):
 
 
 def test_stored_files_are_readable_like_any_file(tmp_path):
-    """Atomic writes go through mkstemp (0600); published records must follow the umask instead."""
+    """Atomic writes go through a temporary file; published records must get the user's umask (not 0600)."""
     import os
 
     from benchbed.store import atomic_write_bytes

@@ -44,18 +44,9 @@ def checkpoint_path() -> Path:
 
 
 def _verify(path: Path) -> None:
-    from benchbed.provenance import sha256_file
+    from benchbed.checkpoints import verify_sha256
 
-    if not path.is_file():
-        raise ChecksumError(
-            f"checkpoint {path} is missing (it ships inside the pyautoattack wheel): {_REINSTALL}"
-        )
-    actual = sha256_file(path)
-    if actual != CHECKPOINT_SHA256:
-        raise ChecksumError(
-            f"checkpoint {path} has sha256 {actual[:12]}… but {CHECKPOINT_SHA256[:12]}… was expected "
-            f"(the file of pyautoattack 0.2.0): it is corrupt or from another release; {_REINSTALL}"
-        )
+    verify_sha256(path, CHECKPOINT_SHA256, fix=f"it ships inside the pyautoattack 0.2.0 wheel; {_REINSTALL}")
 
 
 def _unwrap(obj, path: Path) -> dict:

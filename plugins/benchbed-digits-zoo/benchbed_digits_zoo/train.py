@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from benchbed.provenance import sha256_file
 
 from .architecture import build_model
 
@@ -228,10 +229,6 @@ def save_checkpoint(model: nn.Module, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
     return sha256_file(path)
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

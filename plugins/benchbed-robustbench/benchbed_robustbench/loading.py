@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchbed.errors import BenchbedError
+from benchbed.provenance import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -68,13 +69,10 @@ def _file_sha256(path: Path) -> str:
     with _DIGEST_LOCK:
         if key in _DIGESTS:
             return _DIGESTS[key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
+    digest = sha256_file(path)
     with _DIGEST_LOCK:
-        _DIGESTS[key] = digest.hexdigest()
-    return _DIGESTS[key]
+        _DIGESTS[key] = digest
+    return digest
 
 
 def checkpoint_sha256(entry: ZooEntry, root: Path | None = None) -> str:
