@@ -77,11 +77,13 @@ def model_info(record: dict[str, Any], *, provenance: bool = False) -> dict[str,
     if not _is_number(metrics.get("robust_accuracy")):
         raise BenchbedError(f"record of {record.get('model')!r} on {record.get('track')!r} has no "
                             f"robust_accuracy: RobustBench's model_info needs clean and AutoAttack accuracy")
+    from .tables import reported_numbers
+
     info = record.get("model_info") or {}
     extra = info.get("robustbench") or {}
     reported = extra.get("reported_by_paper")
     if not _is_number(reported):
-        reported = (info.get("reported") or {}).get("robust_accuracy")
+        reported = reported_numbers(record).get("robust_accuracy")
     footnote = extra["footnote"] if "footnote" in extra else info.get("footnote", "")
     if record.get("quick"):
         note = f"Evaluated by benchbed on the first {record.get('n_examples')} test points only."
@@ -169,7 +171,7 @@ def latex_table(records: list[dict[str, Any]], track: str | None = None, *, colu
     ``reported``, a column of the robust accuracy published elsewhere (``ModelSpec.reported``) follows
     benchbed's, where any model has one. Without ``track``, the records must all be of one track.
     """
-    from .tables import column_meta, records_frame
+    from .tables import column_meta, records_frame, reported_numbers
 
     tracks = sorted({r["track"] for r in records})
     if track is None:
@@ -195,9 +197,9 @@ def latex_table(records: list[dict[str, Any]], track: str | None = None, *, colu
     reported_values = {}
     if reported:
         for name, rec in by_model.items():
-            value = ((rec.get("model_info") or {}).get("reported") or {}).get("robust_accuracy")
-            if _is_number(value):
-                reported_values[name] = float(value)
+            value = reported_numbers(rec).get("robust_accuracy")
+            if value is not None:
+                reported_values[name] = value
     show_reported = bool(reported_values) and "robust_accuracy" in metric_cols
 
     best: dict[str, float] = {}

@@ -1,6 +1,8 @@
 """Result records -> pandas tables (one row per model)."""
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import pandas as pd
@@ -28,6 +30,14 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values(sort_by, ascending=order, na_position="last", kind="stable").reset_index(drop=True)
 
 
+def reported_numbers(record: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers the model's source published (``ModelSpec.reported`` in the record), e.g.
+    RobustBench's clean and AutoAttack accuracy, by column name."""
+    reported = (record.get("model_info") or {}).get("reported") or {}
+    return {k: float(v) for k, v in reported.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
 # Shown by `benchbed run`, which must fit a terminal; `benchbed results` shows every column.
 HEADLINE = ("energy_gap_untargeted", "energy_w1_untargeted")
 HEADLINE_SUFFIXES = ("fid", "is", "kid")
@@ -53,7 +63,10 @@ def format_frame(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return frame.to_json(orient="records", indent=2) + "\n"
+        # json.dumps, not DataFrame.to_json: pandas rounds floats to 10 decimals, and stored numbers
+        # must come out to the last digit; a missing value is null.
+        rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        return json.dumps(rows, indent=2) + "\n"
     if frame.empty:
         return "(no results)\n"
     return frame.to_string(index=False, float_format=lambda v: f"{v:.2f}") + "\n"

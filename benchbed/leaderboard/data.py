@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..store import ResultsStore, slug
+from ..tables import reported_numbers
 from . import plots
 from .safety import fmt_number, integer, number, safe_url, sort_key, text
 
@@ -386,9 +387,8 @@ REPORTED = (
 def with_reported(record: dict[str, Any]) -> dict[str, Any]:
     """The record plus columns for the numbers the model's source published (``ModelSpec.reported``,
     e.g. RobustBench's leaderboard), shown beside benchbed's own; the record itself is not changed."""
-    reported = _dict(_dict(record.get("model_info")).get("reported"))
-    extra = {col: reported[key] for key, col in REPORTED
-             if isinstance(reported.get(key), (int, float)) and not isinstance(reported.get(key), bool)}
+    reported = reported_numbers(record)
+    extra = {col: reported[key] for key, col in REPORTED if key in reported}
     if not extra:
         return record
     columns = dict(_dict(record.get("columns")))
