@@ -33,7 +33,10 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 def reported_numbers(record: dict[str, Any]) -> dict[str, float]:
     """The finite numbers the model's source published (``ModelSpec.reported`` in the record), e.g.
     RobustBench's clean and AutoAttack accuracy, by column name."""
-    reported = (record.get("model_info") or {}).get("reported") or {}
+    info = record.get("model_info")
+    reported = info.get("reported") if isinstance(info, dict) else None
+    if not isinstance(reported, dict):  # records from other tools may lack or mangle the field
+        return {}
     return {k: float(v) for k, v in reported.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
