@@ -1,25 +1,13 @@
-"""benchbed: robust image classifiers benchmarked as energy-based models."""
+"""benchbed: robust image classifiers benchmarked as energy-based models.
+
+Users: :func:`evaluate` any ``nn.Module``, look up registered models and tracks. Plugin authors:
+:mod:`benchbed.plugin` is the API to import.
+"""
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from . import plugin  # noqa: E402,F401  (benchbed.plugin: the API plugins import)
+from ._version import __version__  # noqa: E402
 from .api import EvaluationResult, evaluate, get_model_spec, list_models, list_tracks, load_model  # noqa: E402
-from .hookspecs import hookimpl  # noqa: E402
-from .specs import (  # noqa: E402
-    AttackResult,
-    AttackSpec,
-    Column,
-    DatasetSpec,
-    GenerationSettings,
-    MetricResult,
-    MetricSpec,
-    ModelSpec,
-    SamplerSpec,
-    TrackSpec,
-)
 
-__all__ = [
-    "__version__", "hookimpl", "AttackResult", "AttackSpec", "Column", "DatasetSpec", "GenerationSettings",
-    "MetricResult", "MetricSpec", "ModelSpec", "SamplerSpec", "TrackSpec",
-    "evaluate", "load_model", "list_models", "list_tracks", "get_model_spec", "EvaluationResult",
-]
+__all__ = ["__version__", "evaluate", "load_model", "list_models", "list_tracks", "get_model_spec",
+           "EvaluationResult"]

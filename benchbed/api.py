@@ -1,4 +1,4 @@
-"""The Python API: evaluate any ``nn.Module`` on a track, and look up what the plugins registered.
+"""The Python API: evaluate any ``nn.Module`` (or a registered model) on a track, and look things up.
 
 ::
 
@@ -10,20 +10,21 @@
     benchbed.list_models("rb/cifar10-linf/*")
     model = benchbed.load_model("aa-example-resnet18", device="cpu")
 
-``evaluate`` wraps the module in an ad-hoc :class:`~benchbed.specs.ModelSpec` and runs exactly what
-``benchbed run`` runs for one model (:func:`benchbed.runner.evaluate_unit` on the same test points),
-so an unregistered model gets the numbers it would get as a registered plugin. Its checksum is
-:func:`state_dict_sha256`, a hash of its weights (there is no checkpoint file to hash).
+``evaluate`` runs exactly what ``benchbed run`` runs for one model -- the worker's
+:func:`benchbed.evaluation.evaluate_unit` on the same test points, and the one record builder
+:func:`benchbed.record.build_record` -- so an unregistered model gets the numbers it would get as a
+registered plugin, and a registered one (pass its name) gets the record ``benchbed run`` writes.
 """
 from __future__ import annotations
 
 import fnmatch
-import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, UnknownNameError
+from .builtin.tracks import DEFAULT_TRACK
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,95 +32,64 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from .plugins import Registry
+    from .record import Record
     from .specs import ModelSpec, TrackSpec
 
 ADHOC_RECIPE = "unregistered"
+ADHOC_PLUGIN = "benchbed.evaluate"
 
 
 @dataclass
 class EvaluationResult:
-    """What :func:`evaluate` returns: the numbers, their provenance and the per-point arrays.
+    """What :func:`evaluate` returns: the :class:`~benchbed.record.Record`, its per-point arrays, and
+    the numbers at hand (``result.metrics``, ``result["robust_accuracy"]``)."""
 
-    ``record`` is the full result record, the same dict ``benchbed run`` writes to the results store
-    (see :mod:`benchbed.store`); the other fields are copied out of it for convenience.
-    """
-
-    model: str
-    track: str
-    metrics: dict[str, float]
-    n_examples: int
-    dataset: str
-    norm: str
-    eps: float
-    seed: int
-    quick: bool  # fewer points than the registered track asks for
-    device: str
-    checkpoint_sha256: str
-    versions: dict[str, str]
-    attack: dict[str, Any]
-    wall_time_s: float
-    finished_at: str
-    record: dict[str, Any] = field(repr=False)
+    record: Record
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     path: Path | None = None  # where the record was written, when ``results_dir`` was given
 
-    @classmethod
-    def from_record(cls, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None,
-                    path: Path | None = None) -> EvaluationResult:
-        return cls(
-            model=record["model"], track=record["track"], metrics=dict(record.get("metrics", {})),
-            n_examples=int(record.get("n_examples", 0)), dataset=record.get("dataset", ""),
-            norm=record.get("norm", ""), eps=float(record.get("eps", float("nan"))), seed=int(record.get("seed", 0)),
-            quick=bool(record.get("quick", False)), device=record.get("device", ""),
-            checkpoint_sha256=record.get("checkpoint_sha256", ""), versions=dict(record.get("versions", {})),
-            attack=dict(record.get("attack", {})), wall_time_s=float(record.get("wall_time_s", 0.0)),
-            finished_at=record.get("finished_at", ""), record=record, arrays=dict(arrays or {}), path=path,
-        )
+    @property
+    def model(self) -> str:
+        return self.record.model
+
+    @property
+    def track(self) -> str:
+        return self.record.track
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return dict(self.record.metrics)
+
+    @property
+    def n_examples(self) -> int:
+        return self.record.n_examples
+
+    @property
+    def quick(self) -> bool:
+        return self.record.quick
+
+    @property
+    def partial(self) -> bool:
+        return self.record.partial
 
     def __getitem__(self, column: str) -> float:
         """``result["robust_accuracy"]``: a metric column's value."""
-        return self.metrics[column]
+        return self.record.metrics[column]
 
     def to_frame(self) -> pd.DataFrame:
-        """A one-row DataFrame with the same columns as ``benchbed results`` prints for this track."""
+        """A one-row DataFrame with the columns ``benchbed results`` prints for this track."""
         from .tables import records_frame
 
-        return records_frame([self.record])
+        return records_frame([self.record], all_columns=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able record (the arrays are left out)."""
-        return dict(self.record)
-
-
-# -- checksums ----------------------------------------------------------------------------------------
-def state_dict_sha256(module: nn.Module) -> str:
-    """sha256 identifying an in-memory module's weights (the checksum of an unregistered model).
-
-    For each entry of ``module.state_dict()``, in order: the key (UTF-8), then for a tensor its dtype
-    and shape as text and its raw bytes (CPU, contiguous, native byte order); for any other value its
-    ``repr``. Separators keep the fields apart. Equal weights give equal digests across devices;
-    it is *not* the sha256 of a file ``torch.save`` would write (that file also holds pickle framing).
-    """
-    import torch
-
-    digest = hashlib.sha256()
-    for key, value in module.state_dict().items():
-        digest.update(key.encode("utf-8") + b"\0")
-        if isinstance(value, torch.Tensor):
-            tensor = value.detach()
-            if tensor.is_sparse or tensor.is_quantized:
-                tensor = tensor.dequantize() if tensor.is_quantized else tensor.to_dense()
-            tensor = tensor.to("cpu").contiguous()
-            digest.update(f"{tensor.dtype}:{tuple(tensor.shape)}\0".encode())
-            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-        else:
-            digest.update(repr(value).encode("utf-8"))
-        digest.update(b"\0")
-    return digest.hexdigest()
+        return self.record.to_dict()
 
 
 # -- lookups ----------------------------------------------------------------------------------------
-def _registry(registry=None):
+def _registry(registry=None) -> Registry:
     if registry is not None:
         return registry
     from . import plugins
@@ -133,100 +103,132 @@ def list_models(pattern: str = "*", track: str | None = None, *, registry=None) 
     With ``track``, only the models registered for it (its dataset and threat model).
     """
     reg = _registry(registry)
-    names = [m.name for m in reg.models_for(reg.track(track))] if track else reg.names("models")
+    names = [m.name for m in reg.models_for(reg.tracks.get(track))] if track else reg.models.names()
     return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
 
 
 def list_tracks(pattern: str = "*", *, registry=None) -> list[str]:
     """Names of registered tracks matching a wildcard, sorted."""
-    return _registry(registry).names("tracks", pattern)
+    return _registry(registry).tracks.names(pattern)
 
 
 def get_model_spec(name: str, *, registry=None) -> ModelSpec:
     """The registered :class:`~benchbed.specs.ModelSpec` (metadata, reported numbers) of a model."""
-    return _registry(registry).model(name)
+    return _registry(registry).models.get(name)
 
 
 def load_model(name: str, device: str | torch.device | None = None, *, registry=None) -> nn.Module:
     """A registered model, loaded (checksum checked) in eval mode on ``device`` (default: the best here)."""
     from .devices import resolve_device
 
-    return _registry(registry).model(name).load(resolve_device(device))
+    return _registry(registry).models.get(name).load(resolve_device(device))
 
 
 # -- evaluation -------------------------------------------------------------------------------------
-def _select_metrics(spec: TrackSpec, metrics) -> TrackSpec:
-    if metrics is None:
-        return spec
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    chosen = list(dict.fromkeys(metrics))
-    if not chosen:
-        raise ConfigError(f"metrics=[] selects nothing: pick some of track {spec.name!r}'s metrics "
-                          f"({', '.join(spec.metrics)}) or pass metrics=None for all")
-    for name in chosen:
-        if name not in spec.metrics:
-            err = UnknownNameError("metric", name, spec.metrics)
-            raise ConfigError(f"{err.args[0].split(' (list them')[0]} (track {spec.name!r} computes: "
-                              f"{', '.join(spec.metrics)})") from None
-    return spec.replace(metrics=tuple(m for m in spec.metrics if m in chosen))  # the track's order
-
-
 def adhoc_spec(model: nn.Module, track: TrackSpec, name: str | None = None) -> ModelSpec:
     """A ModelSpec for an unregistered module on ``track`` (loader: move it to the device)."""
-    from .specs import ModelSpec
+    from .provenance import state_dict_sha256
+    from .specs import ModelSpec, check_name
 
     def loader(device, _module=model):
         return _module.to(device)
 
     return ModelSpec(
-        name=name or type(model).__name__, dataset=track.dataset, threat_models=(track.norm,),
-        architecture=type(model).__name__, recipe=ADHOC_RECIPE, loader=loader,
+        name=check_name("model", name or type(model).__name__), dataset=track.dataset,
+        threat_models=(track.norm,), architecture=type(model).__name__, recipe=ADHOC_RECIPE, loader=loader,
         checkpoint_sha256=state_dict_sha256(model),
         footnote="evaluated from Python with benchbed.evaluate (not a registered plugin); the checksum is "
-                 "benchbed.api.state_dict_sha256 of its weights",
-        extra={"source": "benchbed.evaluate", "module": f"{type(model).__module__}.{type(model).__qualname__}"},
+                 "benchbed's fingerprint of its weights",
+        extra={"source": ADHOC_PLUGIN, "module": f"{type(model).__module__}.{type(model).__qualname__}"},
     )
 
 
-def evaluate(model: nn.Module, track: str | TrackSpec = "cifar10-linf", n_examples: int | None = None,
+def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_examples: int | None = None,
              device: str | torch.device | None = None, metrics: list[str] | str | None = None,
-             name: str | None = None, data_dir: str | Path | None = None,
-             results_dir: str | Path | None = None, *, registry=None) -> EvaluationResult:
-    """Evaluate an unregistered ``nn.Module`` on a track, as ``benchbed run`` would evaluate a plugin.
+             name: str | None = None, data_dir: str | Path | None = None, results_dir: str | Path | None = None,
+             *, progress: bool = True, registry=None) -> EvaluationResult:
+    """Evaluate a model on a track, as ``benchbed run`` would (default track: the embedded ``digits-linf``).
 
-    ``model`` maps images in [0, 1] shaped (N, C, H, W) to logits (N, classes); put any input
-    normalisation inside it. It is moved to ``device`` and put in eval mode for the run, and
-    handed back in the training mode it had. ``n_examples``: the first N test points (a recorded
-    quick mode; default: the track's number). ``metrics``: a subset of the track's metrics (default:
-    all of them; e.g. ``["clean_accuracy"]`` skips the attack). ``name``: the model's name in the
+    ``model``: an ``nn.Module`` mapping images in [0, 1] shaped (N, C, H, W) to logits (N, classes),
+    with any input normalisation inside it -- moved to ``device`` and put in eval mode for the run,
+    and handed back in the training mode it had; or the name of a registered model. ``n_examples``:
+    the first N test points (a recorded quick mode). ``metrics``: a selection of metrics (default:
+    the track's; e.g. ``["clean_accuracy"]`` skips the attack). ``name``: the module's name in the
     record (default: its class name). ``results_dir``: also write the record there, where
-    ``benchbed results --out`` and the leaderboard read it.
+    ``benchbed results --out`` and the leaderboard read it. ``progress``: show progress on stderr.
     """
     import numpy as np
 
-    from . import runner
     from .devices import resolve_device
+    from .evaluation import Expected, UnitTask, evaluate_unit, test_points
+    from .events import Observers, RunInfo
+    from .provenance import library_versions, state_dict_sha256
+    from .record import build_record
+    from .runlog import new_run_id
+    from .runner import registered_track, resolve_track, select_metrics
+    from .units import plan_units, plugin_provenance, result_key, variant_of
 
-    if not callable(getattr(model, "forward", None)) or not hasattr(model, "state_dict"):
-        raise ConfigError(f"benchbed.evaluate needs a torch.nn.Module, got {type(model).__name__}: load "
-                          f"registered models by name with benchbed.load_model(name)")
     reg = _registry(registry)
-    spec = _select_metrics(runner.resolve_track(track, reg, n_examples), metrics)
+    spec = resolve_track(track, reg, n_examples)
+    registered = registered_track(spec, reg)
+    chosen = select_metrics(spec, reg, metrics)
+    module = None
+    if isinstance(model, str):
+        model_spec = reg.models.get(model)
+        weights = state_dict_sha256(model_spec.load("cpu"))
+    else:
+        if not callable(getattr(model, "forward", None)) or not hasattr(model, "state_dict"):
+            raise ConfigError(f"benchbed.evaluate needs a torch.nn.Module or a registered model's name, got "
+                              f"{type(model).__name__}")
+        module = model
+        model_spec = adhoc_spec(model, spec, name)
+        if model_spec.name in reg.models:
+            raise ConfigError(f"model name {model_spec.name!r} is already registered by a plugin: pass another "
+                              f"name=... (or evaluate the registered one by its name)")
+        reg = reg.with_model(model_spec, ADHOC_PLUGIN)
+        weights = state_dict_sha256(model)
     torch_device = resolve_device(device)
     data_dir = Path(data_dir) if data_dir else None
-    points = runner.test_points(spec, reg, data_dir)
-    indices = np.arange(len(points))
-    model_spec = adhoc_spec(model, spec, name)
-    was_training = bool(getattr(model, "training", False))
+    points = test_points(spec, reg, data_dir)
+    versions = library_versions()
+    plugins = plugin_provenance(reg, model_spec, spec, chosen)
+    key = result_key(model_spec, weights, spec, chosen, versions, plugins)
+    variant = variant_of(registered, spec, chosen)
+    run_id = new_run_id()
+    (unit,) = plan_units(model_spec, spec, reg, 1, metrics=chosen, variant=variant, result=key)
+    task = UnitTask(unit=unit, track=spec, expected=Expected(weights, versions, plugins, chosen),
+                    device=str(torch_device), data_dir=str(data_dir) if data_dir else None, run_id=run_id)
+    observers = Observers(RunInfo(run_id, spec.name, (model_spec.name,), str(results_dir or ""), 1,
+                                  show_progress=progress, run_log=False, header={"device": str(torch_device)}),
+                          list(reg.observers))
+    observers.emit("unit_start", model=unit.model, unit=unit.uid, attempt=1, describe=unit.describe(),
+                   metrics=list(chosen))
+    was_training = bool(getattr(module, "training", False))
     try:
-        record, arrays = runner.evaluate_unit(model_spec, spec, points, indices, torch_device, reg,
-                                              data_dir=data_dir)
+        result, arrays = evaluate_unit(
+            task, registry=reg, points=points,
+            progress=lambda m: observers.emit("unit_progress", model=unit.model, unit=unit.uid, message=m),
+            on_metric=lambda m: observers.emit("metric_done", model=unit.model, unit=unit.uid, metric=m))
+    except BaseException as exc:
+        observers.emit("unit_failed", model=unit.model, unit=unit.uid, message=str(exc))
+        observers.emit("run_end", seconds=0.0)
+        raise
     finally:
-        model.train(was_training)
+        if module is not None:
+            module.train(was_training)
+    observers.emit("unit_done", model=unit.model, unit=unit.uid, seconds=result.wall_time_s)
+    observers.emit("run_end", seconds=result.wall_time_s)
+    record, merged = build_record(spec, [(result, arrays)], {m: reg.metrics.get(m) for m in chosen},
+                                  metrics_run=chosen, registered_n_examples=registered.n_examples,
+                                  result_key=key, variant=variant, run_id=run_id)
     path = None
     if results_dir is not None:
         from .store import ResultsStore
 
-        path = ResultsStore(results_dir).write(record, arrays)
-    return EvaluationResult.from_record(record, arrays, path)
+        store = ResultsStore(results_dir)
+        record = store.write(record, merged)
+        path = store.record_path(record.track, record.model, record.variant)
+    if record.metric_errors:
+        for metric, error in record.metric_errors.items():
+            sys.stderr.write(f"benchbed: warning: metric {metric!r} failed: {error}\n")
+    return EvaluationResult(record, {k: np.asarray(v) for k, v in merged.items()}, path)

@@ -9,35 +9,58 @@ from contextlib import contextmanager
 import torch
 
 from .errors import ConfigError
-from .specs import AttackRequest, AttackResult
+from .specs import TARGETED, UNTARGETED, AttackIterate, AttackRequest, AttackResult, AttackWarning
 
 AA_LOGGER = "auto-attack"
 _FLIPPED = re.compile(r"^(?P<attack>[a-z\-]+) - \d+/\d+ - (?P<k>\d+) out of \d+ successfully perturbed$")
 VERSIONS = ("standard", "plus", "rand", "custom")
 
 
+_PROGRESS = re.compile(r"^(running \S+|robust accuracy after .*|.* - \d+/\d+ - \d+ out of \d+ successfully perturbed)$")
+
+
+def warning_label(message: str) -> str:
+    """A short label for one of AutoAttack's warnings (the flag the pages show beside its text)."""
+    w = message.lower()
+    if "random" in w or "stochastic" in w:
+        return "randomness"
+    if "square" in w and "decreased" in w:
+        return "square found more"
+    if "mask" in w or "obfusc" in w or "gradient" in w:
+        return "gradient masking"
+    if "dlr" in w or "classes" in w:
+        return "DLR / few classes"
+    return "warning"
+
+
 class _Capture(logging.Handler):
-    def __init__(self):
+    """Reads AutoAttack's log: points flipped per component, its warnings, and progress lines."""
+
+    def __init__(self, progress):
         super().__init__(level=logging.DEBUG)
         self.flipped: dict[str, int] = {}
-        self.warnings: list[str] = []
+        self.warnings: list[AttackWarning] = []
+        self.progress = progress
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
-            if message not in self.warnings:
-                self.warnings.append(message)
+            warning = AttackWarning(warning_label(message), message)
+            if warning not in self.warnings:
+                self.warnings.append(warning)
             return
         match = _FLIPPED.match(message)
         if match:
             name = match["attack"]
             self.flipped[name] = self.flipped.get(name, 0) + int(match["k"])
+        if _PROGRESS.match(message):
+            self.progress(message)
 
 
 @contextmanager
-def _captured_autoattack_log():
+def _captured_autoattack_log(progress):
     logger = logging.getLogger(AA_LOGGER)
-    handler = _Capture()
+    handler = _Capture(progress)
     saved = (logger.level, logger.propagate)
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -52,7 +75,6 @@ def _captured_autoattack_log():
 
 # AutoAttack's APGD attackers and the component names their runs belong to. ``apgd`` serves both
 # 'apgd-ce' and 'apgd-dlr' (AutoAttack sets its ``loss`` before each), ``apgd_targeted`` 'apgd-t'.
-RECORDED_COMPONENTS = ("apgd-ce", "apgd-dlr", "apgd-t")
 _APGD_LOSS_COMPONENT = {"ce": "apgd-ce", "dlr": "apgd-dlr"}
 
 log = logging.getLogger("benchbed.attacks")
@@ -153,30 +175,26 @@ class ComponentRecorder:
                 loss[i] = value
                 seen[i] = True
 
-    def results(self, components) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """x* per point (the natural image where the component attacked nothing) and the masks."""
-        adversarial, masks = {}, {}
-        for name in components:
-            if name in self.best:
-                adversarial[name], masks[name] = self.best[name], self.seen[name].clone()
-            else:  # the component ran on no point (all flipped before it, or none correct)
-                adversarial[name] = self.images.clone()
-                masks[name] = torch.zeros(len(self._y), dtype=torch.bool)
-        if self.unmatched:
-            log.warning("%d APGD rows could not be matched back to their input points; their x* "
-                        "is missing from the energy statistics", self.unmatched)
-        return adversarial, masks
+    def iterate(self, component: str) -> AttackIterate:
+        """x* per point (the natural image where the component attacked nothing), with its mask."""
+        if component in self.best:
+            return AttackIterate(self.best[component], self.seen[component].clone(), component)
+        # the component ran on no point (all flipped before it, or none correct)
+        return AttackIterate(self.images.clone(), torch.zeros(len(self._y), dtype=torch.bool), component)
+
+
+# semantic iterate kind -> the AutoAttack component whose max-loss iterate provides it
+ITERATE_SOURCES = {UNTARGETED: "apgd-ce", TARGETED: "apgd-t"}
 
 
 def run_autoattack(request: AttackRequest, *, capture: bool = True) -> AttackResult:
     """AutoAttack on the request's points, seeded; robust flags exactly as pyautoattack computes them.
 
-    With ``capture`` (the default), the result also carries ``components[c]`` and
-    ``component_masks[c]`` for the APGD components in the run (``apgd-ce``, ``apgd-t``, and
-    ``apgd-dlr`` in the plus/rand versions): for each point the component attacked, its
-    highest-loss iterate x* (see :class:`ComponentRecorder`); the mask says which points it attacked.
-    AutoAttack attacks only points that are still robust, so APGD-CE covers the points classified
-    correctly at the start, and APGD-T only those APGD-CE did not flip.
+    With ``capture`` (the default), the result also carries ``iterates[UNTARGETED]`` (APGD-CE's
+    max-loss iterate) and ``iterates[TARGETED]`` (APGD-T's) for the points each component attacked
+    (see :class:`ComponentRecorder`) when the run includes those components. AutoAttack attacks only
+    points that are still robust, so APGD-CE covers the points classified correctly at the start, and
+    APGD-T only those APGD-CE did not flip.
     """
     from pyautoattack import AutoAttack
 
@@ -194,7 +212,7 @@ def run_autoattack(request: AttackRequest, *, capture: bool = True) -> AttackRes
     if capture:
         recorder = ComponentRecorder(request.images, request.labels)
         recorder.attach(adversary)
-    with _captured_autoattack_log() as log_capture:
+    with _captured_autoattack_log(request.progress) as log_capture:
         x_adv, y_adv = adversary.run_standard_evaluation(request.images, request.labels,
                                                          batch_size=request.batch_size)
     components = list(adversary.attacks_to_run)
@@ -202,7 +220,9 @@ def run_autoattack(request: AttackRequest, *, capture: bool = True) -> AttackRes
     robust = (y_adv.cpu() == request.labels.cpu())
     result = AttackResult(adversarial=x_adv.detach().cpu(), robust=robust, version=version,
                           flipped_by=flipped, warnings=log_capture.warnings)
-    if recorder is not None:
-        result.components, result.component_masks = recorder.results(
-            [name for name in RECORDED_COMPONENTS if name in components])
+    if recorder is not None:  # a component this run did not include: no point has its x* (n = 0)
+        result.iterates = {kind: recorder.iterate(component) for kind, component in ITERATE_SOURCES.items()}
+        if recorder.unmatched:
+            log.warning("%d APGD rows could not be matched back to their input points; their x* is missing "
+                        "from the energy statistics", recorder.unmatched)
     return result

@@ -1,10 +1,14 @@
 """Checkpoint loading: checksum first, then ``torch.load(weights_only=True)``."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
-from .errors import ChecksumError
+from .errors import BenchbedError, ChecksumError
 from .provenance import sha256_file
+
+WEIGHTS_ONLY_HINT = ("re-save it as a plain state_dict of tensors: "
+                     "torch.save(model.state_dict(), path) where the model was defined, then update its sha256")
 
 
 def verify_sha256(path: str | Path, expected: str, fix: str | None = None) -> None:
@@ -25,8 +29,23 @@ def verify_sha256(path: str | Path, expected: str, fix: str | None = None) -> No
         )
 
 
+def weights_only_refusal(exc: BaseException, what: str = "the checkpoint") -> BenchbedError | None:
+    """torch's multi-line refusal to unpickle code under ``weights_only=True``, as one benchbed line."""
+    if isinstance(exc, pickle.UnpicklingError) and "weights only" in str(exc).lower():
+        return BenchbedError(f"{what} holds pickled code (objects, not just tensors), which benchbed refuses to "
+                             f"load (torch.load(weights_only=True)): {WEIGHTS_ONLY_HINT}")
+    return None
+
+
 def load_state_dict(path: str | Path, sha256: str, device="cpu", fix: str | None = None) -> dict:
+    """The state dict in ``path`` after checking its sha256; tensors only (never pickled code)."""
     import torch
 
     verify_sha256(path, sha256, fix)
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        refusal = weights_only_refusal(exc, f"checkpoint {Path(path).name}")
+        if refusal is not None:
+            raise refusal from None
+        raise

@@ -1,13 +1,18 @@
-"""The evaluation context: one model on one track's points; each expensive thing is computed once.
+"""The evaluation context: one model on one unit's points; each expensive thing is computed once.
 
-Metrics read what they need from here (clean logits, the attack's adversarial examples, samples),
-so the energy metrics reuse the robust-accuracy attack and nothing is attacked twice.
+Metrics read what they need from here (clean logits, the attack's result, samples, the training
+split), so the energy metric reuses the robust-accuracy attack and nothing is attacked twice.
+
+The model a metric, an attack or a sampler sees is a :class:`GuardedModel`: every call gets a
+private copy of its input (a model that rescales ``x`` in place cannot touch anyone else's data)
+and every logits tensor it returns is checked finite -- counted on the device, read once per phase,
+so no host round trip is added inside attack or sampler loops.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from functools import cached_property
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,71 @@ import torch
 
 from .errors import ModelOutputError
 from .specs import AttackRequest, AttackResult, DatasetSpec, LabelledImages, ModelSpec, TrackSpec
+
+
+def describe_output_problem(logits: Any, n_inputs: int, num_classes: int, model_name: str) -> str | None:
+    """Why ``logits`` cannot be the model's answer to ``n_inputs`` images (None when fine)."""
+    expected = (n_inputs, num_classes)
+    if not isinstance(logits, torch.Tensor):
+        return (f"model {model_name!r} returned {type(logits).__name__}, not a tensor: its forward must return a "
+                f"logits tensor of shape (N, {num_classes})")
+    if tuple(logits.shape) != expected:
+        return (f"model {model_name!r} returned logits of shape {tuple(logits.shape)} for {n_inputs} images, "
+                f"expected {expected}: fix its output layer to {num_classes} classes (and flatten extra dimensions)")
+    return None
+
+
+class GuardedModel(torch.nn.Module):
+    """The model as plugins' code sees it: private input copies, output shape and finiteness checked.
+
+    Non-finite logits are counted per :meth:`phase`; leaving a phase with any raises one
+    :class:`ModelOutputError` saying how many inputs of what kind ("adversarial inputs",
+    "sampler steps" ...) got NaN/inf logits.
+    """
+
+    def __init__(self, model: torch.nn.Module, name: str, num_classes: int):
+        super().__init__()
+        self.inner = model
+        self.model_name = name
+        self.num_classes = num_classes
+        self._bad: torch.Tensor | None = None  # rows with a non-finite logit, on the device
+        self._rows = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x.clone())
+        problem = describe_output_problem(out, int(x.shape[0]), self.num_classes, self.model_name)
+        if problem:
+            raise ModelOutputError(problem)
+        with torch.no_grad():
+            bad = (~torch.isfinite(out.detach())).any(dim=1).sum()
+            self._bad = bad if self._bad is None else self._bad + bad
+        self._rows += int(x.shape[0])
+        return out
+
+    @contextmanager
+    def phase(self, what: str) -> Iterator[None]:
+        """Count non-finite logits of the calls inside; raise if there were any (``what``: the inputs)."""
+        saved = (self._bad, self._rows)
+        self._bad, self._rows = None, 0
+        try:
+            yield
+            self.check(what)
+        finally:
+            self._bad, self._rows = saved
+
+    def check(self, what: str) -> None:
+        bad = 0 if self._bad is None else int(self._bad)
+        if bad:
+            raise ModelOutputError(f"model {self.model_name!r} returned NaN/inf logits for {bad} of {self._rows} "
+                                   f"{what}: check its weights and numerics (inputs are in [0, 1])")
+
+
+def inplace_mutation(model: torch.nn.Module, probe: torch.Tensor) -> bool:
+    """Whether ``model`` changes its input tensor in place (benchbed hands it copies; this is a flag)."""
+    x = probe.clone()
+    with torch.no_grad():
+        model(x)
+    return not torch.equal(x, probe)
 
 
 def batched_logits(model: torch.nn.Module, images: torch.Tensor, device, batch_size: int) -> torch.Tensor:
@@ -27,30 +97,24 @@ def batched_logits(model: torch.nn.Module, images: torch.Tensor, device, batch_s
     return torch.cat(out) if out else torch.empty(0)
 
 
-def check_logits(logits: torch.Tensor, n_inputs: int, num_classes: int, model_name: str) -> None:
-    expected = (n_inputs, num_classes)
-    if not isinstance(logits, torch.Tensor):
-        raise ModelOutputError(f"model {model_name!r} returned {type(logits).__name__}, not a tensor: its "
-                               f"forward must return a logits tensor of shape (N, {num_classes})")
-    if tuple(logits.shape) != expected:
-        raise ModelOutputError(f"model {model_name!r} returned logits of shape {tuple(logits.shape)} for "
-                               f"{n_inputs} images, expected {expected}: fix its output layer to "
-                               f"{num_classes} classes (and flatten extra dimensions)")
-    if not torch.isfinite(logits).all():
-        bad = int((~torch.isfinite(logits)).any(dim=1).sum())
-        raise ModelOutputError(f"model {model_name!r} returned NaN/inf logits for {bad} of {n_inputs} "
-                               f"images: check its weights and normalisation (inputs are in [0, 1])")
-
-
 def block_ids(indices: np.ndarray, block_size: int) -> np.ndarray:
     return np.asarray(indices) // block_size
 
 
 class EvaluationContext:
-    def __init__(self, *, model: torch.nn.Module, model_spec: ModelSpec, track: TrackSpec,
-                 dataset: DatasetSpec, points: LabelledImages, indices: np.ndarray, device: torch.device,
-                 attack=None, data_dir: Path | None = None, cache_dir: Path | None = None,
-                 registry=None, progress: Callable[[str], None] | None = None):
+    """What a metric's ``compute(ctx)`` may read. Everything expensive is computed once per unit.
+
+    Attributes: ``model`` (the guarded model, eval mode), ``model_spec``, ``track``, ``dataset``,
+    ``images`` / ``labels`` (this unit's test points, a private copy, CPU), ``indices`` (their
+    positions in the track), ``device``, ``registry``, ``data_dir``, ``cache_dir``, ``timings``.
+    """
+
+    def __init__(self, *, model: torch.nn.Module, model_spec: ModelSpec, track: TrackSpec, dataset: DatasetSpec,
+                 points: LabelledImages, indices: np.ndarray, device: torch.device, attack=None,
+                 data_dir: Path | None = None, cache_dir: Path | None = None, registry=None,
+                 progress: Callable[[str], None] | None = None):
+        if not isinstance(model, GuardedModel):  # e.g. a metric's own tests build a context around a module
+            model = GuardedModel(model, model_spec.name, dataset.num_classes).eval()
         self.model = model
         self.model_spec = model_spec
         self.track = track
@@ -70,6 +134,10 @@ class EvaluationContext:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def progress(self, message: str) -> None:
+        """A one-line status for the progress display (what is running now)."""
+        self._progress(message)
+
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """Shared work for plugins: ``compute`` runs once per context, its result is reused."""
         if key not in self._cache:
@@ -78,24 +146,35 @@ class EvaluationContext:
             self.timings[key] = time.perf_counter() - start
         return self._cache[key]
 
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        return batched_logits(self.model, images, self.device, self.track.batch_size)
+    def ran(self, key: str) -> bool:
+        """Whether the shared work ``key`` ("attack", "clean_logits", ...) was computed in this context."""
+        return key in self._cache
 
-    @cached_property
+    def logits(self, images: torch.Tensor, what: str = "inputs") -> torch.Tensor:
+        """The model's logits for ``images`` (CPU float32), checked finite (``what`` names the inputs)."""
+        with self.model.phase(what):
+            return batched_logits(self.model, images, self.device, self.track.batch_size)
+
+    def train_split(self) -> LabelledImages:
+        """The track's training split (a private copy, loaded once)."""
+        return self.cached("train_split", lambda: self.dataset.load("train", self.data_dir).copy())
+
+    @property
     def clean_logits(self) -> torch.Tensor:
-        return self.cached("clean_logits", lambda: self.logits(self.images))
+        return self.cached("clean_logits", lambda: self.logits(self.images, "clean test inputs"))
 
-    @cached_property
+    @property
     def clean_correct(self) -> torch.Tensor:
         return self.clean_logits.argmax(1) == self.labels
 
-    @cached_property
+    @property
     def attack_result(self) -> AttackResult:
         return self.cached("attack", self._run_attack)
 
-    @cached_property
+    @property
     def adversarial_logits(self) -> torch.Tensor:
-        return self.cached("adversarial_logits", lambda: self.logits(self.attack_result.adversarial))
+        return self.cached("adversarial_logits", lambda: self.logits(
+            self.attack_result.adversarial, "adversarial inputs (the attack's x_adv)"))
 
     def _run_attack(self) -> AttackResult:
         """Run the track's attack block by block; block b gets seed track.seed + b.
@@ -108,16 +187,21 @@ class EvaluationContext:
         parts: list[tuple[np.ndarray, AttackResult]] = []
         for block in np.unique(blocks):
             where = np.flatnonzero(blocks == block)
-            self._progress(f"{track.attack} block {int(block)} ({len(where)} points)")
+            label = f"{track.attack} block {int(block)} ({len(where)} points)"
+            self.progress(label)
             request = AttackRequest(
-                model=self.model, images=self.images[where], labels=self.labels[where], norm=track.norm,
-                eps=track.eps, seed=track.seed + int(block), device=self.device,
-                batch_size=track.batch_size, options=dict(track.attack_options))
-            parts.append((where, self.attack_spec.run(request)))
+                model=self.model, images=self.images[where].clone(), labels=self.labels[where].clone(),
+                norm=track.norm, eps=track.eps, seed=track.seed + int(block), device=self.device,
+                batch_size=track.batch_size, options=dict(track.attack_options),
+                progress=lambda message, label=label: self.progress(f"{label}: {message}"))
+            with self.model.phase("inputs evaluated by the attack"):
+                parts.append((where, self.attack_spec.run(request)))
         return merge_attack_results(parts, len(self))
 
 
 def merge_attack_results(parts: list[tuple[np.ndarray, AttackResult]], n: int) -> AttackResult:
+    from .specs import AttackIterate
+
     if len(parts) == 1 and len(parts[0][0]) == n:
         return parts[0][1]
     first = parts[0][1]
@@ -131,12 +215,11 @@ def merge_attack_results(parts: list[tuple[np.ndarray, AttackResult]], n: int) -
         for name, count in part.flipped_by.items():
             merged.flipped_by[name] = merged.flipped_by.get(name, 0) + count
         merged.warnings.extend(w for w in part.warnings if w not in merged.warnings)
-        for name, tensor in part.components.items():
-            if name not in merged.components:
-                merged.components[name] = torch.zeros((n, *tensor.shape[1:]), dtype=tensor.dtype)
-            merged.components[name][idx] = tensor
-        for name, mask in part.component_masks.items():
-            if name not in merged.component_masks:
-                merged.component_masks[name] = torch.zeros(n, dtype=torch.bool)
-            merged.component_masks[name][idx] = mask
+        for kind, it in part.iterates.items():
+            if kind not in merged.iterates:
+                merged.iterates[kind] = AttackIterate(
+                    images=torch.zeros((n, *it.images.shape[1:]), dtype=it.images.dtype),
+                    mask=torch.zeros(n, dtype=torch.bool), source=it.source)
+            merged.iterates[kind].images[idx] = it.images
+            merged.iterates[kind].mask[idx] = it.mask
     return merged

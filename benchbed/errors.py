@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import difflib
+import traceback
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class BenchbedError(Exception):
@@ -23,10 +25,6 @@ class UnknownNameError(BenchbedError, KeyError):
         return self.args[0]
 
 
-class DuplicateNameError(BenchbedError):
-    pass
-
-
 class ChecksumError(BenchbedError):
     pass
 
@@ -41,3 +39,18 @@ class DatasetNotFoundError(BenchbedError):
 
 class ConfigError(BenchbedError):
     pass
+
+
+class RecordError(BenchbedError):
+    """A stored result that fails its schema or checksum: never ranked, never reused."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an exception: a BenchbedError's own message, else type, first line and where."""
+    if isinstance(exc, BenchbedError):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}{where}"

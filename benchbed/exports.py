@@ -1,4 +1,4 @@
-"""Exports of result records: RobustBench ``model_info`` JSON, CSV, and LaTeX tables.
+"""Exports of result records: RobustBench ``model_info`` JSON and LaTeX tables.
 
 - :func:`model_info` turns one record into the JSON RobustBench keeps per model in
   ``model_info/<dataset>/<threat_model>/<ModelId>.json`` (the files its leaderboard is built from),
@@ -7,7 +7,6 @@
   ``dataset``, ``venue``, ``architecture``, ``eps`` (text, e.g. "8/255"), ``clean_acc``,
   ``reported`` (the robust accuracy the paper reported) and ``autoattack_acc`` (percentages as text
   with two decimals), plus ``footnote`` and ``unreliable``.
-- :func:`csv_table` is the table ``benchbed results --format csv`` prints.
 - :func:`latex_table` is a booktabs table of one track (``\\usepackage{booktabs}``), best value of
   each column in bold, every plugin-provided string escaped.
 """
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BenchbedError
+from .record import ColumnInfo, Record
+from .specs import eps_text
 
 MODEL_INFO_FIELDS = (
     "link", "name", "authors", "additional_data", "number_forward_passes", "dataset", "venue",
@@ -36,57 +37,51 @@ def _pct(value: Any) -> str:
     return f"{float(value):.2f}" if _is_number(value) else ""
 
 
-def eps_label(record: dict[str, Any]) -> str:
+def eps_label(record: Record) -> str:
     """How the track's eps is usually written ("8/255"), from the record's track info."""
-    info = record.get("track_info") or {}
-    if info.get("eps_label"):
-        return str(info["eps_label"])
-    eps = record.get("eps", info.get("eps"))
-    if not _is_number(eps):
-        return ""
-    for denominator in (255,):
-        numerator = eps * denominator
-        if abs(numerator - round(numerator)) < 1e-9 and round(numerator) > 0:
-            return f"{round(numerator)}/{denominator}"
-    return f"{eps:g}"
+    return eps_text(record.eps, str(record.track_info.get("eps_label") or ""))
 
 
-def robustbench_id(record: dict[str, Any]) -> str:
-    """The model's RobustBench id: the adapter's original id for ``rb/...`` models, else a file-safe name."""
-    rb = (record.get("model_info") or {}).get("robustbench") or {}
+def robustbench_fields(record: Record) -> dict[str, Any]:
+    """RobustBench-only fields a plugin gives its models (``ModelSpec.extra["robustbench"]``)."""
+    extra = record.model_info.get("extra")
+    fields = extra.get("robustbench") if isinstance(extra, dict) else None
+    return fields if isinstance(fields, dict) else {}
+
+
+def robustbench_id(record: Record) -> str:
+    """The model's RobustBench id: what its plugin declares, else a file-safe form of its name."""
+    rb = robustbench_fields(record)
     if rb.get("id"):
         return str(rb["id"])
-    name = record["model"]
-    if name.startswith("rb/"):
-        return name.rsplit("/", 1)[-1]
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", "__"))
+    return re.sub(r"[^A-Za-z0-9._-]", "_", record.model.replace("/", "__"))
 
 
 # -- RobustBench model_info -------------------------------------------------------------------------
-def model_info(record: dict[str, Any], *, provenance: bool = False) -> dict[str, Any]:
+def model_info(record: Record, *, provenance: bool = False) -> dict[str, Any]:
     """One record as a RobustBench ``model_info`` JSON dict (field order as RobustBench writes it).
 
     ``reported`` is the robust accuracy published for the model: the paper's own number where the
     registration has it (the RobustBench adapter's ``reported_by_paper``), else
     ``ModelSpec.reported["robust_accuracy"]``, else "". Plugins may add RobustBench-only fields
-    (``authors``, ``number_forward_passes``, ``unreliable``) under a ``"robustbench"`` key of their
-    spec's ``info()``, as the RobustBench adapter does. With ``provenance``, a
+    (``id``, ``authors``, ``number_forward_passes``, ``unreliable``, ``reported_by_paper``, ``footnote``)
+    under ``ModelSpec.extra["robustbench"]``, as the RobustBench adapter does. With ``provenance``, a
     ``"benchbed"`` entry adds how the numbers were obtained (RobustBench's tools ignore extra keys).
     """
-    metrics = record.get("metrics") or {}
+    metrics = record.metrics
     if not _is_number(metrics.get("robust_accuracy")):
-        raise BenchbedError(f"record of {record.get('model')!r} on {record.get('track')!r} has no "
+        raise BenchbedError(f"record of {record.model!r} on {record.track!r} has no "
                             f"robust_accuracy: RobustBench's model_info needs clean and AutoAttack accuracy")
     from .tables import reported_numbers
 
-    info = record.get("model_info") or {}
-    extra = info.get("robustbench") or {}
+    info = record.model_info
+    extra = robustbench_fields(record)
     reported = extra.get("reported_by_paper")
     if not _is_number(reported):
         reported = reported_numbers(record).get("robust_accuracy")
     footnote = extra["footnote"] if "footnote" in extra else info.get("footnote", "")
-    if record.get("quick"):
-        note = f"Evaluated by benchbed on the first {record.get('n_examples')} test points only."
+    if record.quick:
+        note = f"Evaluated by benchbed on the first {record.n_examples} test points only."
         footnote = f"{footnote} {note}".strip()
     out = {
         "link": info.get("link", ""),
@@ -94,7 +89,7 @@ def model_info(record: dict[str, Any], *, provenance: bool = False) -> dict[str,
         "authors": extra.get("authors", ""),
         "additional_data": bool(info.get("extra_data", False)),
         "number_forward_passes": extra.get("number_forward_passes", 1),
-        "dataset": record.get("dataset", info.get("dataset", "")),
+        "dataset": record.dataset,
         "venue": info.get("venue", ""),
         "architecture": info.get("architecture", ""),
         "eps": eps_label(record),
@@ -105,24 +100,23 @@ def model_info(record: dict[str, Any], *, provenance: bool = False) -> dict[str,
         "unreliable": bool(extra.get("unreliable", False)),
     }
     if provenance:
-        attack = record.get("attack") or {}
+        attack = record.attack
         out["benchbed"] = {
-            "model": record["model"], "track": record["track"], "n_examples": record.get("n_examples"),
-            "quick": bool(record.get("quick", False)), "norm": record.get("norm"), "seed": record.get("seed"),
-            "attack": attack.get("name"), "attack_version": attack.get("version"),
-            "checkpoint_sha256": record.get("checkpoint_sha256", ""), "device": record.get("device", ""),
-            "versions": record.get("versions", {}), "finished_at": record.get("finished_at", ""),
+            "model": record.model, "track": record.track, "n_examples": record.n_examples,
+            "quick": record.quick, "norm": record.norm, "seed": record.seed,
+            "attack": attack.name if attack else None, "attack_version": attack.version if attack else None,
+            "checkpoint_sha256": record.checkpoint_sha256, "weights_sha256": record.weights_sha256,
+            "device": record.device, "versions": dict(record.versions), "finished_at": record.finished_at,
         }
     return out
 
 
-def model_info_path(record: dict[str, Any], root: str | Path) -> Path:
+def model_info_path(record: Record, root: str | Path) -> Path:
     """RobustBench's layout: ``<root>/<dataset>/<threat_model>/<ModelId>.json``."""
-    return Path(root) / str(record.get("dataset", "unknown")) / str(record.get("norm", "unknown")) / \
-        f"{robustbench_id(record)}.json"
+    return Path(root) / record.dataset / record.norm / f"{robustbench_id(record)}.json"
 
 
-def write_model_info(records: list[dict[str, Any]], root: str | Path, *, provenance: bool = False) -> list[Path]:
+def write_model_info(records: list[Record], root: str | Path, *, provenance: bool = False) -> list[Path]:
     """Write one ``model_info`` JSON per record under ``root`` (RobustBench's layout); returns the paths."""
     from .store import atomic_write_bytes
 
@@ -133,14 +127,6 @@ def write_model_info(records: list[dict[str, Any]], root: str | Path, *, provena
         atomic_write_bytes(path, text.encode("utf-8"))
         paths.append(path)
     return paths
-
-
-# -- CSV --------------------------------------------------------------------------------------------
-def csv_table(records: list[dict[str, Any]]) -> str:
-    """The one-row-per-model table as CSV (the columns of ``benchbed results``)."""
-    from .tables import format_frame, records_frame
-
-    return format_frame(records_frame(records), "csv")
 
 
 # -- LaTeX ------------------------------------------------------------------------------------------
@@ -154,46 +140,49 @@ def latex_escape(text: Any) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def _header(name: str, meta: dict[str, Any]) -> str:
+def _header(name: str, meta: ColumnInfo | None) -> str:
     label = name.replace("_", " ")
     label = label[:1].upper() + label[1:]
-    unit = meta.get("unit") or ""
-    arrow = {True: r" $\uparrow$", False: r" $\downarrow$"}.get(meta.get("higher_is_better"), "")
+    unit = meta.unit if meta else ""
+    arrow = {True: r" $\uparrow$", False: r" $\downarrow$"}.get(meta.higher_is_better if meta else None, "")
     return latex_escape(label) + (f" ({latex_escape(unit)})" if unit else "") + arrow
 
 
-def latex_table(records: list[dict[str, Any]], track: str | None = None, *, columns: list[str] | None = None,
-                reported: bool = True, caption: str | None = None, label: str | None = None,
-                digits: int = 2) -> str:
+def latex_table(records: list[Record], track: str | None = None, *, columns: list[str] | None = None,
+                all_columns: bool = False, reported: bool = True, caption: str | None = None,
+                label: str | None = None, digits: int = 2) -> str:
     """A LaTeX ``table`` (booktabs) of one track: one row per model, best value per column in bold.
 
-    ``columns``: metric columns to show (default: all, in ``benchbed results`` order). With
-    ``reported``, a column of the robust accuracy published elsewhere (``ModelSpec.reported``) follows
-    benchbed's, where any model has one. Without ``track``, the records must all be of one track.
+    ``columns``: metric columns to show (default: the headline columns, as ``benchbed results``
+    prints them; every column with ``all_columns``). With ``reported``, a column of the robust
+    accuracy published elsewhere (``ModelSpec.reported``) follows benchbed's, where any model has one.
+    Without ``track``, the records must all be of one track.
     """
-    from .tables import column_meta, records_frame, reported_numbers
+    from .tables import column_catalogue, records_frame, reported_numbers
 
-    tracks = sorted({r["track"] for r in records})
+    tracks = sorted({r.track for r in records})
     if track is None:
         if len(tracks) != 1:
             raise BenchbedError(f"latex_table needs one track, the records hold {len(tracks)} "
                                 f"({', '.join(tracks) or 'none'}): pass track=...")
         track = tracks[0]
-    records = [r for r in records if r["track"] == track]
+    records = [r for r in records if r.track == track]
     if not records:
         raise BenchbedError(f"no results for track {track!r} to put in a LaTeX table")
-    frame = records_frame(records)
-    meta = column_meta(records)
-    metric_cols = [c for c in frame.columns if c not in ("model", "track", "n_examples")]
+    frame = records_frame(records, all_columns=True)
+    meta = column_catalogue(records)
+    metric_cols = [c for c in frame.columns if c in meta]
     if columns is not None:
         unknown = [c for c in columns if c not in metric_cols]
         if unknown:
             raise BenchbedError(f"unknown column(s) {', '.join(unknown)} for track {track!r}: "
                                 f"choose from {', '.join(metric_cols)}")
         metric_cols = list(columns)
-    if columns is None:  # leave out columns no model has a value for
-        metric_cols = [c for c in metric_cols if frame[c].notna().any()]
-    by_model = {r["model"]: r for r in records}
+    else:
+        if not all_columns:
+            metric_cols = [c for c in metric_cols if meta[c].rank or meta[c].headline]
+        metric_cols = [c for c in metric_cols if frame[c].notna().any()]  # no column nobody has
+    by_model = {r.model: r for r in records}
     reported_values = {}
     if reported:
         for name, rec in by_model.items():
@@ -204,7 +193,7 @@ def latex_table(records: list[dict[str, Any]], track: str | None = None, *, colu
 
     best: dict[str, float] = {}
     for col in metric_cols:
-        direction = (meta.get(col) or {}).get("higher_is_better")
+        direction = meta[col].higher_is_better
         values = [float(v) for v in frame[col] if _is_number(v)]
         if direction is not None and len(values) > 1:
             best[col] = max(values) if direction else min(values)
@@ -219,13 +208,14 @@ def latex_table(records: list[dict[str, Any]], track: str | None = None, *, colu
 
     headers = ["Model"]
     for col in metric_cols:
-        headers.append(_header(col, meta.get(col) or {}))
+        headers.append(_header(col, meta.get(col)))
         if col == "robust_accuracy" and show_reported:
             headers.append(r"Reported (\%)")
     n_examples = sorted({int(v) for v in frame["n_examples"] if _is_number(v)})
     rows = []
     for _, row in frame.iterrows():
-        cells = [latex_escape(row["model"])]
+        marks = "".join(m for m, on in ((r"$^\dagger$", row["quick"]), (r"$^\ddagger$", row["partial"])) if on)
+        cells = [latex_escape(row["model"]) + marks]
         for col in metric_cols:
             cells.append(cell(col, row[col]))
             if col == "robust_accuracy" and show_reported:
@@ -234,12 +224,16 @@ def latex_table(records: list[dict[str, Any]], track: str | None = None, *, colu
         rows.append(" & ".join(cells) + r" \\")
     first = records[0]
     if caption is None:  # built from escaped pieces; a caption passed in is the caller's own LaTeX
-        attack = (first.get("attack") or {}).get("name", "")
+        attack = first.attack.name if first.attack else ""
         caption = (
-            f"benchbed results on track {latex_escape(track)} ({latex_escape(first.get('dataset', ''))}, "
-            f"{latex_escape(first.get('norm', ''))} $\\epsilon = {latex_escape(eps_label(first))}$, "
+            f"benchbed results on track {latex_escape(track)} ({latex_escape(first.dataset)}, "
+            f"{latex_escape(first.norm)} $\\epsilon = {latex_escape(eps_label(first))}$, "
             f"{latex_escape(attack)}, {', '.join(str(n) for n in n_examples)} test points)."
         )
+        if frame["quick"].any():
+            caption += r" $^\dagger$: quick mode, fewer test points than the track's."
+        if frame["partial"].any():
+            caption += r" $^\ddagger$: partial record, some of the track's metrics missing."
     label = re.sub(r"[^A-Za-z0-9:.-]", "-", label or f"tab:benchbed-{track}")
     align = "l" + "r" * (len(headers) - 1)
     lines = [
@@ -260,7 +254,7 @@ def latex_table(records: list[dict[str, Any]], track: str | None = None, *, colu
     return "\n".join(lines) + "\n"
 
 
-def latex_tables(records: list[dict[str, Any]], **options: Any) -> str:
+def latex_tables(records: list[Record], **options: Any) -> str:
     """One :func:`latex_table` per track in ``records``, separated by a blank line."""
-    tracks = sorted({r["track"] for r in records})
+    tracks = sorted({r.track for r in records})
     return "\n".join(latex_table(records, t, **options) for t in tracks)

@@ -1,10 +1,19 @@
-"""Hook specifications: one ``register_*`` hook per plugin kind.
+"""Hook specifications: one ``register_*`` hook per plugin kind, plus ``register_commands``.
 
-Each hook receives a ``register`` callback and calls it once per object it provides::
+A plugin is a module (or object) with functions named after these hooks, marked with
+:data:`hookimpl`; benchbed finds it through the entry-point group ``benchbed``, a ``--plugin FILE``,
+or its built-in list (built-ins register exactly like everyone else). Each ``register_*`` hook is
+called once with a ``register`` callback and calls it once per object it provides::
 
-    @benchbed.hookimpl
+    from benchbed.plugin import ModelSpec, hookimpl
+
+    @hookimpl
     def register_models(register):
         register(ModelSpec(name="my-model", ...))
+
+``register`` checks the object's type (a ``register_models`` hook can only register a
+:class:`~benchbed.specs.ModelSpec`) and its name (:func:`benchbed.specs.check_name`); a plugin whose
+hook raises, or that registers something invalid, is marked broken and contributes nothing at all.
 """
 from __future__ import annotations
 
@@ -17,32 +26,62 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def register_datasets(register):
-    """Register :class:`benchbed.specs.DatasetSpec` objects."""
+    """Register :class:`~benchbed.specs.DatasetSpec` objects: a loader of a split as images in [0, 1]
+    (N, C, H, W) with int64 labels, in a fixed order, and optionally a cheap ``check`` of the files."""
 
 
 @hookspec
 def register_models(register):
-    """Register :class:`benchbed.specs.ModelSpec` objects."""
+    """Register :class:`~benchbed.specs.ModelSpec` objects: metadata and ``loader(device)`` returning an
+    ``nn.Module`` that maps [0, 1] images to logits (normalisation inside)."""
 
 
 @hookspec
 def register_attacks(register):
-    """Register :class:`benchbed.specs.AttackSpec` objects."""
+    """Register :class:`~benchbed.specs.AttackSpec` objects: ``run(AttackRequest) -> AttackResult`` with
+    adversarial points, robust flags and, optionally, semantic iterates (``untargeted``, ``targeted``)."""
 
 
 @hookspec
 def register_metrics(register):
-    """Register :class:`benchbed.specs.MetricSpec` objects."""
+    """Register :class:`~benchbed.specs.MetricSpec` objects: ``compute(ctx) -> MetricOutput`` (per-point
+    arrays + info); each :class:`~benchbed.specs.Column` declares the reduction that makes its number."""
 
 
 @hookspec
 def register_tracks(register):
-    """Register :class:`benchbed.specs.TrackSpec` objects."""
+    """Register :class:`~benchbed.specs.TrackSpec` objects: dataset, threat model, eps, points, attack,
+    metrics and generation settings."""
 
 
 @hookspec
 def register_samplers(register):
-    """Register :class:`benchbed.specs.SamplerSpec` objects (seed + update rule for generation)."""
+    """Register :class:`~benchbed.specs.SamplerSpec` objects: ``sample(SampleRequest) -> images`` drawing
+    class-conditional samples from a classifier (seed + update rule)."""
 
 
-KINDS = ("datasets", "models", "attacks", "metrics", "tracks", "samplers")
+@hookspec
+def register_executors(register):
+    """Register :class:`~benchbed.specs.ExecutorSpec` objects: where units run (``local``, ``ray``, ...)."""
+
+
+@hookspec
+def register_exporters(register):
+    """Register :class:`~benchbed.specs.ExporterSpec` objects: formats of ``benchbed results --format``."""
+
+
+@hookspec
+def register_observers(register):
+    """Register :class:`~benchbed.specs.ObserverSpec` objects: callbacks that see every event of every run
+    (unit started, progress, unit done or failed, run end); the progress display and the run log are
+    observers too."""
+
+
+@hookspec
+def register_commands(subparsers):
+    """Add sub-commands to the ``benchbed`` CLI: ``subparsers`` is argparse's sub-parser action. Set
+    ``func=callable(args) -> int`` as the parser's default (``p.set_defaults(func=...)``)."""
+
+
+# The register hooks, by plugin kind (the keys of benchbed.specs.SPEC_TYPES).
+KINDS = ("datasets", "models", "attacks", "metrics", "tracks", "samplers", "executors", "exporters", "observers")

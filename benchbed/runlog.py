@@ -1,8 +1,10 @@
 """The machine-readable run log: one JSON object per line in ``<results>/runlog.jsonl``.
 
 Every run appends a ``run_start`` line, one line per unit event (``unit_skipped``, ``unit_start``,
-``unit_done``, ``unit_retry``, ``unit_failed``, ``unit_deferred``), one ``model_merged`` or
-``model_cached`` line per model, and a ``run_end`` line with the totals. Each line carries the run's
+``metric_done``, ``unit_done``, ``unit_retry``, ``unit_failed``, ``unit_deferred``), one
+``model_merged``, ``model_cached`` or ``model_failed`` line per model, and a ``run_end`` (or
+``run_interrupted``) line with the totals. It is written by an observer of the run
+(:mod:`benchbed.builtin.observers`); progress lines are left out. Each line carries the run's
 id, so lines of runs that shared the folder at the same time can be told apart. Lines are appended
 with a single ``write`` on a file opened with ``O_APPEND``, so concurrent runs do not interleave
 within a line.
@@ -25,14 +27,13 @@ def new_run_id() -> str:
 
 
 class RunLog:
-    def __init__(self, root: str | os.PathLike | None, run_id: str | None = None, enabled: bool = True):
-        self.path = Path(root) / RUNLOG_NAME if root is not None else None
-        self.run_id = run_id or new_run_id()
-        self.enabled = enabled and self.path is not None
+    """Appends a run's events to ``<results>/runlog.jsonl`` (an observer: call it with each event)."""
 
-    def event(self, event: str, **fields: Any) -> None:
-        if not self.enabled:
-            return
+    def __init__(self, root: str | os.PathLike, run_id: str):
+        self.path = Path(root) / RUNLOG_NAME
+        self.run_id = run_id
+
+    def write(self, event: str, **fields: Any) -> None:
         line = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                 "run_id": self.run_id, "event": event, **fields}
         data = (json.dumps(line, sort_keys=True, default=str) + "\n").encode()
@@ -43,21 +44,13 @@ class RunLog:
         finally:
             os.close(fd)
 
-    def start(self, **fields: Any) -> None:
-        self.event("run_start", host=socket.gethostname(), pid=os.getpid(), **fields)
-
-
-def read_runlog(root: str | os.PathLike, run_id: str | None = None) -> list[dict[str, Any]]:
-    """The log's events (optionally of one run); lines that do not parse are skipped."""
-    path = Path(root) / RUNLOG_NAME
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict) and (run_id is None or item.get("run_id") == run_id):
-            out.append(item)
-    return out
+    def __call__(self, event) -> None:
+        if event.kind == "unit_progress":
+            return  # the display's business, not the log's
+        fields = dict(event.fields)
+        if event.kind == "run_start":
+            fields.update(host=socket.gethostname(), pid=os.getpid())
+        for key, value in (("model", event.model), ("unit", event.unit), ("message", event.message)):
+            if value:
+                fields[key] = value
+        self.write(event.kind, track=event.track, **fields)

@@ -1,14 +1,19 @@
-"""The typed specs that plugins register. Small, frozen, and validated on creation."""
+"""The typed specs that plugins register. Small, frozen, and validated on creation.
+
+One spec type per plugin kind (:data:`SPEC_TYPES`): the registry refuses an object of the wrong type
+with a one-line error naming the plugin. Names are checked there too (:func:`check_name`).
+"""
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .reductions import Reduction
 
 if TYPE_CHECKING:  # imported lazily: listing plugins must not pay for torch
     import numpy as np
@@ -19,11 +24,46 @@ if TYPE_CHECKING:  # imported lazily: listing plugins must not pay for torch
 
 NORMS = ("Linf", "L2", "L1")
 SPLITS = ("train", "test")
+FAMILIES = ("classifier", "joint")  # a pure classifier, or a joint discriminative-generative model
+MAX_NAME_LENGTH = 200
 
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a plugin name (None when it can).
+
+    Names are stable ids shown on pages and mapped to file names. ``/`` may separate namespace
+    segments (``rb/cifar10-linf/Standard``), but no segment may be empty, ``.`` or ``..``; backslashes,
+    control characters and surrounding whitespace are refused, so a name can never act as a path.
+    """
+    if not isinstance(name, str):
+        return f"a name must be a string, got {type(name).__name__}"
+    if not name:
+        return "the name is empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"the name is {len(name)} characters long (at most {MAX_NAME_LENGTH})"
+    if name != name.strip():
+        return f"{name!r} starts or ends with whitespace"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return f"{name!r} contains a control character"
+    if "\\" in name:
+        return f"{name!r} contains a backslash (a path separator)"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return f"{name!r} has an empty, '.' or '..' segment between slashes (it could act as a path)"
+    return None
+
+
+def check_name(kind: str, name: object) -> str:
+    """``name`` if it is a valid plugin name, else a one-line :class:`ConfigError`."""
+    problem = name_problem(name)
+    if problem:
+        raise ConfigError(f"invalid {kind} name: {problem}; use letters, digits, '-', '_', '.' and '/' "
+                          f"between non-empty segments")
+    return name  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -36,6 +76,13 @@ class LabelledImages:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    def slice(self, start: int, stop: int) -> LabelledImages:
+        return LabelledImages(self.images[start:stop], self.labels[start:stop])
+
+    def copy(self) -> LabelledImages:
+        """A private copy: whatever its user does to it, the original stays intact."""
+        return LabelledImages(self.images.clone(), self.labels.clone())
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -47,6 +94,9 @@ class DatasetSpec:
     description: str = ""
     class_names: tuple[str, ...] = ()
     embedded: bool = False  # ships inside a dependency: works offline with no files
+    # check(split, data_dir) -> None | one line saying what is missing and how to get it: a cheap
+    # look for the files, run before any work starts (benchbed.preflight); None = nothing to check.
+    check: Callable[[str, Path | None], str | None] | None = None
 
     def __post_init__(self):
         _require(self.num_classes >= 2, f"dataset {self.name!r}: num_classes must be >= 2")
@@ -59,6 +109,16 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class TrainingCheckpoint:
+    """One checkpoint of a model's training run (e.g. one per epoch), for ``benchbed dynamics``."""
+
+    step: int  # epoch (or any increasing training step)
+    loader: Callable[[torch.device], nn.Module]
+    sha256: str = ""
+    label: str = ""  # e.g. "epoch 12"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A registered classifier. ``loader(device)`` returns an nn.Module mapping [0, 1] images to logits."""
 
@@ -66,20 +126,25 @@ class ModelSpec:
     dataset: str
     threat_models: tuple[str, ...]
     architecture: str
-    recipe: str  # standard / PGD-AT / TRADES / WEAT / JEM / ...
+    recipe: str  # standard / PGD-AT / TRADES / WEAT / JEM / DAT / ...
     loader: Callable[[torch.device], nn.Module]
     paper: str = ""
     venue: str = ""
     link: str = ""
     extra_data: bool = False
-    checkpoint_sha256: str = ""
+    checkpoint_sha256: str = ""  # what the plugin claims; benchbed also fingerprints the loaded weights
     footnote: str = ""
     reported: Mapping[str, float] = field(default_factory=dict)  # numbers published elsewhere
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    family: str = "classifier"  # "classifier" or "joint" (discriminative-generative, e.g. JEM, DAT)
+    sampler: str = ""  # the sampler this model's authors use (a registered sampler name), if any
+    # Checkpoints along the model's training, oldest first (``benchbed dynamics``); None if not published.
+    training_series: Callable[[], Sequence[TrainingCheckpoint]] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # plugin-specific JSON-able fields (exports)
 
     def __post_init__(self):
         for tm in self.threat_models:
             _require(tm in NORMS, f"model {self.name!r}: threat model {tm!r} is not one of {NORMS}")
+        _require(self.family in FAMILIES, f"model {self.name!r}: family {self.family!r} is not one of {FAMILIES}")
 
     def load(self, device: torch.device | str) -> nn.Module:
         import torch
@@ -95,6 +160,8 @@ class ModelSpec:
             "threat_models": list(self.threat_models),
             "architecture": self.architecture,
             "recipe": self.recipe,
+            "family": self.family,
+            "sampler": self.sampler,
             "paper": self.paper,
             "venue": self.venue,
             "link": self.link,
@@ -102,13 +169,14 @@ class ModelSpec:
             "checkpoint_sha256": self.checkpoint_sha256,
             "footnote": self.footnote,
             "reported": dict(self.reported),
+            "extra": dict(self.extra),
         }
 
 
 @dataclass(frozen=True)
 class AttackRequest:
-    model: nn.Module
-    images: torch.Tensor
+    model: nn.Module  # benchbed's guard around the model: a copy of every input, logits checked finite
+    images: torch.Tensor  # the attack's own copy
     labels: torch.Tensor
     norm: str
     eps: float
@@ -116,6 +184,35 @@ class AttackRequest:
     device: torch.device
     batch_size: int
     options: Mapping[str, Any] = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda message: None  # one-line status for the progress display
+
+
+@dataclass
+class AttackIterate:
+    """An attack's adversarial points of one semantic kind, for metrics that study them (energy).
+
+    ``images[i]`` is the x* of point i where ``mask[i]``; elsewhere the natural image. ``source``
+    names what produced them (e.g. AutoAttack's "apgd-ce" component).
+    """
+
+    images: torch.Tensor
+    mask: torch.Tensor  # bool, one per point
+    source: str
+
+
+# Semantic iterate kinds an attack may provide (AttackResult.iterates keys).
+UNTARGETED, TARGETED = "untargeted", "targeted"
+
+
+@dataclass(frozen=True)
+class AttackWarning:
+    """Something an attack noticed about a model (e.g. randomness in its forward pass)."""
+
+    label: str  # short, shown as a flag on the pages ("randomness", "gradient masking", ...)
+    detail: str  # the attack's own words
+
+    def info(self) -> dict[str, str]:
+        return {"label": self.label, "detail": self.detail}
 
 
 @dataclass
@@ -126,11 +223,8 @@ class AttackResult:
     robust: torch.Tensor  # bool: still correctly classified after the attack
     version: str
     flipped_by: dict[str, int] = field(default_factory=dict)  # per component: points it flipped
-    warnings: list[str] = field(default_factory=list)
-    # Extra per-point tensors an attack can expose for metrics, e.g. the max-loss iterate of a
-    # component for every attacked point (keys like "apgd-ce"), aligned with ``adversarial``.
-    components: dict[str, torch.Tensor] = field(default_factory=dict)
-    component_masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    warnings: list[AttackWarning] = field(default_factory=list)
+    iterates: dict[str, AttackIterate] = field(default_factory=dict)  # by kind: UNTARGETED, TARGETED
 
 
 @dataclass(frozen=True)
@@ -139,7 +233,9 @@ class AttackSpec:
     norms: tuple[str, ...]
     run: Callable[[AttackRequest], AttackResult]
     description: str = ""
-    library: str = ""  # distribution whose version goes into provenance
+    library: str = ""  # distribution whose version goes into provenance and the cache key
+    provides: tuple[str, ...] = ()  # iterate kinds its results carry (UNTARGETED, TARGETED)
+    options: tuple[str, ...] = ()  # the option names it accepts in a track's attack_options
 
     def supports(self, norm: str) -> bool:
         return norm in self.norms
@@ -147,56 +243,78 @@ class AttackSpec:
 
 @dataclass(frozen=True)
 class Column:
-    """One number a metric produces. ``unit`` is shown in headers ("%", "energy", "")."""
+    """One number a metric produces, how it is computed from the per-point arrays, and how pages use it.
+
+    ``reduce`` turns the merged per-point arrays into the number (:mod:`benchbed.reductions`), the
+    same way for unsharded runs, sharded runs and ``benchbed.evaluate``. ``unit`` is shown in headers
+    ("%", "energy", "points"). ``headline``: in the compact views (the run's table, the board's default
+    columns). ``rank``: the track table's sort keys (1 first, then 2; 0 = not a key). ``plot``: the
+    axis of the track's scatter plot ("x" or "y"). ``group``: the column group of the board's toggles
+    (default: the metric's name). ``protocol``: which points/iterates the number uses, in words.
+    """
 
     name: str
     description: str
     higher_is_better: bool | None = None  # None: informational, no direction
     unit: str = ""
+    reduce: Reduction | None = None
+    headline: bool = False
+    rank: int = 0
+    plot: str = ""
+    group: str = ""
+    protocol: str = ""
+
+    def __post_init__(self):
+        _require(self.plot in ("", "x", "y"), f"column {self.name!r}: plot must be '', 'x' or 'y'")
+        _require(self.rank >= 0, f"column {self.name!r}: rank must be >= 0")
 
     def info(self, metric: str) -> dict[str, Any]:
-        """How a record describes this column (``record["columns"][name]``)."""
+        """How a record describes this column (``record.columns[name]``)."""
         return {"metric": metric, "description": self.description, "higher_is_better": self.higher_is_better,
-                "unit": self.unit}
+                "unit": self.unit, "headline": self.headline, "rank": self.rank, "plot": self.plot,
+                "group": self.group or metric, "protocol": self.protocol,
+                "reduce": self.reduce.describe() if self.reduce is not None else ""}
 
 
 @dataclass
-class MetricResult:
-    values: dict[str, float]
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # per-point data kept with the result
-    info: dict[str, Any] = field(default_factory=dict)  # JSON-able extras (counts, flags, file names)
+class MetricOutput:
+    """What a metric's ``compute`` returns: per-point arrays (one row per test point of the unit, or
+    whole arrays for ``scope="model"``) and JSON-able ``info``. Numbers are never returned here: every
+    column's value comes from its ``reduce`` over the (merged) arrays."""
 
-    @classmethod
-    def of(cls, value: MetricResult | Mapping[str, float]) -> MetricResult:
-        """A metric's return value as a MetricResult (metrics may return a plain {column: value})."""
-        return value if isinstance(value, MetricResult) else cls(values=dict(value))
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+INFO_REDUCTIONS = ("sum", "union", "same", "first")
 
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """A metric: ``compute(ctx)`` -> :class:`MetricOutput`; each column declares its reduction.
+
+    ``scope``: "example" (per-point arrays, concatenated across shards) or "model" (computed once per
+    model and track, e.g. FID of samples). ``info_reduce``: how each key of ``info`` combines across
+    shards: "sum" (numbers, or dicts of numbers), "union" (lists), "same" (must agree; the default),
+    "first". ``requires``: what the metric needs, checked before a run starts (benchbed.preflight):
+    "attack" (the track's attack), "iterates:<kind>", "generation" (generation settings, sampler and
+    feature extractor), "train" (the training split).
+    """
+
     name: str
     columns: tuple[Column, ...]
-    compute: Callable[[EvaluationContext], MetricResult | Mapping[str, float]]
+    compute: Callable[[EvaluationContext], MetricOutput]
     description: str = ""
-    needs_attack: bool = False  # for ordering and for reporting what a metric costs
-    # How the metric splits over shards of test points (see benchbed.units): "example" = computed per
-    # shard, with per-point arrays; "model" = computed once per (model, track), e.g. FID of samples.
     scope: str = "example"
-    # merge(arrays, infos) -> MetricResult | {column: value}: the metric's numbers recomputed from the
-    # per-point arrays of all shards (concatenated in index order) and each shard's ``info``. Needed
-    # to shard an "example" metric; used for unsharded runs too, so both give identical numbers.
-    merge: Callable[[Mapping[str, np.ndarray], list[Mapping[str, Any]]],
-                    MetricResult | Mapping[str, float]] | None = None
+    info_reduce: Mapping[str, str] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self):
         _require(self.scope in ("example", "model"),
                  f"metric {self.name!r}: scope must be 'example' or 'model', got {self.scope!r}")
-
-    def column(self, name: str) -> Column:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(name)
+        for key, how in self.info_reduce.items():
+            _require(how in INFO_REDUCTIONS, f"metric {self.name!r}: info_reduce[{key!r}] = {how!r} is not one "
+                                             f"of {INFO_REDUCTIONS}")
 
     def columns_for(self, track: TrackSpec) -> tuple[Column, ...]:
         """The columns this metric produces on ``track``; subclasses may name them per track."""
@@ -219,10 +337,16 @@ class GenerationSettings:
     batch_size: int = 500
     feature_extractor: str = "inception-v3-compat"
     column_prefix: str = ""  # e.g. "digits_" so digits numbers are never mistaken for Inception ones
+    options: Mapping[str, Any] = field(default_factory=dict)  # sampler-specific knobs (SamplerSpec.defaults)
 
     def __post_init__(self):
         _require(self.n_samples > 0, "generation n_samples must be > 0")
         _require(self.steps >= 0, "generation steps must be >= 0")
+
+    def info(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["options"] = dict(self.options)
+        return d
 
 
 @dataclass(frozen=True)
@@ -232,6 +356,7 @@ class SamplerSpec:
     name: str
     sample: Callable[..., torch.Tensor]
     description: str = ""
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # its own knobs; a track's options override
 
 
 @dataclass(frozen=True)
@@ -273,4 +398,67 @@ class TrackSpec:
         d = dataclasses.asdict(self)
         d["attack_options"] = dict(self.attack_options)
         d["metrics"] = list(self.metrics)
+        d["generation"] = self.generation.info() if self.generation is not None else None
         return d
+
+    def key_info(self) -> dict[str, Any]:
+        """What in the track changes numbers (the cache key's part): not its description or eps label.
+
+        The metric list is left out too: each metric's own numbers do not depend on which others run
+        (the record's metric selection is keyed separately)."""
+        d = self.info()
+        for cosmetic in ("description", "eps_label", "metrics"):
+            d.pop(cosmetic)
+        return d
+
+
+def eps_text(eps: float, label: str = "") -> str:
+    """How an eps is usually written: the track's label ("8/255"), else k/255 when it is one, else %g."""
+    if label:
+        return label
+    numerator = eps * 255
+    if abs(numerator - round(numerator)) < 1e-9 and round(numerator) > 0:
+        return f"{round(numerator)}/255"
+    return f"{eps:g}"
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where units run. ``make(**options)`` returns a :class:`benchbed.executors.Executor`; options are
+    ``threads``, ``retries``, ``device``, ``address``, ``workers`` (an executor ignores what it has no use for)."""
+
+    name: str
+    make: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ExporterSpec:
+    """A ``benchbed results --format`` format: ``render(records, options) -> str`` (printed), and
+    optionally ``write(records, folder, options) -> list[Path]`` for ``--export-dir``."""
+
+    name: str
+    render: Callable[..., str]
+    description: str = ""
+    write: Callable[..., list] | None = None
+
+
+@dataclass(frozen=True)
+class ObserverSpec:
+    """Something that watches runs. ``start(run)`` is called when a run starts with its
+    :class:`benchbed.events.RunInfo` and returns a callable that then receives every
+    :class:`benchbed.events.RunEvent` of that run (unit started, progress, metric done, unit done or
+    failed, run end...), or None to sit this run out. An observer that raises is reported once and
+    dropped for the rest of the run; the run goes on."""
+
+    name: str
+    start: Callable[[Any], Callable[[Any], None] | None]
+    description: str = ""
+
+
+# plugin kind -> the spec type its register hook must register
+SPEC_TYPES: dict[str, type] = {
+    "datasets": DatasetSpec, "models": ModelSpec, "attacks": AttackSpec, "metrics": MetricSpec,
+    "tracks": TrackSpec, "samplers": SamplerSpec, "executors": ExecutorSpec, "exporters": ExporterSpec,
+    "observers": ObserverSpec,
+}

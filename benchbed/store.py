@@ -1,19 +1,23 @@
-"""The results store: one JSON record (+ an ``.npz`` of per-point arrays) per (track, model).
+"""The results store: one record (JSON + an ``.npz`` of per-point arrays) per (track, model, variant).
 
-Layout::
+Layout (``<t>`` / ``<m>``: :func:`file_stem` of the track / model name)::
 
-    <root>/<track>/<model-slug>.json          the record: numbers, provenance
-    <root>/<track>/<model-slug>.npz           per-point arrays (robust flags, energies, ...)
-    <root>/<track>/<model-slug>.failed.json   the last failure, if the newest attempt failed
-    <root>/<track>/units/<model-slug>/<unit>.json|.npz   one finished unit (model, track, shard)
-    <root>/<track>/units/<model-slug>/<unit>.lock        held while a run computes that unit
-    <root>/runlog.jsonl                       the machine-readable run log (benchbed.runlog)
+    <root>/<t>/<m>.json                 the record of the track's own protocol
+    <root>/<t>/<m>@<variant>.json       a record of another protocol (quick: fewer points; partial: some
+                                        metrics), kept beside the full one, never replacing it
+    <root>/<t>/<m>[@<variant>].npz      its per-point arrays (robust flags, energies, ...)
+    <root>/<t>/<m>[@<variant>].failed.json   the last failure, while the newest attempt failed
+    <root>/<t>/units/<m>/<variant|full>/<unit>.json|.npz|.lock   one finished unit (model, track, shard)
+    <root>/<t>/studies/<m>/<kind>.json|.npz   a study of the model on the track (benchbed.record.StudyResult)
+    <root>/runlog.jsonl                 the machine-readable run log (benchbed.runlog)
 
-Every file is written atomically (temporary file in the same folder, fsync, rename), so a killed
-run never leaves a half-written record behind; the ``.npz`` is written before the JSON that names
-its sha256, so the JSON is the commit marker of a unit. Unreadable or corrupt files (JSON that does
-not parse, a checksum that does not match) are reported with a :class:`ResultFileWarning` and
-treated as missing: the runner recomputes them, they are never silently read.
+File names are a readable slug plus a hash of the exact name, so two names never share a file
+(``x/y`` and ``x__y``, ``probe/ä`` and ``probe/ö``, names that differ only in case). Every file is
+written atomically (temporary file in the same folder, fsync, rename), arrays before the JSON that
+names their sha256. Every file read goes through the one validating reader of :mod:`benchbed.record`
+(schema, types, checksum, and that it lies where its names say): a file that fails is skipped with
+a :class:`ResultFileWarning` naming it and why -- never ranked, never reused, and recomputed by the
+next ``benchbed run``.
 """
 from __future__ import annotations
 
@@ -24,27 +28,37 @@ import os
 import re
 import uuid
 import warnings
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from .errors import BenchbedError, ConfigError, RecordError
+from .record import FULL, Failure, Record, StudyResult, UnitResult, dumps
+
 ENV_RESULTS = "BENCHBED_RESULTS"
 DEFAULT_RESULTS = Path("leaderboards") / "results"
-SCHEMA_VERSION = 1
+NAME_HASH_CHARS = 12
 
 
 class ResultFileWarning(UserWarning):
-    """A result file is unreadable or fails its checksum; it is ignored (and recomputed by a run)."""
+    """A result file is unreadable, damaged, edited or foreign; it is ignored (and recomputed by a run)."""
 
 
 def default_results_dir() -> Path:
     return Path(os.environ.get(ENV_RESULTS) or DEFAULT_RESULTS)
 
 
-def slug(name: str) -> str:
-    """A file-name-safe form of a model or track name ("rb/Foo" -> "rb__Foo")."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", "__"))
+def file_stem(name: str) -> str:
+    """The file-name form of a plugin name: a readable slug and a hash of the exact name.
+
+    ``"rb/cifar10-linf/Standard"`` -> ``"rb__cifar10-linf__Standard.<12 hex>"``. The hash makes the
+    mapping injective (the slug alone is lossy); the store also refuses to write over a file that
+    holds a record of another name.
+    """
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", "__")).strip(".") or "_"
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:NAME_HASH_CHARS]
+    return f"{readable[:80]}.{digest}"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -78,13 +92,6 @@ def load_npz_bytes(data: bytes) -> dict[str, np.ndarray]:
         return {k: npz[k] for k in npz.files}
 
 
-def record_checksum(record: dict[str, Any]) -> str:
-    """sha256 of a record's canonical JSON, without its own ``record_sha256`` field."""
-    body = {k: v for k, v in record.items() if k != "record_sha256"}
-    return sha256_bytes(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True,
-                                   default=_json_default).encode())
-
-
 def sweep_temporaries(folder: Path, stem: str) -> None:
     """Delete temporary files a killed writer left for ``stem`` (call while holding its lock)."""
     if folder.is_dir():
@@ -92,165 +99,215 @@ def sweep_temporaries(folder: Path, stem: str) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, indent=2, sort_keys=True, allow_nan=True, default=_json_default) + "\n"
-
-
-def _json_default(obj):
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+def _warn(path: Path, why: str) -> None:
+    warnings.warn(f"ignoring result file {path}: {why}", ResultFileWarning, stacklevel=3)
 
 
 class ResultsStore:
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_results_dir()
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"results folder {self.root} is a file, not a folder: pass --out DIR with a folder "
+                              f"(it is created if missing)")
 
-    def record_path(self, track: str, model: str, suffix: str = ".json") -> Path:
-        return self.root / slug(track) / f"{slug(model)}{suffix}"
+    # -- paths -----------------------------------------------------------------------------------
+    def track_dir(self, track: str) -> Path:
+        return self.root / file_stem(track)
 
-    # -- writing ---------------------------------------------------------------------------------
-    def write(self, record: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> Path:
-        track, model = record["track"], record["model"]
+    def record_path(self, track: str, model: str, variant: str = FULL, suffix: str = ".json") -> Path:
+        tail = f"@{variant}" if variant else ""
+        return self.track_dir(track) / f"{file_stem(model)}{tail}{suffix}"
+
+    def unit_dir(self, track: str, model: str, variant: str = FULL) -> Path:
+        return self.track_dir(track) / "units" / file_stem(model) / (variant or "full")
+
+    def unit_path(self, track: str, model: str, variant: str, unit: str, suffix: str = ".json") -> Path:
+        return self.unit_dir(track, model, variant) / f"{unit}{suffix}"
+
+    def lock_path(self, track: str, model: str, variant: str, unit: str) -> Path:
+        return self.unit_path(track, model, variant, unit, ".lock")
+
+    # -- records -----------------------------------------------------------------------------------
+    def write(self, record: Record, arrays: dict[str, np.ndarray] | None = None) -> Record:
+        """Store a record (and its arrays); returns it as stored (with the arrays' checksum)."""
+        path = self.record_path(record.track, record.model, record.variant)
+        self._refuse_collision(path, record)
+        npz = path.with_suffix(".npz")
         if arrays:
             data = npz_bytes(arrays)
-            record = {**record, "arrays_sha256": sha256_bytes(data)}
-            atomic_write_bytes(self.record_path(track, model, ".npz"), data)
+            record = replace(record, arrays_sha256=sha256_bytes(data))
+            atomic_write_bytes(npz, data)
         else:
-            self.record_path(track, model, ".npz").unlink(missing_ok=True)
-        path = self.record_path(track, model)
-        atomic_write_bytes(path, dumps(record).encode())
-        self.record_path(track, model, ".failed.json").unlink(missing_ok=True)
+            record = replace(record, arrays_sha256="")
+            npz.unlink(missing_ok=True)
+        atomic_write_bytes(path, dumps(record.to_dict()).encode())
+        self.failure_path(record.track, record.model, record.variant).unlink(missing_ok=True)
+        return record
+
+    def _refuse_collision(self, path: Path, record: Record) -> None:
+        if not path.exists():
+            return
+        try:
+            held = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return  # damaged: replacing it is right
+        if isinstance(held, dict) and isinstance(held.get("model"), str) and (
+                held["model"], held.get("track")) != (record.model, record.track):
+            raise BenchbedError(f"{path} holds the record of {held.get('model')!r} on {held.get('track')!r}, not "
+                                f"{record.model!r}: two names map to one file; rename one of the models")
+
+    def failure_path(self, track: str, model: str, variant: str = FULL) -> Path:
+        return self.record_path(track, model, variant, ".failed.json")
+
+    def write_failure(self, failure: Failure) -> Path:
+        path = self.failure_path(failure.track, failure.model, failure.variant)
+        atomic_write_bytes(path, dumps(failure.to_dict()).encode())
         return path
 
-    def write_failure(self, record: dict[str, Any]) -> Path:
-        path = self.record_path(record["track"], record["model"], ".failed.json")
-        atomic_write_bytes(path, dumps(record).encode())
-        return path
-
-    # -- reading ---------------------------------------------------------------------------------
-    def _read_json(self, path: Path) -> dict[str, Any] | None:
+    def _read(self, path: Path) -> Record | None:
+        """The record in ``path`` if it is valid and lies where its names say, else None (warned)."""
         try:
-            record = json.loads(path.read_text())
-            if not isinstance(record, dict) or "model" not in record or "track" not in record:
-                raise ValueError("not a benchbed record")
-            return record
-        except (OSError, ValueError) as exc:
-            warnings.warn(f"ignoring unreadable result file {path}: {exc}", ResultFileWarning, stacklevel=2)
+            record = Record.from_dict(json.loads(path.read_text()), f"record {path.name}")
+        except (OSError, ValueError, RecordError) as exc:
+            _warn(path, str(exc))
             return None
-
-    def records(self, track: str | None = None) -> list[dict[str, Any]]:
-        """Successful records, sorted by (track, model)."""
-        if not self.root.is_dir():
-            return []
-        pattern = f"{slug(track)}/*.json" if track else "*/*.json"
-        out = []
-        for path in sorted(self.root.glob(pattern)):
-            if path.name.endswith(".failed.json"):
-                continue
-            record = self._read_json(path)
-            if record is not None:
-                out.append(record)
-        return sorted(out, key=lambda r: (r["track"], r["model"]))
-
-    def failures(self, track: str | None = None) -> list[dict[str, Any]]:
-        if not self.root.is_dir():
-            return []
-        pattern = f"{slug(track)}/*.failed.json" if track else "*/*.failed.json"
-        return [r for p in sorted(self.root.glob(pattern)) if (r := self._read_json(p)) is not None]
-
-    def record(self, track: str, model: str) -> dict[str, Any] | None:
-        path = self.record_path(track, model)
-        return self._read_json(path) if path.exists() else None
-
-    def arrays(self, track: str, model: str) -> dict[str, np.ndarray]:
-        """The per-point arrays of the merged record; ``{}`` (with a warning) when corrupt."""
-        path = self.record_path(track, model, ".npz")
-        if not path.exists():
-            return {}
-        record = self.record(track, model) or {}
-        try:
-            data = path.read_bytes()
-            expected = record.get("arrays_sha256")
-            if expected and sha256_bytes(data) != expected:
-                raise ValueError(f"sha256 does not match the one in {path.with_suffix('.json').name}")
-            return load_npz_bytes(data)
-        except Exception as exc:  # truncated zip, bad checksum, unreadable file
-            warnings.warn(f"ignoring corrupt result file {path}: {exc}", ResultFileWarning, stacklevel=2)
-            return {}
-
-    def valid_record(self, track: str, model: str) -> dict[str, Any] | None:
-        """The merged record if it and its arrays are intact (checksum verified), else None."""
-        path = self.record_path(track, model)
-        if not path.exists():
+        if self.record_path(record.track, record.model, record.variant) != path:
+            _warn(path, f"it holds {record.model!r} on {record.track!r}, which belongs in "
+                        f"{self.record_path(record.track, record.model, record.variant).relative_to(self.root)}")
             return None
-        record = self.record(track, model)
-        if record is None:
-            return None
-        expected = record.get("arrays_sha256")
-        npz = self.record_path(track, model, ".npz")
-        if expected:
+        npz = path.with_suffix(".npz")
+        if record.arrays_sha256:
             try:
-                ok = sha256_bytes(npz.read_bytes()) == expected
+                ok = sha256_bytes(npz.read_bytes()) == record.arrays_sha256
             except OSError:
                 ok = False
             if not ok:
-                warnings.warn(f"ignoring corrupt result file {npz}: missing, or its sha256 does not match "
-                              f"{path.name}", ResultFileWarning, stacklevel=2)
+                _warn(path, f"its arrays {npz.name} are missing or do not match the sha256 it records")
                 return None
         return record
 
-    # -- units: one (model, track, shard) each ---------------------------------------------------
-    def unit_dir(self, track: str, model: str) -> Path:
-        return self.root / slug(track) / "units" / slug(model)
+    def _record_files(self, track: str | None) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        folders = [self.track_dir(track)] if track else sorted(p for p in self.root.iterdir() if p.is_dir())
+        return [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.json"))
+                if not p.name.endswith(".failed.json")]
 
-    def unit_path(self, track: str, model: str, unit: str, suffix: str = ".json") -> Path:
-        return self.unit_dir(track, model) / f"{unit}{suffix}"
+    def records(self, track: str | None = None) -> list[Record]:
+        """Every valid record (all variants), sorted by (track, model, variant); invalid files are warned
+        about and skipped."""
+        out = [r for p in self._record_files(track) if (r := self._read(p)) is not None]
+        return sorted(out, key=lambda r: (r.track, r.model, r.variant))
 
-    def lock_path(self, track: str, model: str, unit: str) -> Path:
-        return self.unit_path(track, model, unit, ".lock")
+    def record(self, track: str, model: str, variant: str = FULL) -> Record | None:
+        path = self.record_path(track, model, variant)
+        return self._read(path) if path.exists() else None
 
-    def write_unit(self, record: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    def arrays(self, record: Record) -> dict[str, np.ndarray]:
+        """A record's per-point arrays, checked against its checksum; ``{}`` (warned) when damaged."""
+        if not record.arrays_sha256:
+            return {}
+        path = self.record_path(record.track, record.model, record.variant, ".npz")
+        try:
+            data = path.read_bytes()
+            if sha256_bytes(data) != record.arrays_sha256:
+                raise ValueError("its sha256 does not match the record's")
+            return load_npz_bytes(data)
+        except Exception as exc:  # truncated zip, bad checksum, unreadable file
+            _warn(path, str(exc))
+            return {}
+
+    def failures(self, track: str | None = None) -> list[Failure]:
+        out = []
+        if not self.root.is_dir():
+            return out
+        folders = [self.track_dir(track)] if track else sorted(p for p in self.root.iterdir() if p.is_dir())
+        for folder in folders:
+            for path in sorted(folder.glob("*.failed.json")) if folder.is_dir() else ():
+                try:
+                    out.append(Failure.from_dict(json.loads(path.read_text()), f"failure record {path.name}"))
+                except (OSError, ValueError, RecordError) as exc:
+                    _warn(path, str(exc))
+        return out
+
+    # -- units: one (model, track, shard) each -------------------------------------------------------
+    def write_unit(self, result: UnitResult, arrays: dict[str, np.ndarray]) -> UnitResult:
         """Write one finished unit: its arrays first, then the JSON naming their sha256."""
-        track, model, unit = record["track"], record["model"], record["unit"]["id"]
-        folder = self.unit_dir(track, model)
-        sweep_temporaries(folder, f"{unit}.json")
-        sweep_temporaries(folder, f"{unit}.npz")
+        folder = self.unit_dir(result.track, result.model, result.variant)
+        uid = result.unit.id
+        sweep_temporaries(folder, f"{uid}.json")
+        sweep_temporaries(folder, f"{uid}.npz")
         data = npz_bytes(arrays)
-        record = {**record, "arrays_sha256": sha256_bytes(data)}
-        record["record_sha256"] = record_checksum(record)
-        atomic_write_bytes(self.unit_path(track, model, unit, ".npz"), data)
-        path = self.unit_path(track, model, unit)
-        atomic_write_bytes(path, dumps(record).encode())
-        return path
+        result = replace(result, arrays_sha256=sha256_bytes(data))
+        atomic_write_bytes(folder / f"{uid}.npz", data)
+        atomic_write_bytes(folder / f"{uid}.json", dumps(result.to_dict()).encode())
+        return result
 
-    def read_unit(self, track: str, model: str, unit: str, *, with_arrays: bool = True,
-                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
-        """A finished unit, verified; None if absent; None with a ResultFileWarning if corrupt."""
-        path = self.unit_path(track, model, unit)
+    def read_unit(self, track: str, model: str, variant: str, unit: str, *, with_arrays: bool = True,
+                  ) -> tuple[UnitResult, dict[str, np.ndarray]] | None:
+        """A finished unit, verified; None if absent; None with a ResultFileWarning if damaged."""
+        path = self.unit_path(track, model, variant, unit)
         if not path.exists():
             return None
-        npz = self.unit_path(track, model, unit, ".npz")
         try:
-            record = json.loads(path.read_text())
-            if not isinstance(record, dict) or record.get("record_sha256") != record_checksum(record):
-                raise ValueError("its record_sha256 does not match its content")
-            data = npz.read_bytes()
-            if sha256_bytes(data) != record.get("arrays_sha256"):
-                raise ValueError(f"{npz.name} does not match the sha256 recorded in {path.name}")
+            result = UnitResult.from_dict(json.loads(path.read_text()), f"unit {path.name}")
+            if (result.model, result.track, result.variant, result.unit.id) != (model, track, variant, unit):
+                raise RecordError(f"it holds unit {result.unit.id!r} of {result.model!r} on {result.track!r}")
+            data = path.with_suffix(".npz").read_bytes()
+            if sha256_bytes(data) != result.arrays_sha256:
+                raise RecordError("its arrays do not match the sha256 it records")
             arrays = load_npz_bytes(data) if with_arrays else {}
         except Exception as exc:
             warnings.warn(f"corrupt unit result {path} ({exc}): it will be recomputed", ResultFileWarning,
                           stacklevel=2)
             return None
-        return record, arrays
+        return result, arrays
 
-    def unit_ids(self, track: str, model: str) -> list[str]:
-        folder = self.unit_dir(track, model)
-        return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    # -- studies: one (model, track, kind) each ---------------------------------------------------
+    def study_path(self, track: str, model: str, kind: str, suffix: str = ".json") -> Path:
+        return self.track_dir(track) / "studies" / file_stem(model) / f"{file_stem(kind)}{suffix}"
+
+    def write_study(self, study: StudyResult, arrays: dict[str, np.ndarray] | None = None) -> StudyResult:
+        """Store a study (arrays first, then the JSON naming their sha256); returns it as stored."""
+        path = self.study_path(study.track, study.model, study.kind)
+        data = npz_bytes(arrays or {})
+        study = replace(study, arrays_sha256=sha256_bytes(data), arrays=tuple(sorted(arrays or {})))
+        atomic_write_bytes(path.with_suffix(".npz"), data)
+        atomic_write_bytes(path, dumps(study.to_dict()).encode())
+        return study
+
+    def _read_study(self, path: Path) -> StudyResult | None:
+        try:
+            study = StudyResult.from_dict(json.loads(path.read_text()), f"study {path.name}")
+            if self.study_path(study.track, study.model, study.kind) != path:
+                raise RecordError(f"it holds the {study.kind!r} study of {study.model!r} on {study.track!r}")
+            if sha256_bytes(path.with_suffix(".npz").read_bytes()) != study.arrays_sha256:
+                raise RecordError("its arrays are missing or do not match the sha256 it records")
+        except (OSError, ValueError, RecordError) as exc:
+            _warn(path, str(exc))
+            return None
+        return study
+
+    def study(self, track: str, model: str, kind: str) -> StudyResult | None:
+        path = self.study_path(track, model, kind)
+        return self._read_study(path) if path.exists() else None
+
+    def studies(self, track: str | None = None) -> list[StudyResult]:
+        """Every valid study (invalid files are warned about and skipped), sorted by (track, model, kind)."""
+        if not self.root.is_dir():
+            return []
+        folders = [self.track_dir(track)] if track else sorted(p for p in self.root.iterdir() if p.is_dir())
+        found = [s for folder in folders for p in sorted((folder / "studies").glob("*/*.json"))
+                 if (s := self._read_study(p)) is not None]
+        return sorted(found, key=lambda s: (s.track, s.model, s.kind))
+
+    def study_arrays(self, study: StudyResult) -> dict[str, np.ndarray]:
+        path = self.study_path(study.track, study.model, study.kind, ".npz")
+        try:
+            data = path.read_bytes()
+            if sha256_bytes(data) != study.arrays_sha256:
+                raise ValueError("its sha256 does not match the study's")
+            return load_npz_bytes(data)
+        except Exception as exc:
+            _warn(path, str(exc))
+            return {}

@@ -1,70 +1,118 @@
-"""Result records -> pandas tables (one row per model)."""
+"""Records -> tables: which columns, in which order (by meaning, from the columns' declarations).
+
+Shared by the CLI (``benchbed run`` / ``results``), the exports and the leaderboard pages, so they
+agree on the headline columns, the column order and the ranking.
+"""
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-LEADING = ["model", "track", "n_examples", "clean_accuracy", "robust_accuracy"]
+from .record import ColumnInfo, Record
+
+LEADING = ["model", "track", "n_examples"]
 
 
-def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (track, model): the leading columns, then every other metric column by name."""
-    rows = []
+def column_catalogue(records: Sequence[Record]) -> dict[str, ColumnInfo]:
+    """Every column any record has, with its declaration (first seen), ordered by meaning: the rank
+    keys first, then each metric's columns -- both in the track's metric order, headline columns before
+    the others -- each in the order its metric declares them."""
+    found: dict[str, ColumnInfo] = {}
+    metric_order: list[str] = []
     for rec in records:
-        row = {"model": rec["model"], "track": rec["track"], "n_examples": rec.get("n_examples")}
-        row.update(rec.get("metrics", {}))
+        for m in rec.track_metrics + rec.metrics_run:
+            if m not in metric_order:
+                metric_order.append(m)
+        for name, info in sorted(rec.columns.items(), key=lambda kv: kv[1].order):
+            found.setdefault(name, info)
+
+    def key(item: tuple[str, ColumnInfo]):
+        name, c = item
+        pos = metric_order.index(c.metric) if c.metric in metric_order else len(metric_order)
+        if c.rank:  # the rank keys lead, in the track's order (clean before robust accuracy)
+            return (0, pos, 0, c.order, name)
+        return (1, pos, 0 if c.headline else 1, c.order, name)
+
+    return dict(sorted(found.items(), key=key))
+
+
+def headline_columns(catalogue: dict[str, ColumnInfo]) -> list[str]:
+    return [n for n, c in catalogue.items() if c.rank or c.headline]
+
+
+def rank_columns(catalogue: dict[str, ColumnInfo]) -> list[str]:
+    return [n for n, c in sorted(catalogue.items(), key=lambda kv: kv[1].rank) if c.rank]
+
+
+def plot_column(catalogue: dict[str, ColumnInfo], axis: str) -> str | None:
+    """The column a metric declared for an axis of the track's scatter plot ("x" or "y")."""
+    return next((n for n, c in catalogue.items() if c.plot == axis), None)
+
+
+def sort_records(records: Sequence[Record], catalogue: dict[str, ColumnInfo]) -> list[Record]:
+    """Best first by the rank columns (each in its own direction); records without a value last; then name."""
+    keys = rank_columns(catalogue)
+
+    def key(rec: Record):
+        out: list[Any] = []
+        for name in keys:
+            v = rec.value(name)
+            higher = catalogue[name].higher_is_better is not False
+            out.append((1, 0.0) if v is None else (0, -v if higher else v))
+        return (*out, rec.model)
+
+    return sorted(records, key=key)
+
+
+def records_frame(records: Sequence[Record], *, all_columns: bool = False) -> pd.DataFrame:
+    """One row per (track, model, variant), best first: the leading columns, then the headline metric
+    columns (every metric column with ``all_columns``), then ``quick`` / ``partial`` markers."""
+    catalogue = column_catalogue(records)
+    names = list(catalogue) if all_columns else headline_columns(catalogue)
+    rows = []
+    for rec in sort_records(records, catalogue):
+        row: dict[str, Any] = {"model": rec.model, "track": rec.track, "n_examples": rec.n_examples}
+        row.update({n: rec.metrics.get(n, math.nan) for n in names})
+        row["quick"] = rec.quick
+        row["partial"] = rec.partial
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return pd.DataFrame(columns=LEADING)
-    for col in LEADING:
-        if col not in frame:
-            frame[col] = float("nan")
-    rest = sorted(c for c in frame.columns if c not in LEADING)
-    frame = frame[LEADING + rest]
-    sort_by = [c for c in ("track", "robust_accuracy", "clean_accuracy") if c in frame]
-    order = [True] + [False] * (len(sort_by) - 1)
-    return frame.sort_values(sort_by, ascending=order, na_position="last", kind="stable").reset_index(drop=True)
+    columns = LEADING + names + ["quick", "partial"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["n_examples"] = frame["n_examples"].astype("Int64")
+    return frame
 
 
-def reported_numbers(record: dict[str, Any]) -> dict[str, float]:
-    """The finite numbers the model's source published (``ModelSpec.reported`` in the record), e.g.
-    RobustBench's clean and AutoAttack accuracy, by column name."""
-    info = record.get("model_info")
-    reported = info.get("reported") if isinstance(info, dict) else None
-    if not isinstance(reported, dict):  # records from other tools may lack or mangle the field
+def hidden_columns(records: Sequence[Record]) -> int:
+    """How many metric columns the compact view leaves out."""
+    catalogue = column_catalogue(records)
+    return len(catalogue) - len(headline_columns(catalogue))
+
+
+def reported_numbers(record: Record) -> dict[str, float]:
+    """The finite numbers the model's source published (``ModelSpec.reported``), e.g. RobustBench's
+    clean and AutoAttack accuracy, by column name."""
+    reported = record.model_info.get("reported")
+    if not isinstance(reported, dict):
         return {}
     return {k: float(v) for k, v in reported.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
-# Shown by `benchbed run`, which must fit a terminal; `benchbed results` shows every column.
-HEADLINE = ("energy_gap_untargeted", "energy_w1_untargeted")
-HEADLINE_SUFFIXES = ("fid", "is", "kid")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def headline_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The leading columns, the headline energy columns and the generative scores; and how many
-    columns were left out."""
-    keep = [c for c in frame.columns
-            if c in LEADING or c in HEADLINE or c.rsplit("_", 1)[-1] in HEADLINE_SUFFIXES]
-    return frame[keep], len(frame.columns) - len(keep)
-
-
-def column_meta(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    meta: dict[str, dict[str, Any]] = {}
-    for rec in records:
-        for name, col in rec.get("columns", {}).items():
-            meta.setdefault(name, col)
-    return meta
+def neutralise_formula(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (a leading quote before =, +, -, @)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def format_frame(frame: pd.DataFrame, fmt: str) -> str:
-    if fmt == "csv":
-        return frame.to_csv(index=False)
+    if fmt == "csv":  # a file people open in spreadsheets: no cell may run as a formula
+        return frame.map(lambda v: neutralise_formula(v) if isinstance(v, str) else v).to_csv(index=False)
     if fmt == "json":
         # json.dumps, not DataFrame.to_json: pandas rounds floats to 10 decimals, and stored numbers
         # must come out to the last digit; a missing value is null.
@@ -72,4 +120,24 @@ def format_frame(frame: pd.DataFrame, fmt: str) -> str:
         return json.dumps(rows, indent=2) + "\n"
     if frame.empty:
         return "(no results)\n"
-    return frame.to_string(index=False, float_format=lambda v: f"{v:.2f}") + "\n"
+    shown = frame.copy()
+    for flag in ("quick", "partial"):
+        if flag in shown and not shown[flag].any():
+            shown = shown.drop(columns=[flag])
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.2f}") + "\n"
+
+
+def shown_records(records: Sequence[Record]) -> list[Record]:
+    """One record per (track, model): the track's full protocol where there is one, else the most
+    complete of the others (complete before partial, then the most test points). Quick and partial
+    records are never shown in place of a full one."""
+    best: dict[tuple[str, str], Record] = {}
+
+    def preference(r: Record):
+        return (r.variant == "", not r.partial, r.n_examples, r.variant)
+
+    for rec in records:
+        key = (rec.track, rec.model)
+        if key not in best or preference(rec) > preference(best[key]):
+            best[key] = rec
+    return sorted(best.values(), key=lambda r: (r.track, r.model))

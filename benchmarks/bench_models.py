@@ -37,7 +37,7 @@ def build(seed: int, device, hidden: int = 256):
     return torch.nn.Sequential(torch.nn.Flatten(), first, torch.nn.ReLU(), second).to(device)
 
 
-@benchbed.hookimpl
+@benchbed.plugin.hookimpl
 def register_models(register):
     for seed in SEEDS:
         register(ModelSpec(name=f"bench-features-{seed}", dataset="digits", threat_models=("Linf",),

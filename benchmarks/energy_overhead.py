@@ -70,7 +70,7 @@ def load_models(names: list[str], device) -> list[tuple[str, torch.nn.Module]]:
         if name not in registry.items["models"]:
             print(f"skipping {name}: not installed (pip install -e plugins/benchbed-digits-zoo)", file=sys.stderr)
             continue
-        out.append((name, registry.model(name).load(device)))
+        out.append((name, registry.models.get(name).load(device)))
     return out
 
 

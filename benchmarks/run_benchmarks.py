@@ -47,7 +47,7 @@ def setup(threads: int):
     torch.set_num_threads(threads)
     host = plugins.host()
     registry = host.registry
-    track = registry.track("digits-linf")
+    track = registry.tracks.get("digits-linf")
     zoo = [m.name for m in registry.models_for(track)
            if getattr(host.infos.get(registry.sources[("models", m.name)]), "distribution", "")
            == "benchbed-digits-zoo"]
@@ -103,11 +103,11 @@ def bench_harness(registry, model: str, n: int, repeats: int, threads: int, work
 
     from benchbed.runner import run_track, test_points
 
-    track = registry.track("digits-linf").replace(name="bench-robust-only", metrics=("robust_accuracy",),
+    track = registry.tracks.get("digits-linf").replace(name="bench-robust-only", metrics=("robust_accuracy",),
                                                   n_examples=n)
     points = test_points(track, registry, None)
     assert n <= track.block_size, "one attack block: the direct call sees the same points and seed"
-    spec = registry.model(model)
+    spec = registry.models.get(model)
     results: dict[str, float] = {}
 
     def direct():
@@ -134,7 +134,7 @@ def bench_shared(registry, model: str, n: int, repeats: int, threads: int, workd
 
     if "energy" not in registry.items["metrics"]:
         return {"name": "shared_work", "ratio": None, "note": "not measured: no 'energy' metric is registered"}
-    base = registry.track("digits-linf").replace(n_examples=n)
+    base = registry.tracks.get("digits-linf").replace(n_examples=n)
     alone = base.replace(name="bench-robust-only", metrics=("robust_accuracy",))
     shared = base.replace(name="bench-robust-energy", metrics=("robust_accuracy", "energy"))
 
@@ -159,7 +159,7 @@ def bench_scaling(registry, models: list[str], n: int, files: list[str], workdir
     from benchbed.executors.ray_executor import RayExecutor
     from benchbed.runner import run_track
 
-    track = registry.track("digits-linf").replace(n_examples=n)
+    track = registry.tracks.get("digits-linf").replace(n_examples=n)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         def run(workers: int, out: Path, n_examples: int | None = None):
@@ -183,7 +183,7 @@ def bench_scaling(registry, models: list[str], n: int, files: list[str], workdir
 def bench_second_run(registry, models: list[str], n: int, threads: int, workdir: Path) -> dict:
     from benchbed.runner import run_track
 
-    track = registry.track("digits-linf").replace(n_examples=n)
+    track = registry.tracks.get("digits-linf").replace(n_examples=n)
     out = workdir / "second-run"
     shutil.rmtree(out, ignore_errors=True)
 
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
     args = parser.parse_args(argv)
     registry, models, files = setup(args.threads)
-    n = 100 if args.quick else registry.track("digits-linf").n_examples
+    n = 100 if args.quick else registry.tracks.get("digits-linf").n_examples
     workdir = Path(tempfile.mkdtemp(prefix="benchbed-bench-"))
     rows = []
     try:

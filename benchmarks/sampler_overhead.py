@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "sampler_overhead.json")
     args = p.parse_args(argv)
 
-    settings = PluginHost(load_external=False).registry.track("digits-linf").generation
+    settings = PluginHost(load_external=False).registry.tracks.get("digits-linf").generation
     train = load_digits_split("train")
     model = small_cnn().to(args.device)
     runs = {

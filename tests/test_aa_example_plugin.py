@@ -40,7 +40,7 @@ def spec():
     info = host.infos["aa-example"]
     assert info.ok, info.error
     assert info.distribution == "benchbed-aa-example"
-    return host.registry.model(NAME)
+    return host.registry.models.get(NAME)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from ..attacks import run_autoattack
 from ..hookspecs import hookimpl
-from ..specs import AttackSpec
+from ..specs import TARGETED, UNTARGETED, AttackSpec
 
 
 @hookimpl
 def register_attacks(register):
     register(AttackSpec(
         name="autoattack", norms=("Linf", "L2", "L1"), run=run_autoattack, library="pyautoattack",
+        provides=(UNTARGETED, TARGETED), options=("version", "attacks"),
         description="AutoAttack (Croce & Hein 2020) from pyautoattack; version 'standard' runs "
-                    "APGD-CE, APGD-T, FAB-T and Square, each on the points still robust",
+                    "APGD-CE, APGD-T, FAB-T and Square, each on the points still robust; keeps APGD-CE's "
+                    "and APGD-T's max-loss iterates as the untargeted and targeted x*",
     ))

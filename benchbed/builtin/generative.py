@@ -5,8 +5,9 @@ Column names carry the track's ``generation.column_prefix``: ``digits_is``, ``di
 them with Inception numbers), ``is``, ``fid``, ``kid`` on the CIFAR tracks (Inception-v3 features).
 The sample grid (one row per class, 8 samples each) is kept with the result as PNG bytes in the
 record's ``.npz`` under ``generative_grid_png`` (read it back with
-:func:`benchbed.generative.grid.grid_png_from_arrays`). The metric has ``scope="model"``: computed once
-per (model, track), whatever the sharding (it does not depend on the test points).
+:func:`benchbed.generative.grid.grid_png_from_arrays`); the scores are kept there as 0-d arrays and
+reduced with ``scalar``. The metric has ``scope="model"``: computed once per (model, track), whatever
+the sharding (it does not depend on the test points).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..hookspecs import hookimpl
-from ..specs import Column, MetricResult, MetricSpec
+from ..reductions import scalar
+from ..specs import Column, MetricOutput, MetricSpec
 
 GRID_PER_CLASS = 8
 GRID_MAX_ROWS = 10  # datasets with more classes show their first 10
@@ -23,11 +25,12 @@ GRID_MAX_ROWS = 10  # datasets with more classes show their first 10
 # Names take the track's generation.column_prefix; "the track's extractor" becomes its name per track.
 EXTRACTOR = "the track's extractor"
 COLUMN_TEMPLATES = (
-    Column("{prefix}is", f"Inception Score of the class-conditional samples (logits of {EXTRACTOR})", True, ""),
+    Column("{prefix}is", f"Inception Score of the class-conditional samples (logits of {EXTRACTOR})", True, "",
+           reduce=scalar("{prefix}is"), headline=True),
     Column("{prefix}fid", f"FID of the samples against the track's training set (features of {EXTRACTOR})",
-           False, ""),
+           False, "", reduce=scalar("{prefix}fid"), headline=True, plot="x"),
     Column("{prefix}kid", f"KID (polynomial-kernel MMD^2, mean over subsets) of the samples against the track's "
-           f"training set (features of {EXTRACTOR})", False, ""),
+           f"training set (features of {EXTRACTOR})", False, "", reduce=scalar("{prefix}kid")),
 )
 
 
@@ -42,20 +45,20 @@ class GenerativeMetricSpec(MetricSpec):
         label = f"{prefix.rstrip('_')}-" if prefix else ""  # digits_ -> "digits-IS: ..."
         return tuple(dataclasses.replace(
             c, name=c.name.format(prefix=prefix),
+            reduce=dataclasses.replace(c.reduce, inputs=tuple(i.format(prefix=prefix) for i in c.reduce.inputs)),
             description=(f"{label}{c.name.format(prefix='').upper()}: " if label else "")
             + c.description.replace(EXTRACTOR, extractor)) for c in self.columns)
 
 
 def _registered_n_samples(ctx) -> int | None:
-    registry = ctx.registry
-    registered = registry.items["tracks"].get(ctx.track.name) if registry is not None else None
+    tracks = ctx.registry.tracks
+    registered = tracks.get(ctx.track.name) if ctx.track.name in tracks else None
     return registered.generation.n_samples if registered is not None and registered.generation else None
 
 
-def compute_generative(ctx) -> MetricResult:
+def compute_generative(ctx) -> MetricOutput:
     import numpy as np
 
-    from .. import plugins
     from ..generative.fidelity import compute_fidelity
     from ..generative.grid import GRID_ARRAY, grid_png
     from ..generative.sampling import draw_samples
@@ -66,12 +69,16 @@ def compute_generative(ctx) -> MetricResult:
     if settings is None:
         raise ConfigError(f"track {track.name!r} lists the generative metric but has no generation settings: "
                           f"give it GenerationSettings(...) or drop 'generative' from its metrics")
-    registry = ctx.registry or plugins.registry()
-    train = ctx.cached("train_split", lambda: ctx.dataset.load("train", ctx.data_dir))
-    samples, labels, stats = ctx.cached("generation", lambda: draw_samples(
-        ctx.model, track, ctx.dataset, registry, ctx.device, train=train, progress=False))
+    train = ctx.train_split()
+
+    def generate():
+        with ctx.model.phase("inputs evaluated by the sampler"):
+            return draw_samples(ctx.model, track, ctx.dataset, ctx.registry, ctx.device, train=train,
+                                progress=False, report=ctx.progress)
+
+    samples, labels, stats = ctx.cached("generation", generate)
     stats = dict(stats)
-    logits = ctx.logits(samples)
+    logits = ctx.logits(samples, "generated samples")
     scores = compute_fidelity(samples, train.images, extractor=settings.feature_extractor, device=ctx.device,
                               dataset=track.dataset, split="train", seed=track.seed,
                               batch_size=settings.batch_size, cache_dir=ctx.cache_dir)
@@ -92,9 +99,10 @@ def compute_generative(ctx) -> MetricResult:
         "grid": {"array": GRID_ARRAY, "format": "png", "rows": rows, "per_class": GRID_PER_CLASS},
     }
     grid = grid_png(samples, labels, rows, GRID_PER_CLASS)
-    return MetricResult(
-        values={f"{prefix}is": scores.inception_score, f"{prefix}fid": scores.fid, f"{prefix}kid": scores.kid},
-        arrays={GRID_ARRAY: np.frombuffer(grid, dtype=np.uint8).copy()},
+    return MetricOutput(
+        arrays={GRID_ARRAY: np.frombuffer(grid, dtype=np.uint8).copy(),
+                f"{prefix}is": np.float64(scores.inception_score), f"{prefix}fid": np.float64(scores.fid),
+                f"{prefix}kid": np.float64(scores.kid)},
         info=info,
     )
 
@@ -103,6 +111,7 @@ def compute_generative(ctx) -> MetricResult:
 def register_metrics(register):
     register(GenerativeMetricSpec(
         name="generative", columns=COLUMN_TEMPLATES, compute=compute_generative, scope="model",
+        requires=("generation", "train"),
         description="IS / FID / KID (torch-fidelity) of class-conditional samples drawn from the classifier by SGLD "
                     "on its joint energy; columns take the track's prefix ({prefix}), e.g. digits_fid on digits",
     ))

@@ -1,59 +1,35 @@
-"""Built-in accuracy metrics (percent, 0-100)."""
+"""Built-in accuracy metrics (percent, 0-100): per-point flags, reduced by ``percent``."""
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
-from ..specs import Column, MetricResult, MetricSpec
-from ..units import percent_of, sum_counts, union_lists
+from ..reductions import percent
+from ..specs import Column, MetricOutput, MetricSpec
 
 
-def percent(flags) -> float:
-    """Percent of true flags of a tensor: the same arithmetic as the shard merge (``percent_of``)."""
-    return percent_of(flags.bool().cpu().numpy())
+def clean_accuracy(ctx) -> MetricOutput:
+    logits = ctx.clean_logits
+    return MetricOutput(arrays={"clean_correct": ctx.clean_correct.numpy(),
+                                "clean_prediction": logits.argmax(1).numpy()})
 
 
-def clean_accuracy(ctx) -> MetricResult:
-    correct = ctx.clean_correct
-    return MetricResult(
-        values={"clean_accuracy": percent(correct)},
-        arrays={"clean_correct": correct.numpy(), "clean_prediction": ctx.clean_logits.argmax(1).numpy()},
-    )
-
-
-def robust_accuracy(ctx) -> MetricResult:
+def robust_accuracy(ctx) -> MetricOutput:
     result = ctx.attack_result
-    return MetricResult(
-        values={"robust_accuracy": percent(result.robust)},
-        arrays={"robust": result.robust.numpy()},
-        info={"attack": ctx.track.attack, "attack_version": result.version,
-              "flipped_by": dict(result.flipped_by), "warnings": list(result.warnings)},
-    )
-
-
-def merge_clean_accuracy(arrays, infos) -> MetricResult:
-    """clean_accuracy of several shards, recomputed from their concatenated per-point flags."""
-    return MetricResult(values={"clean_accuracy": percent_of(arrays["clean_correct"])})
-
-
-def merge_robust_accuracy(arrays, infos) -> MetricResult:
-    """robust_accuracy from the merged per-point robust flags; attack counts summed over shards."""
-    first = infos[0] if infos else {}
-    return MetricResult(
-        values={"robust_accuracy": percent_of(arrays["robust"])},
-        info={"attack": first.get("attack"), "attack_version": first.get("attack_version"),
-              "flipped_by": sum_counts(infos, "flipped_by"), "warnings": union_lists(infos, "warnings")},
-    )
+    ctx.adversarial_logits  # noqa: B018 -- checks the model's logits on x_adv are finite
+    return MetricOutput(arrays={"robust": result.robust.numpy()})
 
 
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(
-        name="clean_accuracy", compute=clean_accuracy, merge=merge_clean_accuracy,
+        name="clean_accuracy", compute=clean_accuracy,
         description="accuracy on the track's unperturbed test points",
-        columns=(Column("clean_accuracy", "percent of test points classified correctly", True, "%"),),
+        columns=(Column("clean_accuracy", "percent of test points classified correctly", True, "%",
+                        reduce=percent("clean_correct"), headline=True, rank=2, group="accuracy"),),
     ))
     register(MetricSpec(
-        name="robust_accuracy", compute=robust_accuracy, merge=merge_robust_accuracy, needs_attack=True,
+        name="robust_accuracy", compute=robust_accuracy, requires=("attack",),
         description="accuracy under the track's attack (AutoAttack by default), worst case per point",
         columns=(Column("robust_accuracy", "percent of test points still classified correctly under the "
-                        "track's attack at its norm and eps", True, "%"),),
+                        "track's attack at its norm and eps", True, "%", reduce=percent("robust"), headline=True,
+                        rank=1, plot="y", group="accuracy"),),
     ))

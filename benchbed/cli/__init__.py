@@ -1,8 +1,8 @@
-"""The ``benchbed`` command. Each sub-command lives in its own module with ``add_parser(sub)``."""
+"""The ``benchbed`` command. Sub-commands are plugins (``register_commands``): the built-in ones live
+in this package, one module each with ``add_parser(sub)``, registered by :mod:`benchbed.builtin.commands`."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from ..errors import BenchbedError
@@ -16,9 +16,19 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+def _plugin_files(argv: list[str]) -> list[str]:
+    """The ``--plugin FILE`` options, read before the parser exists (plugin files may add commands)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    known, _ = pre.parse_known_args(argv)
+    return known.plugin
 
+
+def build_parser(host=None) -> argparse.ArgumentParser:
+    from .. import plugins
+    from .._version import __version__
+
+    host = host or plugins.host()
     parser = argparse.ArgumentParser(
         prog="benchbed",
         description="Benchmark robust image classifiers as energy-based models: clean and robust accuracy "
@@ -27,23 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE",
                         help="also load a local plugin file (repeatable); see BENCHBED_PLUGIN_FILES")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).add_parser(sub)
+    host.pm.hook.register_commands(subparsers=sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args.plugin:
-            from .. import plugins
+        from .. import plugins
 
-            for path in args.plugin:
-                plugins.host().load_file(path)
+        for path in _plugin_files(argv):
+            plugins.host().load_file(path)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
         return int(args.func(args) or 0)
     except BenchbedError as exc:
         print(f"benchbed: error: {exc}", file=sys.stderr)

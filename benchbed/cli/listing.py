@@ -36,8 +36,8 @@ def cmd_datasets(args) -> int:
     reg = plugins.registry()
     warn_broken_plugins(reg)
     rows = [{"name": d.name, "classes": d.num_classes, "shape": "x".join(map(str, d.image_shape)),
-             "offline": "embedded" if d.embedded else "needs files", "source": reg.sources[("datasets", d.name)],
-             "description": d.description} for d in map(reg.dataset, reg.names("datasets", args.pattern))]
+             "offline": "embedded" if d.embedded else "needs files", "plugin": reg.datasets.source(d.name),
+             "description": d.description} for d in map(reg.datasets.get, reg.datasets.names(args.pattern))]
     return _print(rows, "no datasets match")
 
 
@@ -45,14 +45,15 @@ def cmd_models(args) -> int:
     reg = plugins.registry()
     warn_broken_plugins(reg)
     if args.track:
-        candidates = reg.models_for(reg.track(args.track))
+        candidates = reg.models_for(reg.tracks.get(args.track))
     else:
-        candidates = [reg.model(n) for n in reg.names("models")]
+        candidates = list(reg.models)
     import fnmatch
 
     chosen = [m for m in candidates if fnmatch.fnmatchcase(m.name, args.pattern)]
     rows = [{"name": m.name, "dataset": m.dataset, "threat models": ",".join(m.threat_models),
-             "architecture": m.architecture, "recipe": m.recipe, "plugin": reg.sources[("models", m.name)]}
+             "architecture": m.architecture, "recipe": m.recipe, "family": m.family,
+             "plugin": reg.models.source(m.name)}
             for m in chosen]
     # Numbers the model's source published (e.g. RobustBench's leaderboard), shown only when some
     # model has them; benchbed's own numbers are in `benchbed results`.
@@ -67,21 +68,40 @@ def cmd_models(args) -> int:
 def cmd_attacks(args) -> int:
     reg = plugins.registry()
     warn_broken_plugins(reg)
-    rows = [{"name": a.name, "norms": ",".join(a.norms), "plugin": reg.sources[("attacks", a.name)],
-             "description": a.description} for a in map(reg.attack, reg.names("attacks", args.pattern))]
+    rows = [{"name": a.name, "norms": ",".join(a.norms), "provides": ",".join(a.provides) or "-",
+             "plugin": reg.attacks.source(a.name), "description": a.description}
+            for a in map(reg.attacks.get, reg.attacks.names(args.pattern))]
     return _print(rows, "no attacks match")
 
 
 def cmd_metrics(args) -> int:
+    """Every metric's columns, with their real names on the tracks that run it (or on --track)."""
     reg = plugins.registry()
     warn_broken_plugins(reg)
+    tracks = [reg.tracks.get(args.track)] if args.track else list(reg.tracks)
     rows = []
-    for m in map(reg.metric, reg.names("metrics", args.pattern)):
-        for col in m.columns:
+    for m in map(reg.metrics.get, reg.metrics.names(args.pattern)):
+        on = [t for t in tracks if m.name in t.metrics] or ([tracks[0]] if args.track else [])
+        seen: dict[str, list[str]] = {}
+        columns = {}
+        for track in on or [None]:
+            for col in (m.columns_for(track) if track is not None else m.columns):
+                seen.setdefault(col.name, []).append(track.name if track is not None else "-")
+                columns.setdefault(col.name, col)
+        for name, col in columns.items():
             direction = {True: "higher", False: "lower", None: "-"}[col.higher_is_better]
-            rows.append({"metric": m.name, "column": col.name, "unit": col.unit or "-", "better": direction,
-                         "plugin": reg.sources[("metrics", m.name)], "description": col.description})
+            rows.append({"metric": m.name, "column": name, "unit": col.unit or "-", "better": direction,
+                         "tracks": ",".join(seen[name]), "plugin": reg.metrics.source(m.name),
+                         "description": col.description})
     return _print(rows, "no metrics match")
+
+
+def cmd_samplers(args) -> int:
+    reg = plugins.registry()
+    warn_broken_plugins(reg)
+    rows = [{"name": s.name, "plugin": reg.samplers.source(s.name), "description": s.description}
+            for s in map(reg.samplers.get, reg.samplers.names(args.pattern))]
+    return _print(rows, "no samplers match")
 
 
 def cmd_tracks(args) -> int:
@@ -90,7 +110,7 @@ def cmd_tracks(args) -> int:
     rows = [{"name": t.name, "dataset": t.dataset, "threat model": t.norm, "eps": t.eps_label or f"{t.eps:g}",
              "n_examples": t.n_examples, "attack": f"{t.attack} ({t.attack_options.get('version', '-')})",
              "metrics": ", ".join(t.metrics), "models": len(reg.models_for(t))}
-            for t in map(reg.track, reg.names("tracks", args.pattern))]
+            for t in map(reg.tracks.get, reg.tracks.names(args.pattern))]
     return _print(rows, "no tracks match")
 
 
@@ -99,9 +119,12 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_plugins)
     for name, func, what in (("datasets", cmd_datasets, "datasets"), ("attacks", cmd_attacks, "attacks"),
                              ("metrics", cmd_metrics, "metrics and the columns they produce"),
+                             ("samplers", cmd_samplers, "samplers (how images are drawn from a classifier)"),
                              ("tracks", cmd_tracks, "tracks (benchmarks)")):
         p = sub.add_parser(name, help=f"list {what}")
         p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'cifar*'")
+        if name == "metrics":
+            p.add_argument("--track", help="column names as on this track (default: every track that runs it)")
         p.set_defaults(func=func)
     p = sub.add_parser("models", help="list models (those registered for a track with --track)")
     p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'digits-*'")

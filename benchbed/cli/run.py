@@ -1,16 +1,20 @@
 """``benchbed run``: evaluate models on a track, store the records, print the table, render pages."""
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
 from .. import plugins
 from ..builtin.tracks import DEFAULT_TRACK
-from ..executors import EXECUTORS
 from ..runlog import RUNLOG_NAME
 from ..store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
-from ..tables import format_frame, headline_frame, records_frame
+from ..tables import format_frame, hidden_columns, records_frame
 from . import warn_broken_plugins
+
+
+def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C: a line, and an end event in the run log
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def cmd_run(args) -> int:
@@ -18,32 +22,39 @@ def cmd_run(args) -> int:
 
     registry = plugins.registry()
     warn_broken_plugins(registry)
-    summary = run_track(args.track, args.model or None, n_examples=args.n_examples, device=args.device,
-                        results_dir=args.out, data_dir=args.data_dir, registry=registry,
-                        show_progress=not args.no_progress, shards=args.shards, shard=args.shard,
-                        executor=args.executor, address=args.address, workers=args.workers,
-                        threads=args.threads, force=args.force, retries=args.retries)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        summary = run_track(args.track, args.model or None, n_examples=args.n_examples, metrics=args.metrics,
+                            device=args.device, results_dir=args.out, data_dir=args.data_dir, registry=registry,
+                            show_progress=not args.no_progress, shards=args.shards, shard=args.shard,
+                            executor=args.executor, address=args.address, workers=args.workers,
+                            threads=args.threads, force=args.force, retries=args.retries)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     store = ResultsStore(args.out)
-    records = [o.record for o in summary.outcomes if o.status == "ok"]  # as stored (run_track re-reads them)
+    records = summary.records
     print(f"\nUnits of this run ({summary.track}):")
     print(summary.table(), end="")
     print(f"\nTrack {summary.track} (accuracies in %, {len(records)} model(s)):")
-    frame, hidden = headline_frame(records_frame(records))
-    print(format_frame(frame, "table"), end="")
+    print(format_frame(records_frame(records, all_columns=args.all_columns), "table"), end="")
+    hidden = 0 if args.all_columns else hidden_columns(records)
     if hidden:
-        print(f"({hidden} more column(s): `benchbed results --track {summary.track}` prints them all, "
-              f"--format csv for a file)")
-    for outcome in summary.failed:
-        print(f"FAILED {outcome.model}: {outcome.error}", file=sys.stderr)
+        print(f"({hidden} more column(s): --all-columns, or `benchbed results --track {summary.track} "
+              f"--all-columns`; --format csv for a file)")
+    for record in records:
+        for metric, error in record.metric_errors.items():
+            print(f"PARTIAL {record.model}: metric {metric!r} failed: {error}", file=sys.stderr)
     for outcome in summary.incomplete:
         print(f"incomplete {outcome.model}: {outcome.error}; run the other shards (or `benchbed run "
               f"--shards {summary.n_shards}` on the combined folder) to merge it", file=sys.stderr)
     print(f"results written to {store.root} (run log: {store.root / RUNLOG_NAME})")
-    if not args.no_leaderboard:
+    if not args.no_leaderboard and store.records():
         from ..leaderboard import render_site
 
         site = render_site(store.root, args.site)
         print(f"leaderboard pages written to {site}")
+    for outcome in summary.failed:  # last, so the final lines name the real cause
+        print(f"FAILED {outcome.model}: {outcome.error}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
@@ -52,7 +63,12 @@ def add_parser(sub) -> None:
     p.add_argument("--track", default=DEFAULT_TRACK, help=f"track to run (default: {DEFAULT_TRACK})")
     p.add_argument("--model", action="append", metavar="M",
                    help="model to evaluate (repeatable; default: every model registered for the track)")
-    p.add_argument("--n-examples", type=int, help="evaluate only the first N test points (a recorded quick mode)")
+    p.add_argument("--n-examples", type=int, help="evaluate only the first N test points (a recorded quick mode, "
+                   "stored beside the full-protocol record)")
+    p.add_argument("--metrics", metavar="M[,M...]", help="compute only these metrics (of the track's, or any "
+                   "registered metric added to its run; see `benchbed metrics`); the record is marked partial "
+                   "when some of the track's metrics are left out")
+    p.add_argument("--all-columns", action="store_true", help="print every column, not the headline ones")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--out", type=Path, help=f"results folder (default: ${ENV_RESULTS} or ./{DEFAULT_RESULTS})")
     p.add_argument("--data-dir", type=Path, help="dataset folder (default: $BENCHBED_DATA or ~/.cache/benchbed/data)")
@@ -66,9 +82,10 @@ def add_parser(sub) -> None:
     scale.add_argument("--shard", metavar="I/N", help="run only shard I of N here (1-based), e.g. 2/4; a "
                        "model's record is merged once all its shards are in the results folder")
     scale.add_argument("--force", action="store_true", help="recompute units even if they are stored and current")
-    scale.add_argument("--executor", choices=EXECUTORS, default="local",
-                       help="local: units one after another in this process (default); ray: units as Ray "
-                            "tasks, one GPU each where there are GPUs (pip install 'benchbed[ray]')")
+    scale.add_argument("--executor", default="local",
+                       help="a registered executor (`benchbed plugins`): local: units one after another in this "
+                            "process (default); ray: units as Ray tasks, one GPU each where there are GPUs "
+                            "(pip install 'benchbed[ray]')")
     scale.add_argument("--address", help="Ray cluster to join (e.g. auto or HOST:PORT); default: start a local "
                        "Ray instance")
     scale.add_argument("--workers", type=int, metavar="N", help="Ray: at most N units at once (local instance: "

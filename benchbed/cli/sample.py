@@ -29,8 +29,8 @@ def cmd_sample(args) -> int:
 
     registry = plugins.registry()
     warn_broken_plugins(registry)
-    track = registry.track(args.track)
-    model_spec = registry.model(args.model)
+    track = registry.tracks.get(args.track)
+    model_spec = registry.models.get(args.model)
     if model_spec.dataset != track.dataset:
         raise ConfigError(f"model {args.model!r} is a {model_spec.dataset} model but track {track.name!r} uses "
                           f"{track.dataset}: pick a {model_spec.dataset} track (see `benchbed tracks`)")
@@ -38,7 +38,7 @@ def cmd_sample(args) -> int:
         raise ConfigError(f"track {track.name!r} has no generation settings: pick a track that lists them")
     if args.n is not None and args.n <= 0:
         raise ConfigError(f"--n must be a positive number of samples, got {args.n}")
-    dataset = registry.dataset(track.dataset)
+    dataset = registry.datasets.get(track.dataset)
     device = resolve_device(args.device)
     model = model_spec.load(device)
     samples, labels, stats = draw_samples(model, track, dataset, registry, device, n=args.n, seed=args.seed,

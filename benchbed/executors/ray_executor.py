@@ -14,7 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ConfigError
-from .base import Done, Executor, Failed, UnitTask, UnitUI, describe_failure, execute_task
+from ..evaluation import UnitTask
+from .base import Done, Executor, Failed, Reporter, describe_failure, run_task
 
 INSTALL_HINT = "pip install 'benchbed[ray]'"
 
@@ -40,19 +41,19 @@ def _run_unit(task: UnitTask, queue) -> tuple[str, Any, Any, float]:
 
     send("started", "")
     try:
-        record, arrays = execute_task(task, progress=lambda m: send("progress", m),
-                                      on_metric=lambda m: send("metric", m))
+        result, arrays = run_task(task, progress=lambda m: send("progress", m),
+                                  on_metric=lambda m: send("metric", m))
     except Exception as exc:
         error, detail = describe_failure(exc)
         return "failed", error, detail, time.perf_counter() - t0
-    return "done", record, arrays, time.perf_counter() - t0
+    return "done", result, arrays, time.perf_counter() - t0
 
 
 class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None, threads: int | None = None,
-                 retries: int = 1, device: str | None = None):
+                 retries: int = 1, device: str | None = None, **_ignored: Any):
         if workers is not None and workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
         self.address = address
@@ -66,8 +67,8 @@ class RayExecutor(Executor):
         self._gpus = 0.0
         self._cpus = 0.0
 
-    def start(self, ui: UnitUI, *, registry=None, points=None) -> None:
-        self.ui = ui
+    def start(self, reporter: Reporter, *, registry=None, points=None) -> None:
+        self.reporter = reporter
         ray = self._ray = import_ray()
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
@@ -119,11 +120,11 @@ class RayExecutor(Executor):
             if task is None:
                 continue
             if kind == "started":
-                self.ui.unit_started(task)
+                self.reporter.started(task)
             elif kind == "progress":
-                self.ui.unit_progress(task, payload)
+                self.reporter.progress(task, payload)
             elif kind == "metric":
-                self.ui.unit_metric_done(task, payload)
+                self.reporter.metric_done(task, payload)
 
     def poll(self, timeout: float | None = None) -> list[Done | Failed]:
         ray = self._ray

@@ -26,6 +26,13 @@ from torch import nn
 EXTRACTOR_NAME = "digits-cnn"
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "digits_extractor.pt"
 WEIGHTS_SHA256 = "702d5d054542be869651666f2de6194beeda46a80a045496a28200f0fc11a752"
+# What `python -m benchbed.generative.train_extractor` gives on the CPU kinds it was checked on. float32
+# kernels round differently per instruction set, so a retrain is bit-for-bit only on the same kind; the
+# shipped file (WEIGHTS_SHA256) is what every machine loads.
+RETRAIN_SHA256 = {
+    WEIGHTS_SHA256: "the machine that trained the shipped weights (torch 2.14.1, CPU)",
+    "b70a2aadffb2890cb20092296753d12398c3bb5e299f86ed2482c66d12fffb57": "Intel Xeon, AVX-512, torch 2.14.1 (CPU)",
+}
 FEATURES = ("features", "logits")
 DEFAULT_LAYERS = {"isc": "logits", "fid": "features", "kid": "features", "prc": "features"}
 IMAGE_SIZE = 8

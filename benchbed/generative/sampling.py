@@ -36,6 +36,7 @@ class SampleRequest:
     progress: bool = True
     seed_model: SeedModel | None = None  # pre-fitted seeds, reused across models when given
     stats: dict[str, Any] = field(default_factory=dict)  # JSON-able numbers a sampler reports
+    report: Any = None  # report(message): a one-line status for the run's progress display
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -72,7 +73,7 @@ def run_sampler(sampler, request: SampleRequest) -> torch.Tensor:
 
 def draw_samples(model: torch.nn.Module, track, dataset, registry, device, *, n: int | None = None,
                  seed: int | None = None, train: LabelledImages | None = None, data_dir=None,
-                 progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                 progress: bool = True, report=None) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Sample ``n`` (default: the track's ``n_samples``) balanced class-conditional images from ``model``
     with the track's sampler and generation settings; returns (samples, labels, sampler stats)."""
     settings = track.generation
@@ -82,13 +83,13 @@ def draw_samples(model: torch.nn.Module, track, dataset, registry, device, *, n:
     n = settings.n_samples if n is None else int(n)
     if n <= 0:
         raise ConfigError(f"the number of samples must be positive, got {n}")
-    sampler = registry.sampler(settings.sampler)
+    sampler = registry.samplers.get(settings.sampler)
     if train is None and settings.seed_kind != "uniform":
         train = dataset.load("train", data_dir)
     request = SampleRequest(model=model, labels=class_labels(n, dataset.num_classes), settings=settings, train=train,
                             num_classes=dataset.num_classes, image_shape=tuple(dataset.image_shape),
                             device=torch.device(device), seed=track.seed if seed is None else int(seed),
-                            progress=progress)
+                            progress=progress, report=report or (lambda message: None))
     samples = run_sampler(sampler, request)
     stats = {"sampler": sampler.name, "seed": request.seed, **request.stats}
     return samples, request.labels, stats

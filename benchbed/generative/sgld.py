@@ -23,11 +23,6 @@ def joint_energy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return -logits.gather(1, labels.view(-1, 1)).squeeze(1)
 
 
-def marginal_energy(logits: torch.Tensor) -> torch.Tensor:
-    """E(x) = -logsumexp_k f(x)[k], per sample."""
-    return -torch.logsumexp(logits, dim=1)
-
-
 def _device_generator(device: torch.device, seed: int) -> torch.Generator:
     try:
         gen = torch.Generator(device=device)
@@ -88,15 +83,21 @@ def sample_sgld(request: SampleRequest) -> torch.Tensor:
     chunk = max(1, int(s.batch_size))
     out = torch.empty((n, *request.image_shape), dtype=torch.float32)
     first, last = [], []
-    with tqdm(total=math.ceil(n / chunk) * s.steps, desc="sgld", unit="step", disable=not request.progress,
-              leave=False) as bar:
+    total = math.ceil(n / chunk) * s.steps
+    done = [0]
+    with tqdm(total=total, desc="sgld", unit="step", disable=not request.progress, leave=False) as bar:
+        def step() -> None:
+            done[0] += 1
+            bar.update(1)
+            if request.report is not None and (done[0] % 10 == 0 or done[0] == total):
+                request.report(f"sgld: step {done[0]}/{total} ({n} samples in chunks of {chunk})")
+
         for start in range(0, n, chunk):
             labels = request.labels[start:start + chunk]
             x0 = seeds.draw(labels, seed_gen).to(device)
             trace: list[float] = []
             x = sgld(request.model, x0, labels.to(device), steps=s.steps, step_size=s.step_size, noise=s.noise,
-                     momentum=s.momentum, generator=noise_gen, energies=trace, on_step=bar.update if
-                     request.progress else None)
+                     momentum=s.momentum, generator=noise_gen, energies=trace, on_step=step)
             out[start:start + len(labels)] = x.float().cpu()
             first.append((trace[0], len(labels)))
             last.append((trace[-1], len(labels)))

@@ -114,7 +114,7 @@ def scatter(points: Sequence[dict[str, Any]], *, x_label: str, y_label: str, y_c
     }
 
 
-def _finite(a: Any) -> np.ndarray | None:
+def finite(a: Any) -> np.ndarray | None:
     try:
         arr = np.asarray(a, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -124,20 +124,25 @@ def _finite(a: Any) -> np.ndarray | None:
 
 
 def histogram(series: Sequence[dict[str, Any]], *, x_label: str, width: int = 320, height: int = 170,
-              bins: int = 30, zero_line: bool = False) -> dict[str, Any] | None:
+              bins: int = 30, zero_line: bool = False, x_range: tuple[float, float] | None = None,
+              ) -> dict[str, Any] | None:
     """Overlaid step histograms (fraction of points per bin) on shared bins, with a dashed mean line each.
 
     ``series``: dicts with ``values`` (1-D array), ``label`` and ``kind`` (a CSS class suffix).
+    ``x_range``: the bins' span (e.g. shared by several models' plots so they compare by eye);
+    default: the data's.
     """
     data = []
     for s in series:
-        arr = _finite(s["values"])
+        arr = finite(s["values"])
         if arr is not None:
             data.append((s, arr))
     if not data:
         return None
     lo = min(float(a.min()) for _, a in data)
     hi = max(float(a.max()) for _, a in data)
+    if x_range is not None:
+        lo, hi = min(lo, x_range[0]), max(hi, x_range[1])
     if zero_line:
         lo, hi = min(lo, 0.0), max(hi, 0.0)
     if hi - lo < 1e-12:

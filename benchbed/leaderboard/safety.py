@@ -1,7 +1,7 @@
 """Turning plugin-provided values into things that are safe to put on a page.
 
-Escaping itself is jinja2's job (autoescaping is on for every template); this module only decides
-which strings may become links and coerces loosely typed record fields into plain text and numbers.
+Escaping itself is jinja2's job (autoescaping is on for every template); this module decides which
+strings may become links, and how numbers are displayed and sorted (deterministically).
 """
 from __future__ import annotations
 
@@ -32,38 +32,6 @@ def safe_url(value: Any) -> str | None:
     if parts.scheme.lower() not in _SAFE_SCHEMES or not parts.netloc:
         return None
     return url
-
-
-def text(value: Any) -> str:
-    """A record field as display text ("" for missing); never markup -- the templates escape it."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def number(value: Any) -> float | None:
-    """A metric value as a float, or ``None`` when it is missing or not a number (shown as a dash)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        v = float(value)
-        return None if math.isnan(v) else v
-    try:  # numpy scalars and numeric strings written by older tools
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
-
-
-def integer(value: Any) -> int | None:
-    v = number(value)
-    if v is None or not math.isfinite(v):
-        return None
-    return int(v) if float(v).is_integer() else None
 
 
 def _tidy(s: str) -> str:

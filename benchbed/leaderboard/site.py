@@ -20,9 +20,12 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from ..errors import BenchbedError
-from ..store import ResultsStore, _json_default, atomic_write_bytes, slug
-from . import data
-from .safety import fmt_number, fmt_seconds, safe_url, text
+from ..record import Record, _json_default
+from ..store import ResultsStore, atomic_write_bytes, file_stem
+from ..tables import column_catalogue, reported_numbers, shown_records
+from . import downloads, figures, views
+from .studies import study_view
+from .safety import fmt_number, fmt_seconds, safe_url
 
 DEFAULT_SITE = Path("leaderboards") / "site"
 
@@ -44,7 +47,7 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("benchbed.leaderboard", "templates"), autoescape=True,
                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = fmt_number
-    env.globals.update(safe_url=safe_url, track_page=data.track_page, model_page=data.model_page)
+    env.globals.update(safe_url=safe_url, track_page=views.track_page, model_page=views.model_page)
     return env
 
 
@@ -100,28 +103,24 @@ class _Writer:
         self.write(MANIFEST, "".join(f"{n}\n" for n in sorted(set(self.written))))
 
 
-def provenance(rec: dict[str, Any]) -> dict[str, str]:
+def provenance(rec: Record) -> dict[str, str]:
     """A record's provenance fields as display text (a dash where the record has none)."""
-    attack = data._dict(rec.get("attack"))
-    wall = data.number(rec.get("wall_time_s"))
-    eps = data.number(rec.get("eps"))
+    attack = rec.attack
     return {
-        "seed": text(rec.get("seed")) or "–",
-        "norm": text(rec.get("norm")) or "–",
-        "eps": f"{eps:.6g}" if eps is not None else "–",
-        "attack": text(attack.get("name")) or "–",
-        "attack_version": text(attack.get("version")),
-        "device": text(rec.get("device")) or "–",
-        "wall_time": fmt_seconds(wall),
-        "checkpoint": text(rec.get("checkpoint_sha256")) or "–",
-        "finished_at": text(rec.get("finished_at")) or "–",
-        "unit_key": text(rec.get("unit_key")),
-        "quick": "yes" if rec.get("quick") is True else "",
+        "seed": str(rec.seed), "norm": rec.norm, "eps": f"{rec.eps:.6g}",
+        "attack": attack.name if attack else "–",
+        "attack_version": attack.version if attack else "",
+        "attack_library": f"{attack.library} {attack.library_version}".strip() if attack else "",
+        "device": rec.device or "–", "wall_time": fmt_seconds(rec.wall_time_s),
+        "checkpoint": rec.checkpoint_sha256 or "–", "weights": rec.weights_sha256 or "–",
+        "finished_at": rec.finished_at or "–", "result_key": rec.result_key,
+        "quick": "yes" if rec.quick else "", "variant": rec.variant,
     }
 
 
-def _model_views(tracks: list[data.TrackView], store: ResultsStore) -> list[dict[str, Any]]:
-    by_model: dict[str, list[tuple[data.TrackView, data.Row]]] = defaultdict(list)
+def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], dict], others: dict,
+                 studies: dict[tuple[str, str], list[dict]]) -> list[dict]:
+    by_model: dict[str, list[tuple[views.TrackView, views.Row]]] = defaultdict(list)
     for tv in tracks:
         for row in tv.rows:
             by_model[row.model].append((tv, row))
@@ -129,54 +128,51 @@ def _model_views(tracks: list[data.TrackView], store: ResultsStore) -> list[dict
     for name in sorted(by_model):
         entries = sorted(by_model[name], key=lambda e: e[0].name)
         first = entries[0][1]
-        info = data.model_info(first.record)
-        link = info.get("link")
         per_track = []
         for tv, row in entries:
             rec = row.record
-            arrays = store.arrays(tv.name, name)
-            flipped = data._dict(data._dict(rec.get("attack")).get("flipped_by"))
+            got = arrays.get((tv.name, name), {})
             n_ranked = sum(1 for r in tv.rows if r.rank is not None)
             per_track.append({
                 "track": tv, "row": row, "record": rec,
                 "metrics": [(c, row.cells[c.name]) for c in tv.columns],
                 "rank": row.rank, "n_ranked": n_ranked, "n_models": len(tv.rows),
                 "prov": provenance(rec),
-                "flipped": [(text(k), fmt_number(data.number(v), "count") if data.number(v) is not None
-                             else text(v)) for k, v in sorted(flipped.items(), key=lambda kv: str(kv[0]))],
-                "versions": [(text(k), text(v)) for k, v in sorted(
-                    data._dict(rec.get("versions")).items(), key=lambda kv: str(kv[0]))],
-                "timings": [(text(k), fmt_seconds(data.number(v))) for k, v in sorted(
-                    data._dict(rec.get("timings_s")).items(), key=lambda kv: str(kv[0]))],
-                "energy": data.energy_histogram(arrays, small=False),
-                "delta": data.delta_histogram(arrays),
-                "grid": data.sample_grid(store, rec, arrays),
-                "generates": bool(data._dict(rec.get("track_info")).get("generation")),
-                "raw": json_text(rec),
+                "flipped": sorted(rec.attack.flipped_by.items()) if rec.attack else [],
+                "versions": sorted(rec.versions.items()),
+                "plugins": sorted((role, f"{p.get('distribution', '?')} {p.get('version', '?')}")
+                                  for role, p in rec.plugins.items() if isinstance(p, dict)),
+                "timings": [(k, fmt_seconds(v)) for k, v in sorted(rec.timings_s.items())],
+                "energy": figures.energy_histogram(got, small=False, x_range=tv.energy_range),
+                "delta": figures.delta_histogram(got),
+                "grid": figures.grid_data_uri(got),
+                "generates": bool(rec.track_info.get("generation")),
+                "others": others.get((tv.name, name), []),
+                "studies": studies.get((tv.name, name), []),
+                "raw": json_text(rec.to_dict()),
             })
+        info = first.info
         models.append({
-            "name": name, "page": data.model_page(name), "slug": slug(name), "info": info,
-            "paper": text(info.get("paper")), "paper_url": safe_url(link),
-            "link_text": text(link), "venue": text(info.get("venue")),
-            "architecture": text(info.get("architecture")), "recipe": text(info.get("recipe")),
-            "extra_data": data.extra_data_label(info.get("extra_data")),
-            "threat_models": ", ".join(text(t) for t in data._list(info.get("threat_models"))),
-            "footnote": text(info.get("footnote")), "dataset": text(info.get("dataset") or first.record.get("dataset")),
-            "checkpoint": text(info.get("checkpoint_sha256") or first.record.get("checkpoint_sha256")),
-            "reported": [(text(k), fmt_number(data.number(v)) if data.number(v) is not None else text(v))
-                         for k, v in sorted(data._dict(info.get("reported")).items(), key=lambda kv: str(kv[0]))],
-            "tracks": per_track, "records": [e[1].record for e in entries],
+            "name": name, "page": views.model_page(name), "slug": file_stem(name), "row": first,
+            "link_text": info.get("link") if isinstance(info.get("link"), str) else "",
+            "threat_models": ", ".join(str(t) for t in info.get("threat_models", []) if isinstance(t, str)),
+            "checkpoint": first.record.checkpoint_sha256, "weights": first.record.weights_sha256,
+            "reported": [(k, fmt_number(v)) for k, v in sorted(reported_numbers(first.record).items())],
+            "tracks": per_track, "records": [e[1].record.to_dict() for e in entries],
         })
     return models
 
 
 def render_site(results_dir: str | Path | None = None, out_dir: str | Path | None = None) -> Path:
-    """Render every track in the results store into ``out_dir`` (default: :func:`default_site_for`)."""
+    """Render every track in the results store into ``out_dir`` (default: :func:`default_site_for`).
+
+    Each (track, model) shows its full-protocol record where there is one; quick and partial runs
+    are listed on the model page, marked as such, and never replace it."""
     store = ResultsStore(results_dir)
-    records = store.records()
-    if not records:
+    every = store.records()
+    if not every:
         where = store.root if store.root.is_dir() else f"{store.root} (no such folder)"
-        raise BenchbedError(f"no result records in {where}: run `benchbed run` first to evaluate models, "
+        raise BenchbedError(f"no valid result records in {where}: run `benchbed run` first to evaluate models, "
                             f"or pass --results DIR pointing at a results folder")
     out = Path(out_dir) if out_dir is not None else default_site_for(store.root)
     if out.exists() and not out.is_dir():
@@ -189,24 +185,38 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
               "csp": f"default-src 'none'; img-src data:; style-src '{_csp_hash(css)}'; "
                      f"script-src '{_csp_hash(js)}'; base-uri 'none'; form-action 'none'"}
 
+    shown = shown_records(every)
+    others: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    shown_ids = {id(r) for r in shown}
+    for rec in every:
+        if id(rec) not in shown_ids:
+            others[(rec.track, rec.model)].append({
+                "variant": rec.variant, "n_examples": rec.n_examples, "quick": rec.quick, "partial": rec.partial,
+                "metrics": [(c, fmt_number(rec.value(c), info.unit)) for c, info in
+                            column_catalogue([rec]).items() if info.rank or info.headline],
+                "flags": views.record_flags(rec), "finished_at": rec.finished_at})
+    arrays = {(r.track, r.model): store.arrays(r) for r in shown}
     tracks = []
-    for name in sorted({r["track"] for r in records}):
-        recs = [r for r in records if r["track"] == name]
-        tracks.append(data.build_track(name, recs, store))
-    models = _model_views(tracks, store)
+    for name in sorted({r.track for r in shown}):
+        recs = [r for r in shown if r.track == name]
+        tracks.append(views.build_track(name, recs, {r.model: arrays[(name, r.model)] for r in recs}))
+    study_views: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for study in store.studies():
+        study_views[(study.track, study.model)].append(study_view(study, store.study_arrays(study)))
+    models = _model_views(tracks, arrays, others, study_views)
 
     writer = _Writer(out)
     writer.write("index.html", env.get_template("index.html.j2").render(
-        tracks=tracks, models=models, n_records=len(records), all_records=ALL_RECORDS, **assets))
+        tracks=tracks, models=models, n_records=len(every), all_records=ALL_RECORDS, **assets))
     for tv in tracks:
         writer.write(tv.page, env.get_template("track.html.j2").render(track=tv, **assets))
-        writer.write(f"track-{tv.slug}.csv", data.track_frame(tv).to_csv(index=False, lineterminator="\n"))
-        writer.write(f"track-{tv.slug}.json", json_text(data.track_json(tv)))
-        writer.write(f"track-{tv.slug}.records.json", json_text(tv.records))
+        writer.write(f"track-{tv.slug}.csv", downloads.track_frame(tv).to_csv(index=False, lineterminator="\n"))
+        writer.write(f"track-{tv.slug}.json", json_text(downloads.track_json(tv)))
+        writer.write(f"track-{tv.slug}.records.json", json_text([r.to_dict() for r in tv.records]))
     for m in models:
         writer.write(m["page"], env.get_template("model.html.j2").render(model=m, **assets))
         writer.write(f"model-{m['slug']}.records.json", json_text(m["records"]))
-    writer.write(ALL_RECORDS, json_text(records))
+    writer.write(ALL_RECORDS, json_text([r.to_dict() for r in every]))
     writer.write(".nojekyll", "")
     writer.finish()
     return out

@@ -21,7 +21,7 @@ class OneModel:
     def __init__(self, name):
         self.name = name
 
-    @benchbed.hookimpl
+    @benchbed.plugin.hookimpl
     def register_models(self, register):
         register(ModelSpec(name=self.name, dataset="digits", threat_models=("Linf",), architecture="linear",
                            recipe="standard", loader=_linear))
@@ -30,20 +30,20 @@ class OneModel:
 def test_builtins_register_through_the_same_hooks():
     host = PluginHost(load_external=False)
     reg = host.registry
-    assert {"digits", "cifar10", "cifar100", "svhn"} <= set(reg.names("datasets"))
-    assert {"digits-linf", "cifar10-linf", "cifar10-l2", "cifar100-linf"} <= set(reg.names("tracks"))
-    assert "autoattack" in reg.names("attacks")
-    assert reg.sources[("tracks", "digits-linf")] == "benchbed.builtin.tracks"
+    assert {"digits", "cifar10", "cifar100", "svhn"} <= set(reg.datasets.names())
+    assert {"digits-linf", "cifar10-linf", "cifar10-l2", "cifar100-linf"} <= set(reg.tracks.names())
+    assert "autoattack" in reg.attacks.names()
+    assert reg.tracks.source("digits-linf") == "benchbed.builtin.tracks"
     assert all(info.distribution == "benchbed" for info in host.infos.values())
 
 
 def test_register_and_unregister_plugin_object():
     host = PluginHost(load_external=False)
     host.register(OneModel("probe-model"), name="probe")
-    assert "probe-model" in host.registry.names("models")
-    assert host.registry.sources[("models", "probe-model")] == "probe"
+    assert "probe-model" in host.registry.models.names()
+    assert host.registry.models.source("probe-model") == "probe"
     host.unregister("probe")
-    assert "probe-model" not in host.registry.names("models")
+    assert "probe-model" not in host.registry.models.names()
 
 
 def test_duplicate_names_name_both_sources_and_keep_the_first():
@@ -51,8 +51,8 @@ def test_duplicate_names_name_both_sources_and_keep_the_first():
     host.register(OneModel("same"), name="first-plugin")
     host.register(OneModel("same"), name="second-plugin")
     reg = host.registry
-    assert reg.names("models") == ["same"]
-    assert reg.sources[("models", "same")] == "first-plugin"
+    assert reg.models.names() == ["same"]
+    assert reg.models.source("same") == "first-plugin"
     problem = " ".join(reg.problems)
     assert "duplicate model name 'same'" in problem and "first-plugin" in problem and "second-plugin" in problem
     assert host.infos["second-plugin"].error is not None and host.infos["first-plugin"].ok
@@ -60,27 +60,27 @@ def test_duplicate_names_name_both_sources_and_keep_the_first():
 
 def test_a_plugin_whose_register_hook_raises_is_isolated():
     class Broken:
-        @benchbed.hookimpl
+        @benchbed.plugin.hookimpl
         def register_models(self, register):
             raise RuntimeError("weights server exploded")
 
     host = PluginHost(load_external=False)
     host.register(Broken(), name="broken-one")
     host.register(OneModel("healthy"), name="healthy-one")
-    assert host.registry.names("models") == ["healthy"]
+    assert host.registry.models.names() == ["healthy"]
     assert "weights server exploded" in host.infos["broken-one"].error
 
 
 def test_unknown_names_suggest_close_matches():
     reg = PluginHost(load_external=False).registry
     with pytest.raises(UnknownNameError, match=r"did you mean 'digits-linf'"):
-        reg.track("digits-lnf")
-    assert "\n" not in str(pytest.raises(UnknownNameError, reg.dataset, "cifar11").value)
+        reg.tracks.get("digits-lnf")
+    assert "\n" not in str(pytest.raises(UnknownNameError, reg.datasets.get, "cifar11").value)
 
 
 def test_wildcard_listing():
     reg = PluginHost(load_external=False).registry
-    assert reg.names("tracks", "cifar*") == ["cifar10-l2", "cifar10-linf", "cifar100-linf"]
+    assert reg.tracks.names("cifar*") == ["cifar10-l2", "cifar10-linf", "cifar100-linf"]
 
 
 # -- real distributions with entry points, installed into a temp dir --------------------------------
@@ -114,7 +114,7 @@ def installed_plugins(tmp_path_factory):
         def load(device):
             return nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).to(device)
 
-        @benchbed.hookimpl
+        @benchbed.plugin.hookimpl
         def register_models(register):
             register(ModelSpec(name="throwaway-linear", dataset="digits", threat_models=("Linf",),
                                architecture="linear", recipe="standard", loader=load))

@@ -25,7 +25,7 @@ class Zoo:
     def __init__(self, loaders):
         self.loaders = loaders
 
-    @benchbed.hookimpl
+    @benchbed.plugin.hookimpl
     def register_models(self, register):
         for name, loader in self.loaders.items():
             register(ModelSpec(name=name, dataset="digits", threat_models=("Linf",), architecture="MLP",
@@ -56,19 +56,19 @@ def test_robust_accuracy_equals_direct_pyautoattack(tiny_digits_mlp, tmp_path):
     summary = run_track("digits-linf", n_examples=60, device="cpu", results_dir=tmp_path, registry=reg,
                         show_progress=False)
     record = summary.records[0]
-    test = reg.dataset("digits").load("test")
+    test = reg.datasets.get("digits").load("test")
     x, y = test.images[:60], test.labels[:60]
     adversary = AutoAttack(tiny_digits_mlp, norm="Linf", eps=0.1, version="standard", seed=0, device="cpu")
     _, y_adv = adversary.run_standard_evaluation(x, y, batch_size=250)
     direct = (y_adv == y)
     # The same points survive: compare counts exactly (a float32 mean would add rounding noise).
-    assert record["metrics"]["robust_accuracy"] == 100.0 * int(direct.sum()) / 60
-    stored = ResultsStore(tmp_path).arrays("digits-linf", "mlp")
+    assert record.metrics["robust_accuracy"] == 100.0 * int(direct.sum()) / 60
+    stored = ResultsStore(tmp_path).arrays(record)
     assert np.array_equal(stored["robust"], direct.numpy())
     with torch.no_grad():
         clean = (tiny_digits_mlp(x).argmax(1) == y).float().mean().item() * 100
-    assert record["metrics"]["clean_accuracy"] == pytest.approx(clean)
-    flipped = record["attack"]["flipped_by"]
+    assert record.metrics["clean_accuracy"] == pytest.approx(clean)
+    flipped = record.attack.flipped_by
     assert sum(flipped.values()) == int((tiny_digits_mlp(x).argmax(1) == y).sum()) - int(direct.sum())
     assert set(flipped) == {"apgd-ce", "apgd-t", "fab-t", "square"}
 
@@ -76,13 +76,20 @@ def test_robust_accuracy_equals_direct_pyautoattack(tiny_digits_mlp, tmp_path):
 def test_record_has_numbers_and_provenance(tiny_digits_mlp, tmp_path):
     reg = registry_with(mlp=lambda device: tiny_digits_mlp)
     run_track("digits-linf", n_examples=20, device="cpu", results_dir=tmp_path, registry=reg, show_progress=False)
-    record = json.loads((tmp_path / "digits-linf" / "mlp.json").read_text())
+    store = ResultsStore(tmp_path)
+    record = json.loads(store.record_path("digits-linf", "mlp", "n20").read_text())
+    assert record["variant"] == "n20" and record["registered_n_examples"] == 449
     assert isinstance(record["metrics"]["clean_accuracy"], float)
     assert isinstance(record["metrics"]["robust_accuracy"], float)
-    assert record["n_examples"] == 20 and record["quick"] is True
+    assert record["n_examples"] == 20 and store.record("digits-linf", "mlp", "n20").quick is True
     assert record["seed"] == 0 and record["eps"] == 0.1 and record["attack"]["version"] == "standard"
     for lib in ("torch", "pyautoattack", "torch-fidelity", "benchbed"):
         assert record["versions"][lib] not in ("", "not installed")
+    assert record["plugins"]["model"]["distribution"] == "(in-process)"
+    assert record["plugins"]["attack"] == {"plugin": "benchbed.builtin.attacks", "distribution": "benchbed",
+                                           "version": record["versions"]["benchbed"], "library": "pyautoattack",
+                                           "library_version": record["versions"]["pyautoattack"]}
+    assert len(record["weights_sha256"]) == 64 and len(record["record_sha256"]) == 64
     assert record["device"].startswith("cpu") and record["wall_time_s"] > 0
     assert record["columns"]["robust_accuracy"]["unit"] == "%"
 
@@ -97,8 +104,8 @@ def test_broken_models_fail_alone(tiny_digits_mlp, tmp_path):
     error = status["shape"].error
     assert status["shape"].status == "failed"
     assert re.search(r"logits of shape \(\d+, 7\)", error) and re.search(r"expected \(\d+, 10\)", error), error
-    assert [r["model"] for r in ResultsStore(tmp_path).records()] == ["good"]
-    assert {r["model"] for r in ResultsStore(tmp_path).failures()} == {"nan", "shape"}
+    assert [r.model for r in ResultsStore(tmp_path).records()] == ["good"]
+    assert {r.model for r in ResultsStore(tmp_path).failures()} == {"nan", "shape"}
 
 
 def test_wrong_checksum_is_one_line_and_isolated(tiny_digits_mlp, tmp_path):
@@ -128,13 +135,13 @@ def test_eps_must_be_positive():
         TrackSpec(name="bad", dataset="digits", norm="Linf", eps=0.0, n_examples=10)
 
     class BadTrack:
-        @benchbed.hookimpl
+        @benchbed.plugin.hookimpl
         def register_tracks(self, register):
             register(TrackSpec(name="bad", dataset="digits", norm="Linf", eps=-1.0, n_examples=10))
 
     host = PluginHost(load_external=False)
     host.register(BadTrack(), name="bad-track-plugin")
-    assert "bad" not in host.registry.names("tracks")
+    assert "bad" not in host.registry.tracks.names()
     assert "eps must be a positive number" in host.infos["bad-track-plugin"].error
 
 

@@ -12,7 +12,7 @@ ACCURACY = ("clean_accuracy", "robust_accuracy")
 
 def accuracy_track(registry, name: str):
     """The registered track with only its accuracy metrics (no sampling: fast on CPU)."""
-    return registry.track(name).replace(metrics=ACCURACY)
+    return registry.tracks.get(name).replace(metrics=ACCURACY)
 
 
 def md5(path: Path) -> str:

@@ -10,9 +10,10 @@ from eco_helpers import ACCURACY, accuracy_track
 from torch import nn
 
 import benchbed
-from benchbed.api import EvaluationResult, state_dict_sha256
+from benchbed.api import EvaluationResult
 from benchbed.errors import BenchbedError, ConfigError, UnknownNameError
 from benchbed.plugins import PluginHost
+from benchbed.provenance import state_dict_sha256
 from benchbed.runner import run_track
 from benchbed.specs import ModelSpec
 from benchbed.store import ResultsStore
@@ -25,7 +26,7 @@ class Zoo:
     def __init__(self, specs):
         self.specs = specs
 
-    @benchbed.hookimpl
+    @benchbed.plugin.hookimpl
     def register_models(self, register):
         for spec in self.specs:
             register(spec)
@@ -52,31 +53,72 @@ def test_evaluate_equals_registering_a_plugin_and_running_the_track(tiny_digits_
                         registry=reg, show_progress=False)
     assert not summary.failed, summary.failed
     via_plugin = summary.records[0]
-    plugin_arrays = ResultsStore(tmp_path / "run").arrays("digits-linf", "mlp-plugin")
+    plugin_arrays = ResultsStore(tmp_path / "run").arrays(via_plugin)
 
-    result = benchbed.evaluate(tiny_digits_mlp, track="digits-linf", n_examples=60, device="cpu",
-                               metrics=list(ACCURACY), name="mlp-python", registry=reg)
+    result = benchbed.evaluate(tiny_digits_mlp, track=track, n_examples=60, device="cpu", name="mlp-python",
+                               registry=reg)
 
     assert isinstance(result, EvaluationResult)
-    assert result.metrics == via_plugin["metrics"]  # exactly, not approximately
+    record = result.record
+    assert result.metrics == via_plugin.metrics  # exactly, not approximately
     assert set(result.metrics) == set(ACCURACY)
-    assert result.n_examples == via_plugin["n_examples"] == 60
-    assert result.quick is via_plugin["quick"] is True
-    assert result.attack["flipped_by"] == via_plugin["attack"]["flipped_by"]
+    assert record.n_examples == via_plugin.n_examples == 60
+    assert result.quick is via_plugin.quick is True
+    assert record.attack == via_plugin.attack
     for key in ("robust", "clean_correct", "clean_prediction", "index"):
         assert np.array_equal(result.arrays[key], plugin_arrays[key]), key
     # provenance
-    assert result.checkpoint_sha256 == state_dict_sha256(tiny_digits_mlp)
-    assert result.versions["torch"] not in ("", "not installed")
-    assert result.record["model_info"]["recipe"] == "unregistered"
-    assert result.eps == 0.1 and result.norm == "Linf" and result.seed == 0 and result.dataset == "digits"
+    assert record.checkpoint_sha256 == record.weights_sha256 == state_dict_sha256(tiny_digits_mlp)
+    assert record.weights_sha256 == via_plugin.weights_sha256
+    assert record.versions["torch"] not in ("", "not installed")
+    assert record.model_info["recipe"] == "unregistered"
+    assert record.plugins["model"]["plugin"] == "benchbed.evaluate"
+    assert record.eps == 0.1 and record.norm == "Linf" and record.seed == 0 and record.dataset == "digits"
     # the same table columns as `benchbed results`
     frame = result.to_frame()
     expected = records_frame([via_plugin])
     assert list(frame.columns) == list(expected.columns)
     assert frame.loc[0, "model"] == "mlp-python"
     assert frame.drop(columns="model").equals(expected.drop(columns="model"))
-    assert result["robust_accuracy"] == via_plugin["metrics"]["robust_accuracy"]
+    assert result["robust_accuracy"] == via_plugin.metrics["robust_accuracy"]
+
+
+# fields that say when, where and how long a run was, or which run: the only ones allowed to differ
+VOLATILE = {"finished_at", "run_id", "wall_time_s", "timings_s", "arrays_sha256"}
+
+
+def test_evaluate_and_run_give_the_same_record_field_by_field(tiny_digits_mlp, tmp_path):
+    """Acceptance (issue 11): `benchbed.evaluate` of a registered model and `benchbed run` of it write
+    records equal in every field but the volatile ones -- one evaluation path, one record builder."""
+    from dataclasses import fields
+
+    reg = registry_with(digits_spec("mlp", lambda device: tiny_digits_mlp.to(device)))
+    track = accuracy_track(reg, "digits-linf")
+    summary = run_track(track, ["mlp"], n_examples=40, device="cpu", results_dir=tmp_path / "run", registry=reg,
+                        show_progress=False)
+    via_run = ResultsStore(tmp_path / "run").record("digits-linf", "mlp", summary.records[0].variant)
+    result = benchbed.evaluate("mlp", track=track, n_examples=40, device="cpu", results_dir=tmp_path / "api",
+                               registry=reg, progress=False)
+    via_api = ResultsStore(tmp_path / "api").record("digits-linf", "mlp", result.record.variant)
+    compared = [f.name for f in fields(via_run) if f.name not in VOLATILE]
+    assert len(compared) >= 25
+    for name in compared:
+        assert getattr(via_api, name) == getattr(via_run, name), name
+    run_arrays = ResultsStore(tmp_path / "run").arrays(via_run)
+    api_arrays = ResultsStore(tmp_path / "api").arrays(via_api)
+    assert run_arrays.keys() == api_arrays.keys()
+    for key in run_arrays:
+        assert np.array_equal(run_arrays[key], api_arrays[key]), key
+
+
+def test_evaluate_defaults_to_the_cli_default_track():
+    import inspect
+
+    from benchbed.builtin.tracks import DEFAULT_TRACK
+    from benchbed.cli import build_parser
+
+    assert inspect.signature(benchbed.evaluate).parameters["track"].default == DEFAULT_TRACK
+    assert build_parser().parse_args(["run"]).track == DEFAULT_TRACK
 
 
 def test_clean_only_subset_writes_record_and_restores_mode(tiny_digits_mlp, tmp_path):
@@ -88,10 +130,10 @@ def test_clean_only_subset_writes_record_and_restores_mode(tiny_digits_mlp, tmp_
     assert result.model == "Sequential"  # default name: the module's class
     assert model.training, "evaluate must hand the module back in the mode it had"
     assert result.path is not None and result.path.is_file()
-    stored = ResultsStore(tmp_path).record("digits-linf", "Sequential")
-    assert stored["metrics"] == result.metrics
+    stored = ResultsStore(tmp_path).record("digits-linf", "Sequential", result.record.variant)
+    assert stored.metrics == result.metrics and stored.partial and stored.quick
     with torch.no_grad():
-        test = reg.dataset("digits").load("test")
+        test = reg.datasets.get("digits").load("test")
         expected = (model.eval()(test.images[:40]).argmax(1) == test.labels[:40]).float().mean().item() * 100
     assert result.metrics["clean_accuracy"] == pytest.approx(expected)
 
@@ -109,6 +151,8 @@ def test_unknown_track_and_non_module_are_one_line_errors(tiny_digits_mlp):
     with pytest.raises(UnknownNameError, match="did you mean 'digits-linf'"):
         benchbed.evaluate(tiny_digits_mlp, track="digits-lnf", registry=registry_with())
     with pytest.raises(ConfigError, match="needs a torch.nn.Module"):
+        benchbed.evaluate(42, track="digits-linf", registry=registry_with())
+    with pytest.raises(UnknownNameError, match="unknown model 'digits-mlp'"):
         benchbed.evaluate("digits-mlp", track="digits-linf", registry=registry_with())
 
 
@@ -163,7 +207,7 @@ def test_list_models_wildcards_and_track_filter():
         "digits-cnn-standard", "digits-cnn-trades", "digits-mlp"]
     assert benchbed.list_models("*trades", track="digits-linf", registry=reg) == ["digits-cnn-trades"]
     assert benchbed.list_models(track="cifar10-linf", registry=reg) == ["cifar-net"]
-    assert benchbed.list_tracks(registry=reg) == sorted(reg.names("tracks"))
+    assert benchbed.list_tracks(registry=reg) == sorted(reg.tracks.names())
     assert benchbed.list_tracks("cifar10-*", registry=reg) == ["cifar10-l2", "cifar10-linf"]
     assert "digits-linf" in benchbed.list_tracks("*linf", registry=reg)
 

@@ -71,18 +71,18 @@ def test_lists_cifar10_linf_zoo_models_with_published_numbers(host):
     names = benchbed.list_models("rb/*", track="cifar10-linf", registry=reg)
     assert names == sorted(f"rb/cifar10-linf/{i}" for i in _zoo_ids("cifar10", "Linf"))
     assert len(names) >= 50
-    standard = reg.model("rb/cifar10-linf/Standard")
+    standard = reg.models.get("rb/cifar10-linf/Standard")
     assert standard.reported == {"clean_accuracy": 94.78, "robust_accuracy": 0.0}
     assert standard.architecture == "WideResNet-28-10" and standard.recipe == "standard"
-    small = reg.model(SMALL_NAME)
+    small = reg.models.get(SMALL_NAME)
     assert small.reported == {"clean_accuracy": 84.59, "robust_accuracy": 55.54}
     assert small.architecture == "ResNet-18" and small.venue == "ICLR 2022"
     assert small.link == "https://arxiv.org/abs/2104.09425" and "Proxy Distributions" in small.paper
     assert small.dataset == "cifar10" and small.threat_models == ("Linf",)
-    assert all(reg.model(n).reported.get("robust_accuracy") is not None for n in names)
+    assert all(reg.models.get(n).reported.get("robust_accuracy") is not None for n in names)
     # the other tracks, and ids RobustBench reuses across them stay distinct models
     assert benchbed.list_models("rb/cifar10-l2/Standard", track="cifar10-l2", registry=reg)
-    assert reg.model("rb/cifar10-l2/Standard").reported["robust_accuracy"] == 0.0
+    assert reg.models.get("rb/cifar10-l2/Standard").reported["robust_accuracy"] == 0.0
     assert len(benchbed.list_models("rb/*", track="cifar100-linf", registry=reg)) == len(
         _zoo_ids("cifar100", "Linf"))
     assert not benchbed.list_models("rb/cifar10-linf/*", track="cifar10-l2", registry=reg)
@@ -163,13 +163,13 @@ def test_model_info_folder_overrides_readme(tmp_path, monkeypatch):
     spec = plugin.spec_for(entry)
     assert spec.reported == {"clean_accuracy": 84.38, "robust_accuracy": 54.43}
     assert spec.extra_data is True and spec.venue == "arXiv, Apr 2021"
-    info = spec.info()["robustbench"]
+    info = spec.info()["extra"]["robustbench"]
     assert info["authors"].startswith("Vikash Sehwag") and info["reported_by_paper"] == 54.8
     assert "6M synthetic" in spec.footnote
 
 
 def test_missing_checkpoint_offline_is_one_line_naming_file_and_folder(host, checkpoints):
-    spec = host.registry.model(SMALL_NAME)
+    spec = host.registry.models.get(SMALL_NAME)
     assert spec.checkpoint_sha256 == ""
     with pytest.raises(BenchbedError) as err:
         spec.load("cpu")
@@ -190,7 +190,7 @@ def test_failed_download_is_one_line(host, checkpoints, monkeypatch):
 
     monkeypatch.setattr(loading, "download_gdrive", no_network)
     with pytest.raises(BenchbedError) as err:
-        host.registry.model(SMALL_NAME).load("cpu")
+        host.registry.models.get(SMALL_NAME).load("cpu")
     assert calls and calls[0][0] == "1-ZgoSlD_AMhtXdnUElilxVXnzK2DcHuu"
     assert calls[0][1] == checkpoints / "cifar10" / "Linf" / f"{SMALL}.pt"
     message = str(err.value)
@@ -249,7 +249,7 @@ def test_loads_the_zoo_architecture_from_a_test_made_checkpoint(host, checkpoint
     import torch
 
     net, path = _make_checkpoint(checkpoints)
-    spec = host.registry.model(SMALL_NAME)
+    spec = host.registry.models.get(SMALL_NAME)
     assert spec.checkpoint_sha256 == sha256_file(path)
     loaded = spec.load("cpu")
     assert type(loaded).__name__ == type(net).__name__ and not loaded.training
@@ -271,19 +271,19 @@ def _evaluate_offline(host, checkpoints, fake_cifar10, tmp_path, n=8, n_right=2)
     data_dir = fake_cifar10(images, labels)
 
     reg = host.registry
-    spec = reg.model(SMALL_NAME)
+    spec = reg.models.get(SMALL_NAME)
     assert spec.checkpoint_sha256 == sha256_file(path)
     track = accuracy_track(reg, "cifar10-linf")
     summary = run_track(track, [SMALL_NAME], n_examples=n, device="cpu", results_dir=tmp_path / "results",
                         data_dir=data_dir, registry=reg, show_progress=False)
     assert not summary.failed, summary.failed[0].error
-    record = ResultsStore(tmp_path / "results").record("cifar10-linf", SMALL_NAME)
-    assert record["metrics"]["clean_accuracy"] == pytest.approx(100.0 * n_right / n)
-    assert 0.0 <= record["metrics"]["robust_accuracy"] <= 100.0 * n_right / n
-    assert record["checkpoint_sha256"] == sha256_file(path)
-    assert record["model_info"]["reported"] == {"clean_accuracy": 84.59, "robust_accuracy": 55.54}
-    assert record["model_info"]["robustbench"]["id"] == SMALL
-    assert record["n_examples"] == n and record["quick"] is True and record["eps"] == pytest.approx(8 / 255)
+    record = ResultsStore(tmp_path / "results").record("cifar10-linf", SMALL_NAME, summary.records[0].variant)
+    assert record.metrics["clean_accuracy"] == pytest.approx(100.0 * n_right / n)
+    assert 0.0 <= record.metrics["robust_accuracy"] <= 100.0 * n_right / n
+    assert record.checkpoint_sha256 == sha256_file(path)
+    assert record.model_info["reported"] == {"clean_accuracy": 84.59, "robust_accuracy": 55.54}
+    assert record.model_info["extra"]["robustbench"]["id"] == SMALL
+    assert record.n_examples == n and record.quick is True and record.eps == pytest.approx(8 / 255)
     return record, data_dir
 
 
@@ -296,8 +296,8 @@ def test_evaluates_a_test_made_checkpoint_offline(host, checkpoints, fake_cifar1
     # the same model through the Python API: loaded by name, evaluated unregistered -> same numbers
     model = benchbed.load_model(SMALL_NAME, device="cpu", registry=reg)
     result = benchbed.evaluate(model, track="cifar10-linf", n_examples=8, device="cpu", metrics=list(ACCURACY),
-                               data_dir=data_dir, registry=reg)
-    assert result.metrics == record["metrics"]
+                               data_dir=data_dir, registry=reg, progress=False)
+    assert result.metrics == record.metrics
 
     # and exported for a RobustBench submission
     from benchbed.exports import model_info
@@ -305,7 +305,7 @@ def test_evaluates_a_test_made_checkpoint_offline(host, checkpoints, fake_cifar1
     info = model_info(record)
     assert info["clean_acc"] == "25.00" and info["eps"] == "8/255" and info["dataset"] == "cifar10"
     assert info["architecture"] == "ResNet-18" and info["reported"] == "55.54"
-    assert info["autoattack_acc"] == f"{record['metrics']['robust_accuracy']:.2f}"
+    assert info["autoattack_acc"] == f"{record.metrics['robust_accuracy']:.2f}"
 
 
 @pytest.mark.slow

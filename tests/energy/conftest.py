@@ -35,7 +35,7 @@ def standard_digits_model(tiny_digits_mlp):
     try:
         from benchbed import plugins
 
-        spec = plugins.registry().items["models"].get(ZOO_STANDARD)
+        spec = (lambda r: r.models.get(ZOO_STANDARD) if ZOO_STANDARD in r.models else None)(plugins.registry())
         if spec is not None:
             return ZOO_STANDARD, spec.load("cpu")
     except Exception:  # the zoo is optional: fall back to the tiny model

@@ -49,16 +49,17 @@ def test_standard_version_equals_direct_pyautoattack(tiny_digits_mlp, digits_tes
     result = run_autoattack(request(tiny_digits_mlp, x, y, options={"version": "standard"}, **kwargs))
     assert torch.equal(result.robust, y_direct == y)
     assert torch.equal(result.adversarial, x_direct)
-    assert set(result.components) == {"apgd-ce", "apgd-t"}
-    assert not result.component_masks["apgd-t"].any()  # nothing survived APGD-CE
-    assert torch.equal(result.components["apgd-t"], x)  # unattacked points: the natural image
+    assert set(result.iterates) == {"untargeted", "targeted"}
+    assert {k: it.source for k, it in result.iterates.items()} == {"untargeted": "apgd-ce", "targeted": "apgd-t"}
+    assert not result.iterates["targeted"].mask.any()  # nothing survived APGD-CE
+    assert torch.equal(result.iterates["targeted"].images, x)  # unattacked points: the natural image
 
 
 def test_masks_follow_autoattack(custom_run, tiny_digits_mlp):
     x, y, _, _, result = custom_run
     with torch.no_grad():
         clean_correct = tiny_digits_mlp(x).argmax(1) == y
-    ce, t = result.component_masks["apgd-ce"], result.component_masks["apgd-t"]
+    ce, t = result.iterates["untargeted"].mask, result.iterates["targeted"].mask
     assert torch.equal(ce, clean_correct)  # APGD-CE attacks every correctly classified point
     assert not (t & ~ce).any()  # APGD-T attacks only points APGD-CE did not flip
     assert int(t.sum()) == int(ce.sum()) - result.flipped_by["apgd-ce"]
@@ -67,8 +68,8 @@ def test_masks_follow_autoattack(custom_run, tiny_digits_mlp):
 
 def test_x_star_in_threat_model(custom_run):
     x, _, _, _, result = custom_run
-    for name, x_star in result.components.items():
-        mask = result.component_masks[name]
+    for iterate in result.iterates.values():
+        x_star, mask = iterate.images, iterate.mask
         assert x_star.shape == x.shape and x_star.dtype == x.dtype
         distance = (x_star - x).abs().flatten(1).amax(1)
         assert float(distance[mask].max()) <= 0.04 + 1e-6
@@ -81,11 +82,11 @@ def test_untargeted_x_star_is_the_max_loss_iterate(custom_run, tiny_digits_mlp):
     """For points APGD-CE flipped, AutoAttack returns an iterate of the same run; x* is that run's
     highest-cross-entropy iterate, so its loss is at least as high."""
     x, y, _, _, result = custom_run
-    flipped_by_ce = result.component_masks["apgd-ce"] & ~result.component_masks["apgd-t"]
+    flipped_by_ce = result.iterates["untargeted"].mask & ~result.iterates["targeted"].mask
     assert flipped_by_ce.any()
     with torch.no_grad():
         ce_star = torch.nn.functional.cross_entropy(
-            tiny_digits_mlp(result.components["apgd-ce"][flipped_by_ce]), y[flipped_by_ce], reduction="none")
+            tiny_digits_mlp(result.iterates["untargeted"].images[flipped_by_ce]), y[flipped_by_ce], reduction="none")
         ce_adv = torch.nn.functional.cross_entropy(
             tiny_digits_mlp(result.adversarial[flipped_by_ce]), y[flipped_by_ce], reduction="none")
     assert bool((ce_star >= ce_adv - 1e-4).all())
@@ -95,7 +96,7 @@ def test_capture_off_gives_no_components(tiny_digits_mlp, digits_test):
     x, y = digits_test.images[:10], digits_test.labels[:10]
     result = run_autoattack(request(tiny_digits_mlp, x, y, eps=0.3, seed=0, batch_size=500,
                                     options={"version": "custom", "attacks": ["apgd-ce"]}), capture=False)
-    assert result.components == {} and result.component_masks == {}
+    assert result.iterates == {}
 
 
 def test_l1_schedule_records_only_the_final_eps(tiny_digits_mlp, digits_test):
@@ -117,10 +118,10 @@ def test_l1_schedule_records_only_the_final_eps(tiny_digits_mlp, digits_test):
     recorder.attach(wrapped)
     x_wrapped, y_wrapped = wrapped.run_standard_evaluation(x, y, batch_size=500)
     assert torch.equal(x_wrapped, x_direct) and torch.equal(y_wrapped, y_direct)
-    components, masks = recorder.results(["apgd-ce"])
-    mask = masks["apgd-ce"]
+    iterate = recorder.iterate("apgd-ce")
+    mask = iterate.mask
     assert mask.any()
-    l1 = (components["apgd-ce"] - x).abs().flatten(1).sum(1)
+    l1 = (iterate.images - x).abs().flatten(1).sum(1)
     assert float(l1[mask].max()) <= eps * (1 + 1e-4)
 
 
@@ -133,8 +134,8 @@ def test_duplicate_points_are_matched(tiny_digits_mlp, digits_test):
     result = run_autoattack(request(tiny_digits_mlp, x, y, options={"version": "custom", "attacks": ["apgd-ce"]},
                                     **kwargs))
     assert torch.equal(result.robust, y_direct == y)
-    mask = result.component_masks["apgd-ce"]
+    mask = result.iterates["untargeted"].mask
     with torch.no_grad():
         assert torch.equal(mask, tiny_digits_mlp(x).argmax(1) == y)
-    distance = (result.components["apgd-ce"] - x).abs().flatten(1).amax(1)
+    distance = (result.iterates["untargeted"].images - x).abs().flatten(1).amax(1)
     assert float(distance[mask].max()) <= 0.04 + 1e-6

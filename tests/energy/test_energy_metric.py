@@ -1,7 +1,7 @@
 """The ``energy`` metric plugin: reuses the robust-accuracy attack, columns, arrays, sign facts."""
 from __future__ import annotations
 
-import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,9 +10,18 @@ from scipy.special import logsumexp
 from scipy.stats import wasserstein_distance
 
 from benchbed.attacks import run_autoattack
-from benchbed.builtin.energy import KINDS, columns, compute_energy
+from benchbed.builtin.energy import KINDS, columns
+from benchbed.builtin.energy import compute_energy as energy_output
 from benchbed.builtin.metrics import robust_accuracy
+from benchbed.errors import BenchbedError
+from benchbed.reductions import column_values
 from benchbed.specs import AttackSpec
+
+
+def compute_energy(ctx):
+    """The energy metric on a context, with its columns' numbers (as a record would hold them)."""
+    out = energy_output(ctx)
+    return SimpleNamespace(values=column_values(columns(), out.arrays), arrays=out.arrays, info=out.info)
 
 
 class CountingAttack:
@@ -77,11 +86,11 @@ def test_values_match_a_hand_computation(evaluated, tiny_digits_mlp):
     e_nat = -logsumexp(nat, axis=1)
     assert energy.values["energy_nat_mean"] == pytest.approx(e_nat.mean(), rel=1e-5)
     assert energy.values["energy_nat_std"] == pytest.approx(e_nat.std(), rel=1e-4)
-    for kind, component in KINDS.items():
-        mask = result.component_masks[component].numpy()
+    for kind in KINDS:
+        mask = result.iterates[kind].mask.numpy()
         assert energy.values[f"energy_n_{kind}"] == mask.sum() > 0
         with torch.no_grad():
-            adv = tiny_digits_mlp(result.components[component][torch.as_tensor(mask)]).double().numpy()
+            adv = tiny_digits_mlp(result.iterates[kind].images[torch.as_tensor(mask)]).double().numpy()
         e_adv = -logsumexp(adv, axis=1)
         gap = e_nat[mask] - e_adv
         joint_gap = [-nat[i, y[i]] for i in np.flatnonzero(mask)] - (-adv[np.arange(len(adv)), y[mask]])
@@ -101,7 +110,7 @@ def test_values_match_a_hand_computation(evaluated, tiny_digits_mlp):
         np.testing.assert_allclose(arr[mask], e_adv, rtol=1e-5)
         assert np.array_equal(np.isnan(energy.arrays[f"joint_energy_adv_{kind}"]), ~mask)
     np.testing.assert_allclose(energy.arrays["energy_nat"], e_nat, rtol=1e-5)
-    assert energy.info["x_star"]["untargeted"]["component"] == "apgd-ce"
+    assert energy.info["x_star"] == {"untargeted": "apgd-ce", "targeted": "apgd-t"}
 
 
 def test_targeted_points_are_those_apgd_ce_left(evaluated):
@@ -112,20 +121,18 @@ def test_targeted_points_are_those_apgd_ce_left(evaluated):
     assert energy.values["energy_n_targeted"] == n_untargeted - result.flipped_by["apgd-ce"]
 
 
-def test_missing_components_give_nan_not_errors(tiny_digits_mlp, digits_test, make_context):
-    """An attack that exposes no APGD records (another plugin, or capture off): NaN columns, n = 0."""
+def test_an_attack_without_iterates_is_a_clear_error_not_nan(tiny_digits_mlp, digits_test, make_context):
+    """An attack that exposes no iterates (another plugin, or capture off): one line naming the problem,
+    never silently NaN columns."""
     def run(request):
         return run_autoattack(request, capture=False)
 
     ctx = make_context(tiny_digits_mlp, digits_test, n=10, eps=0.3,
                        attack=AttackSpec(name="plain", norms=("Linf",), run=run),
                        options={"version": "custom", "attacks": ["apgd-ce"]})
-    energy = compute_energy(ctx)
-    assert energy.values["energy_n_untargeted"] == 0 and energy.values["energy_n_targeted"] == 0
-    assert math.isnan(energy.values["energy_gap_untargeted"])
-    assert math.isfinite(energy.values["energy_nat_mean"])
-    assert np.isnan(energy.arrays["energy_adv_untargeted"]).all()
-    assert set(energy.info["missing_components"]) == {"apgd-ce", "apgd-t"}
+    with pytest.raises(BenchbedError, match=r"attack 'plain' gives no untargeted iterate.*provides") as err:
+        energy_output(ctx)
+    assert "\n" not in str(err.value)
 
 
 def test_sign_fact_untargeted_lowers_energy_of_a_non_robust_model(standard_digits_model, digits_test,

@@ -16,7 +16,7 @@ def registry():
 @pytest.fixture
 def small_track(registry):
     """digits-linf with few samples and steps: fast on a CPU."""
-    track = registry.track("digits-linf")
+    track = registry.tracks.get("digits-linf")
     return track.replace(generation=dataclasses.replace(track.generation, n_samples=60, steps=10, batch_size=25))
 
 

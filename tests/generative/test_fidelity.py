@@ -68,11 +68,11 @@ def samples_and_reference(tiny_digits_mlp):
     from benchbed.plugins import PluginHost
 
     reg = PluginHost(load_external=False).registry
-    track = reg.track("digits-linf")
+    track = reg.tracks.get("digits-linf")
     import dataclasses
 
     track = track.replace(generation=dataclasses.replace(track.generation, steps=10))
-    samples, labels, _ = draw_samples(tiny_digits_mlp, track, reg.dataset("digits"), reg, "cpu", n=120,
+    samples, labels, _ = draw_samples(tiny_digits_mlp, track, reg.datasets.get("digits"), reg, "cpu", n=120,
                                       progress=False)
     reference = load_digits_split("train").images[:300]
     return samples, labels, reference

@@ -15,7 +15,7 @@ from benchbed.specs import GenerationSettings, SamplerSpec
 
 
 def test_fixed_seed_gives_identical_samples_twice(tiny_digits_mlp, small_track, registry):
-    ds = registry.dataset("digits")
+    ds = registry.datasets.get("digits")
     a, la, _ = draw_samples(tiny_digits_mlp, small_track, ds, registry, "cpu", seed=7, progress=False)
     torch.manual_seed(123)  # the global RNG must not matter
     torch.rand(10)
@@ -27,7 +27,7 @@ def test_fixed_seed_gives_identical_samples_twice(tiny_digits_mlp, small_track, 
 
 
 def test_sampler_lowers_the_mean_joint_energy(tiny_digits_mlp, registry, digits_train):
-    track = registry.track("digits-linf")  # default settings: eta 0.8, 50 steps, sigma 0.001, z 0
+    track = registry.tracks.get("digits-linf")  # default settings: eta 0.8, 50 steps, sigma 0.001, z 0
     settings = dataclasses.replace(track.generation, n_samples=100)
     labels = class_labels(100, 10)
     seeds = fit_seeds("pca", digits_train.images, digits_train.labels, 10)
@@ -98,22 +98,23 @@ def test_sgld_is_registered_and_a_plugin_can_bring_its_own_sampler(tiny_digits_m
         return torch.full((len(request), *request.image_shape), 0.5)
 
     class MySampler:
-        @benchbed.hookimpl
+        @benchbed.plugin.hookimpl
         def register_samplers(self, register):
             register(SamplerSpec(name="constant", sample=constant_sampler))
 
     host = PluginHost(load_external=False)
     host.register(MySampler(), name="my-sampler")
     reg = host.registry
-    assert reg.sources[("samplers", "sgld")] == "benchbed.builtin.samplers"
+    assert reg.samplers.source("sgld") == "benchbed.builtin.samplers"
     track = small_track.replace(generation=dataclasses.replace(small_track.generation, sampler="constant"))
-    x, labels, stats = draw_samples(tiny_digits_mlp, track, reg.dataset("digits"), reg, "cpu", n=30, progress=False)
+    x, labels, stats = draw_samples(tiny_digits_mlp, track, reg.datasets.get("digits"), reg, "cpu", n=30,
+                                    progress=False)
     assert calls == [30] and stats["sampler"] == "constant" and torch.all(x == 0.5)
 
 
 def test_a_sampler_returning_the_wrong_shape_is_named(tiny_digits_mlp, small_track):
     class Bad:
-        @benchbed.hookimpl
+        @benchbed.plugin.hookimpl
         def register_samplers(self, register):
             register(SamplerSpec(name="bad", sample=lambda request: torch.zeros(3, 1, 8, 8)))
 
@@ -121,4 +122,4 @@ def test_a_sampler_returning_the_wrong_shape_is_named(tiny_digits_mlp, small_tra
     host.register(Bad(), name="bad-sampler")
     track = small_track.replace(generation=GenerationSettings(sampler="bad", n_samples=10))
     with pytest.raises(BenchbedError, match="sampler 'bad' returned"):
-        draw_samples(tiny_digits_mlp, track, host.registry.dataset("digits"), host.registry, "cpu", progress=False)
+        draw_samples(tiny_digits_mlp, track, host.registry.datasets.get("digits"), host.registry, "cpu", progress=False)

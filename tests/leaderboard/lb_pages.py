@@ -83,3 +83,16 @@ def row_cells(page: str | Path, model: str) -> dict[str, str]:
             return {n: c.text.strip() for n, c in zip(names, cells, strict=True)} | {
                 f"sort:{n}": c.attrs.get("data-sort") for n, c in zip(names, cells, strict=True)}
     raise KeyError(model)
+
+
+def track_file(track: str, suffix: str = ".html") -> str:
+    """A track's page (or download, by suffix) in a rendered site."""
+    from benchbed.leaderboard.views import track_page
+
+    return track_page(track)[: -len(".html")] + suffix
+
+
+def model_file(model: str, suffix: str = ".html") -> str:
+    from benchbed.leaderboard.views import model_page
+
+    return model_page(model)[: -len(".html")] + suffix

@@ -1,6 +1,6 @@
 """Realistic result records for the leaderboard tests, written through the real results store.
 
-The records have the shape ``benchbed.runner.evaluate_unit`` gives them, plus energy columns and
+They are real :class:`benchbed.record.Record` s (what ``benchbed run`` builds), with energy columns and
 per-point energies (``energy_nat``, ``energy_adv_untargeted``, ``energy_adv_targeted``) and digits
 generative columns with a PNG sample grid (``generative_grid_png``), as the energy and generative
 metrics store them."""
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from benchbed.record import AttackProvenance, ColumnInfo, Flag, Record
+from benchbed.specs import AttackWarning
 from benchbed.store import ResultsStore
 
 TRACK = "digits-linf"
@@ -41,20 +42,21 @@ ZOO = [
 ]
 
 
-def columns_meta(energy: bool = True, generative: bool = True) -> dict[str, dict[str, Any]]:
+def columns_meta(energy: bool = True, generative: bool = True) -> dict[str, ColumnInfo]:
     cols = {
-        "clean_accuracy": {"metric": "clean_accuracy", "description": "percent of test points classified correctly",
-                           "higher_is_better": True, "unit": "%"},
-        "robust_accuracy": {"metric": "robust_accuracy", "description": "percent of test points still classified "
-                            "correctly under the track's attack at its norm and eps", "higher_is_better": True,
-                            "unit": "%"},
+        "clean_accuracy": ColumnInfo("clean_accuracy", "percent of test points classified correctly", True, "%",
+                                     headline=True, rank=2, group="accuracy", order=0),
+        "robust_accuracy": ColumnInfo("robust_accuracy", "percent of test points still classified correctly under "
+                                      "the track's attack at its norm and eps", True, "%", headline=True, rank=1,
+                                      plot="y", group="accuracy", order=1),
     }
     if energy:
-        cols.update({k: {"metric": "energy", "description": d, "higher_is_better": h, "unit": u}
-                     for k, (d, h, u) in ENERGY_COLUMNS.items()})
+        cols.update({k: ColumnInfo("energy", d, h, u, headline=k == "wasserstein_untargeted", group="energy",
+                                   order=len(cols) + i) for i, (k, (d, h, u)) in enumerate(ENERGY_COLUMNS.items())})
     if generative:
-        cols.update({k: {"metric": "generative", "description": d, "higher_is_better": h, "unit": u}
-                     for k, (d, h, u) in GENERATIVE_COLUMNS.items()})
+        cols.update({k: ColumnInfo("generative", d, h, u, headline=k != "digits_kid", plot="x" if k == "digits_fid"
+                                   else "", group="generative", order=len(cols) + i)
+                     for i, (k, (d, h, u)) in enumerate(GENERATIVE_COLUMNS.items())})
     return cols
 
 
@@ -70,12 +72,13 @@ def grid_png(seed: int, classes: int = 10, per_class: int = 8, cell: int = 24) -
 
 def make_record(model: str, *, track: str = TRACK, recipe: str = "PGD-AT", architecture: str = "SmallCNN",
                 clean: float | None = 95.0, robust: float | None = 80.0, energy: dict[str, float] | None = None,
-                generative: dict[str, float] | None = None, n_examples: int = 449, quick: bool = False,
+                generative: dict[str, float] | None = None, n_examples: int = 449, registered: int = 449,
                 flags: tuple[str, ...] = (), paper: str = "Towards Deep Learning Models Resistant to "
                 "Adversarial Attacks", link: str = "https://arxiv.org/abs/1706.06083", venue: str = "ICLR 2018",
-                footnote: str = "", finished_at: str = "2025-03-01T10:00:00+00:00", columns: dict | None = None,
-                seed: int = 0, extra_data: bool = False) -> dict[str, Any]:
-    """A record shaped like ``benchbed.runner.evaluate_unit``'s, with energy and generative columns."""
+                footnote: str = "", finished_at: str = "2025-03-01T10:00:00+00:00",
+                columns: dict[str, ColumnInfo] | None = None, seed: int = 0, extra_data: bool = False,
+                variant: str = "") -> Record:
+    """A record as ``benchbed run`` builds it, with energy and generative columns."""
     metrics: dict[str, float] = {}
     if clean is not None:
         metrics["clean_accuracy"] = clean
@@ -85,33 +88,34 @@ def make_record(model: str, *, track: str = TRACK, recipe: str = "PGD-AT", archi
     metrics.update(generative or {})
     track_metrics = ["clean_accuracy", "robust_accuracy"] + (["energy"] if energy else []) + (
         ["generative"] if generative else [])
-    return {
-        "schema_version": 1, "status": "ok", "model": model, "track": track, "dataset": "digits",
-        "metrics": metrics,
-        "columns": columns if columns is not None else columns_meta(bool(energy), bool(generative)),
-        "n_examples": n_examples, "quick": quick, "seed": seed, "norm": "Linf", "eps": 0.1,
-        "attack": {"name": "autoattack", "version": "standard",
-                   "flipped_by": {"apgd-ce": 301, "apgd-t": 12, "fab-t": 0, "square": 1},
-                   "warnings": list(flags)},
-        "flags": list(flags),
-        "metric_info": {"robust_accuracy": {"attack": "autoattack", "attack_version": "standard"}},
-        "arrays": ["energy_adv_targeted", "energy_adv_untargeted", "energy_nat", "index", "robust"],
-        "wall_time_s": 12.5, "timings_s": {"attack": 10.25, "metric:clean_accuracy": 0.031},
-        "device": "cpu (2 threads)",
-        "versions": {"benchbed": "0.1.0", "numpy": "2.0.0", "pyautoattack": "0.2.1", "python": "3.11.7",
-                     "torch": "2.4.0", "torch-fidelity": "0.3.0", "torchvision": "0.19.0"},
-        "checkpoint_sha256": "ab" * 32,
-        "model_info": {"name": model, "dataset": "digits", "threat_models": ["Linf"], "architecture": architecture,
-                       "recipe": recipe, "paper": paper, "venue": venue, "link": link, "extra_data": extra_data,
-                       "checkpoint_sha256": "ab" * 32, "footnote": footnote, "reported": {}},
-        "track_info": {"name": track, "dataset": "digits", "norm": "Linf", "eps": 0.1, "eps_label": "0.1",
-                       "n_examples": n_examples, "attack": "autoattack", "attack_options": {"version": "standard"},
-                       "metrics": track_metrics, "seed": seed,
-                       "generation": {"n_samples": 1000, "steps": 50, "step_size": 0.8, "noise": 0.001,
-                                      "seed_kind": "pca", "column_prefix": "digits_"} if generative else None,
-                       "description": "embedded default: scikit-learn digits, Linf eps 0.1, all 449 test points"},
-        "unit_key": "cd" * 32, "finished_at": finished_at,
-    }
+    all_columns = columns if columns is not None else columns_meta(bool(energy), bool(generative))
+    kept = {k: v for k, v in all_columns.items() if k in metrics}
+    return Record(
+        status="ok", model=model, track=track, dataset="digits", variant=variant or (
+            f"n{n_examples}" if n_examples != registered else ""),
+        metrics=metrics, columns=kept, metrics_run=tuple(track_metrics), metric_errors={}, n_examples=n_examples,
+        registered_n_examples=registered, seed=seed, norm="Linf", eps=0.1,
+        attack=AttackProvenance("autoattack", "pyautoattack", "0.2.0", "standard", {"version": "standard"},
+                                {"apgd-ce": 301, "apgd-t": 12, "fab-t": 0, "square": 1},
+                                tuple(AttackWarning("gradient masking" if "mask" in f else "warning", f)
+                                      for f in flags)),
+        flags=tuple(Flag("gradient masking" if "mask" in f else "warning", f, "attack") for f in flags),
+        metric_info={}, arrays=(), arrays_sha256="", checkpoint_sha256="ab" * 32, weights_sha256="ef" * 32,
+        versions={"benchbed": "0.2.0", "numpy": "2.0.0", "pyautoattack": "0.2.0", "python": "3.11.7",
+                  "torch": "2.4.0", "torch-fidelity": "0.3.0", "torchvision": "0.19.0"},
+        plugins={"model": {"plugin": "lb-test", "distribution": "lb-test", "version": "1.0"}},
+        model_info={"name": model, "dataset": "digits", "threat_models": ["Linf"], "architecture": architecture,
+                    "recipe": recipe, "family": "joint" if recipe == "JEM" else "classifier", "paper": paper,
+                    "venue": venue, "link": link, "extra_data": extra_data, "checkpoint_sha256": "ab" * 32,
+                    "footnote": footnote, "reported": {}, "extra": {}},
+        track_info={"name": track, "dataset": "digits", "norm": "Linf", "eps": 0.1, "eps_label": "0.1",
+                    "n_examples": n_examples, "attack": "autoattack", "attack_options": {"version": "standard"},
+                    "metrics": track_metrics, "seed": seed,
+                    "generation": {"n_samples": 1000, "steps": 50, "step_size": 0.8, "noise": 0.001,
+                                   "seed_kind": "pca", "column_prefix": "digits_"} if generative else None,
+                    "description": "embedded default: scikit-learn digits, Linf eps 0.1, all 449 test points"},
+        result_key="cd" * 32, units=(), device="cpu (2 threads)", wall_time_s=12.5,
+        timings_s={"attack": 10.25, "metric:clean_accuracy": 0.031}, finished_at=finished_at, run_id="test-run")
 
 
 def make_arrays(seed: int, n: int, nat_mean: float, gap_u: float, gap_t: float, spread: float,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lb_pages import model_file, track_file
 from lb_records import TRACK, ZOO, make_record, write_zoo
 
 from benchbed.leaderboard import render_site
@@ -52,18 +53,18 @@ def test_pages_load_without_console_errors(site, browser, artifacts):
         assert browser.execute_script("return document.readyState") == "complete"
         assert browser.title.endswith("benchbed leaderboards")
         assert severe(browser) == [], name
-    browser.get((site / f"track-{TRACK}.html").resolve().as_uri())
+    browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
     browser.save_screenshot(str(artifacts / "leaderboard-track.png"))
     browser.get((site / "index.html").resolve().as_uri())
     browser.save_screenshot(str(artifacts / "leaderboard-index.png"))
-    browser.get((site / "model-digits-weat-cnn.html").resolve().as_uri())
+    browser.get((site / model_file("digits-weat-cnn", ".html")).resolve().as_uri())
     browser.save_screenshot(str(artifacts / "leaderboard-model.png"))
     assert (artifacts / "leaderboard-track.png").stat().st_size > 10_000
     assert severe(browser) == []
 
 
 def test_clicking_a_header_resorts(site, browser):
-    browser.get((site / f"track-{TRACK}.html").resolve().as_uri())
+    browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
     assert visible_models(browser) == BY_ROBUST + ["digits-unfinished"]
     header(browser, "clean_accuracy").click()  # higher is better: best first
     clean_order = visible_models(browser)
@@ -87,7 +88,7 @@ def test_filter_box_and_recipe_filter_hide_rows(site, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    browser.get((site / f"track-{TRACK}.html").resolve().as_uri())
+    browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
     box = browser.find_element(By.CSS_SELECTOR, "input.filter")
     count = browser.find_element(By.CSS_SELECTOR, ".controls .count")
     box.send_keys("trades")
@@ -115,7 +116,7 @@ def test_filter_box_and_recipe_filter_hide_rows(site, browser):
 def test_column_group_toggle_hides_columns(site, browser):
     from selenium.webdriver.common.by import By
 
-    browser.get((site / f"track-{TRACK}.html").resolve().as_uri())
+    browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
     fid = browser.find_element(By.CSS_SELECTOR, 'th[data-col="digits_fid"]')
     assert fid.is_displayed()
     group = fid.get_attribute("class").split("g-")[1].split()[0]
@@ -127,13 +128,13 @@ def test_column_group_toggle_hides_columns(site, browser):
 def test_model_link_opens_the_model_page(site, browser, artifacts):
     from selenium.webdriver.common.by import By
 
-    browser.get((site / f"track-{TRACK}.html").resolve().as_uri())
+    browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
     browser.find_element(By.LINK_TEXT, "digits-trades-cnn").click()
-    assert browser.current_url.endswith("/model-digits-trades-cnn.html")
+    assert browser.current_url.endswith("/" + model_file("digits-trades-cnn"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "digits-trades-cnn"
     assert browser.find_element(By.CSS_SELECTOR, "figure.samples img").get_attribute("naturalWidth") != "0"
-    browser.find_element(By.CSS_SELECTOR, f'h2 a[href="track-{TRACK}.html"]').click()  # back to the track
-    assert browser.current_url.endswith(f"/track-{TRACK}.html")
+    browser.find_element(By.CSS_SELECTOR, f'h2 a[href="{track_file(TRACK)}"]').click()  # back to the track
+    assert browser.current_url.endswith("/" + track_file(TRACK))
     browser.find_element(By.LINK_TEXT, "All tracks").click()
     assert browser.current_url.endswith("/index.html")
     assert severe(browser) == []
@@ -142,7 +143,7 @@ def test_model_link_opens_the_model_page(site, browser, artifacts):
 def test_scatter_point_links_to_the_model_page(site, browser):
     from selenium.webdriver.common.by import By
 
-    browser.get((site / f"track-{TRACK}.html").resolve().as_uri())
+    browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
     links = browser.find_elements(By.CSS_SELECTOR, "svg.scatter a")
     assert len(links) == len(ZOO)
     href = links[0].get_dom_attribute("href")

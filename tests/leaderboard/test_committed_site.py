@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lb_pages import model_file, track_file
 from lb_records import TRACK, make_record, write_zoo
 
 from benchbed.leaderboard import render_site
@@ -54,17 +55,17 @@ def test_the_staleness_check_notices_every_kind_of_drift(tmp_path):
     (site / "CNAME").write_text("example.org\n")  # a file of the publisher's own is fine
     assert staleness(results, site, tmp_path / "s1") == []
     store.write(make_record("digits-new-cnn", robust=1.0))  # a new record
-    assert any(p.startswith("missing: ") and "model-digits-new-cnn.html" in p
+    assert any(p.startswith("missing: ") and model_file("digits-new-cnn", ".html") in p
                for p in staleness(results, site, tmp_path / "s2"))
     render_site(results, site)
     store.write(make_record("digits-new-cnn", robust=2.0))  # a changed record
-    assert any(p.startswith("out of date: ") and f"track-{TRACK}.html" in p
+    assert any(p.startswith("out of date: ") and track_file(TRACK, ".html") in p
                for p in staleness(results, site, tmp_path / "s3"))
     render_site(results, site)
-    shutil.copy(site / "model-digits-new-cnn.html", tmp_path / "keep.html")
+    shutil.copy(site / model_file("digits-new-cnn", ".html"), tmp_path / "keep.html")
     store.record_path(TRACK, "digits-new-cnn").unlink()  # a removed record, its page left behind by hand
     render_site(results, site)
-    shutil.copy(tmp_path / "keep.html", site / "model-digits-new-cnn.html")
-    manifest = (site / MANIFEST).read_text() + "model-digits-new-cnn.html\n"
+    shutil.copy(tmp_path / "keep.html", site / model_file("digits-new-cnn", ".html"))
+    manifest = (site / MANIFEST).read_text() + model_file("digits-new-cnn") + "\n"
     (site / MANIFEST).write_text(manifest)
     assert any(p.startswith("stale: ") for p in staleness(results, site, tmp_path / "s4"))

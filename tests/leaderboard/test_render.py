@@ -5,17 +5,19 @@ import io
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from lb_pages import parse, row_cells, table_models
+from lb_pages import model_file, parse, row_cells, table_models, track_file
 from lb_records import ENERGY_COLUMNS, GENERATIVE_COLUMNS, TRACK, ZOO, grid_png, make_arrays, make_record, write_zoo
 
 from benchbed.errors import BenchbedError
 from benchbed.leaderboard import DEFAULT_SITE, environment, render_site
-from benchbed.store import ResultsStore
+from benchbed.record import Failure
+from benchbed.store import ResultFileWarning, ResultsStore
 
 ZOO_BY_ROBUST = [z[0] for z in sorted(ZOO, key=lambda z: -z[4])]
 
@@ -39,10 +41,10 @@ def test_default_site_folder():
 
 def test_every_page_and_download_is_written(site):
     names = set(tree(site))
-    assert {"index.html", "records.json", ".nojekyll", ".benchbed-site", f"track-{TRACK}.html",
-            f"track-{TRACK}.csv", f"track-{TRACK}.json", f"track-{TRACK}.records.json"} <= names
+    assert {"index.html", "records.json", ".nojekyll", ".benchbed-site", track_file(TRACK, ".html"),
+            track_file(TRACK, ".csv"), track_file(TRACK, ".json"), track_file(TRACK, ".records.json")} <= names
     for model, *_ in ZOO:
-        assert f"model-{model}.html" in names and f"model-{model}.records.json" in names
+        assert model_file(model, ".html") in names and model_file(model, ".records.json") in names
     manifest = read(site / ".benchbed-site").split()
     assert manifest == sorted(n for n in names if n != ".benchbed-site")
 
@@ -62,15 +64,15 @@ def test_index_lists_tracks_with_best_model_per_column_and_newest_date(site):
     assert best["digits_fid"] == "digits-jem-cnn"  # lower is better
     assert best["digits_is"] == "digits-jem-cnn"
     assert "energy_nat_mean" not in best  # informational: no direction, no "best"
-    assert f'href="track-{TRACK}.html"' in html and 'href="records.json"' in html
+    assert f'href="{track_file(TRACK)}"' in html and 'href="records.json"' in html
 
 
 def test_track_table_default_order_is_robust_accuracy_descending(site):
-    assert table_models(site / f"track-{TRACK}.html") == ZOO_BY_ROBUST
+    assert table_models(site / track_file(TRACK, ".html")) == ZOO_BY_ROBUST
 
 
 def test_track_table_has_every_column_with_unit_direction_and_tooltip(site):
-    root = parse(site / f"track-{TRACK}.html")
+    root = parse(site / track_file(TRACK, ".html"))
     heads = {h.attrs["data-col"]: h for h in root.find_all("th") if h.attrs.get("data-type") == "num"
              and h.attrs["data-col"] not in ("rank", "n_examples", "flags")}
     expected = ["clean_accuracy", "robust_accuracy", *ENERGY_COLUMNS, *GENERATIVE_COLUMNS]
@@ -93,7 +95,7 @@ def test_track_table_has_every_column_with_unit_direction_and_tooltip(site):
 
 
 def test_track_row_shows_metadata_values_links_and_flags(site):
-    page = site / f"track-{TRACK}.html"
+    page = site / track_file(TRACK, ".html")
     jem = row_cells(page, "digits-jem-cnn")
     assert jem["robust_accuracy"] == "12.47" and jem["clean_accuracy"] == "97.10"
     assert jem["sort:robust_accuracy"] == "12.47"
@@ -104,13 +106,13 @@ def test_track_row_shows_metadata_values_links_and_flags(site):
     assert row_cells(page, "digits-weat-cnn")["flags"] == ""
     root = parse(page)
     links = [a.attrs.get("href") for a in root.find_all("a")]
-    assert "model-digits-jem-cnn.html" in links and "https://arxiv.org/abs/1706.06083" in links
+    assert model_file("digits-jem-cnn", ".html") in links and "https://arxiv.org/abs/1706.06083" in links
     best_cells = [td for td in root.find_all("td") if "is-best" in td.classes()]
     assert {td.text for td in best_cells} >= {"85.08", "98.44", "22.80"}
 
 
 def test_track_page_has_plots_and_column_legend(site):
-    root = parse(site / f"track-{TRACK}.html")
+    root = parse(site / track_file(TRACK, ".html"))
     scatter = root.find_all("svg", "scatter")
     assert len(scatter) == 1
     assert len(scatter[0].find_all("circle")) == len(ZOO)
@@ -124,12 +126,12 @@ def test_track_page_has_plots_and_column_legend(site):
 
 
 def test_model_page_has_metadata_metrics_provenance_energy_and_samples(site):
-    page = site / "model-digits-jem-cnn.html"
+    page = site / model_file("digits-jem-cnn", ".html")
     html = read(page)
     root = parse(page)
     assert root.find_all("h1")[0].text == "digits-jem-cnn"
-    for text in ("WideSmallCNN", "JEM", "ICLR 2018", "Towards Deep Learning Models", "ab" * 32, "standard",
-                 "apgd-ce", "301", "apgd-t", "cpu (2 threads)", "12.5 s", "pyautoattack", "0.2.1",
+    for text in ("WideSmallCNN", "JEM", "ICLR 2018", "Towards Deep Learning Models", "ab" * 32, "ef" * 32,
+                 "standard", "apgd-ce", "301", "apgd-t", "cpu (2 threads)", "12.5 s", "pyautoattack", "0.2.0",
                  "torch-fidelity", "2025-03-05T10:00:00+00:00", "rank 4 of 5", "gradient masking"):
         assert text in html, text
     prov_rows = root.find_all("table", "prov")[0].find_all("tr")
@@ -140,21 +142,21 @@ def test_model_page_has_metadata_metrics_provenance_energy_and_samples(site):
     assert len(root.find_all("svg", "hist")) == 2  # energies, and the energy gap ΔE
     imgs = root.find_all("img")
     assert len(imgs) == 1 and imgs[0].attrs["src"].startswith("data:image/png;base64,")
-    assert 'href="track-digits-linf.html"' in html
+    assert f'href="{track_file("digits-linf")}"' in html
 
 
 def test_downloads_csv_json_and_raw_records(site, zoo_results):
-    frame = pd.read_csv(site / f"track-{TRACK}.csv")
+    frame = pd.read_csv(site / track_file(TRACK, ".csv"))
     assert list(frame["model"]) == ZOO_BY_ROBUST
     assert list(frame["rank"]) == [1, 2, 3, 4, 5]
     assert {"paper", "venue", "architecture", "recipe", "extra_data", "n_examples", "flags", *GENERATIVE_COLUMNS,
             *ENERGY_COLUMNS} <= set(frame.columns)
-    table = json.loads(read(site / f"track-{TRACK}.json"))
+    table = json.loads(read(site / track_file(TRACK, ".json")))
     assert [r["model"] for r in table["rows"]] == ZOO_BY_ROBUST
     assert table["columns"]["digits_fid"]["higher_is_better"] is False
     raw = json.loads(read(site / "records.json"))
-    assert raw == json.loads(json.dumps(ResultsStore(zoo_results).records()))
-    assert len(json.loads(read(site / "model-digits-jem-cnn.records.json"))) == 1
+    assert raw == json.loads(json.dumps([r.to_dict() for r in ResultsStore(zoo_results).records()]))
+    assert len(json.loads(read(site / model_file("digits-jem-cnn", ".records.json")))) == 1
 
 
 def _file_mode() -> int:
@@ -181,34 +183,37 @@ def test_rendering_is_deterministic(zoo_results, tmp_path):
 def test_missing_values_render_as_a_dash_never_zero(tmp_path):
     store = ResultsStore(tmp_path / "results")
     full = make_record("full-model", energy={"wasserstein_untargeted": 0.0}, robust=50.0)
-    partial = make_record("partial-model", robust=None, clean=91.0, energy=None)
-    partial["columns"] = {}  # and no column metadata at all
+    partial = replace(make_record("partial-model", robust=None, clean=91.0, energy=None), status="partial",
+                      metric_errors={"robust_accuracy": "the attack failed"})
     store.write(full, make_arrays(0, 20, -5, 1, -1, 0.5))
     store.write(partial)
     out = render_site(store.root, tmp_path / "site")
-    page = out / f"track-{TRACK}.html"
+    page = out / track_file(TRACK, ".html")
     row = row_cells(page, "partial-model")
     assert row["robust_accuracy"] == "–" and row["sort:robust_accuracy"] == ""
     assert row["wasserstein_untargeted"] == "–" and row["rank"] == "–"
     assert row_cells(page, "full-model")["wasserstein_untargeted"] == "0"  # a real zero stays a zero
     assert table_models(page) == ["full-model", "partial-model"]  # no value: listed last
-    assert "No per-point energies are stored" in read(out / "model-partial-model.html")
-    frame = pd.read_csv(out / f"track-{TRACK}.csv")
+    assert "partial" in row["flags"]
+    model_html = read(out / model_file("partial-model", ".html"))
+    assert "No per-point energies are stored" in model_html and "the attack failed" in model_html
+    frame = pd.read_csv(out / track_file(TRACK, ".csv"))
     assert frame.set_index("model").loc["partial-model", "robust_accuracy"] != frame.set_index(
         "model").loc["partial-model", "robust_accuracy"]  # NaN in the CSV, not 0
 
 
-def test_bare_minimum_records_render(tmp_path):
-    """Records from an older tool: no columns, no model_info, no track_info, odd types."""
+def test_records_of_another_schema_are_refused_not_guessed(tmp_path):
+    """Records from an older tool, or hand-written ones: never rendered as if they were valid."""
     store = ResultsStore(tmp_path / "results")
-    store.write({"model": "bare", "track": "t1", "metrics": {"robust_accuracy": 10, "clean_accuracy": "n/a"}})
-    store.write({"model": "odd", "track": "t1", "metrics": "nope", "model_info": "nope", "attack": [1],
-                 "flags": "x", "versions": None, "n_examples": "many", "finished_at": 7})
-    out = render_site(store.root, tmp_path / "site")
-    page = out / "track-t1.html"
-    assert table_models(page) == ["bare", "odd"]
-    assert row_cells(page, "bare")["clean_accuracy"] == "–"
-    assert (out / "model-bare.html").is_file() and (out / "model-odd.html").is_file()
+    store.write(make_record("valid"))
+    folder = store.track_dir(TRACK)
+    (folder / "bare.json").write_text(json.dumps({"model": "bare", "track": TRACK,
+                                                  "metrics": {"robust_accuracy": 10, "clean_accuracy": "n/a"}}))
+    (folder / "odd.json").write_text(json.dumps({"model": "odd", "track": TRACK, "metrics": "nope", "attack": [1]}))
+    with pytest.warns(ResultFileWarning):
+        out = render_site(store.root, tmp_path / "site")
+    assert table_models(out / track_file(TRACK)) == ["valid"]
+    assert not list(out.glob("model-bare*")) and not list(out.glob("model-odd*"))
 
 
 def test_one_model(tmp_path):
@@ -216,12 +221,12 @@ def test_one_model(tmp_path):
     store.write(make_record("only-model", energy=None, generative=None), make_arrays(1, 30, -4, 1, -1, 0.3,
                                                                                      grid=False))
     out = render_site(store.root, tmp_path / "site")
-    page = out / f"track-{TRACK}.html"
+    page = out / track_file(TRACK, ".html")
     assert table_models(page) == ["only-model"]
     html = read(page)
-    assert "robust accuracy is plotted against clean accuracy" in html  # no generative column: fallback
-    assert len(parse(page).find_all("svg", "scatter")[0].find_all("circle")) == 1
-    assert "This track generates" not in read(out / "model-only-model.html")
+    assert "declares columns for the scatter plot" in html  # no generative column: no guessed axis
+    assert not parse(page).find_all("svg", "scatter")
+    assert "This track generates" not in read(out / model_file("only-model", ".html"))
 
 
 @pytest.mark.slow
@@ -235,7 +240,7 @@ def test_a_hundred_models(tmp_path):
                           generative={"digits_fid": float(rng.uniform(10, 150))}, energy=None)
         store.write(rec, make_arrays(i, 50, -5, 1, -1, 0.5, grid=False) if i % 2 else None)
     out = render_site(store.root, tmp_path / "site")
-    page = out / f"track-{TRACK}.html"
+    page = out / track_file(TRACK, ".html")
     models = table_models(page)
     assert len(models) == 100 and len(set(models)) == 100
     root = parse(page)
@@ -250,31 +255,35 @@ def test_several_tracks_and_a_model_on_two_of_them(tmp_path):
     store = write_zoo(tmp_path / "results")
     store.write(make_record("digits-weat-cnn", track="digits-l2", robust=70.0, energy=None, generative=None))
     out = render_site(store.root, tmp_path / "site")
-    assert (out / "track-digits-l2.html").is_file()
-    html = read(out / "model-digits-weat-cnn.html")
-    assert 'href="track-digits-l2.html"' in html and 'href="track-digits-linf.html"' in html
+    assert (out / track_file("digits-l2", ".html")).is_file()
+    html = read(out / model_file("digits-weat-cnn", ".html"))
+    assert f'href="{track_file("digits-l2")}"' in html and f'href="{track_file("digits-linf")}"' in html
     assert [t.text for t in parse(out / "index.html").find_all("table", "overview")[0].find_all("a")
             if t.attrs["href"].startswith("track-")] == ["digits-l2", "digits-linf"]
 
 
 def test_quick_mode_is_flagged(tmp_path):
     store = ResultsStore(tmp_path / "results")
-    store.write(make_record("quick-model", quick=True, n_examples=50))
+    store.write(make_record("quick-model", n_examples=50))
     out = render_site(store.root, tmp_path / "site")
-    assert "quick" in row_cells(out / f"track-{TRACK}.html", "quick-model")["flags"]
-    assert "quick mode" in read(out / "model-quick-model.html")
+    assert "quick" in row_cells(out / track_file(TRACK, ".html"), "quick-model")["flags"]
+    assert "quick mode" in read(out / model_file("quick-model", ".html"))
 
 
-def test_sample_grid_file_next_to_the_record_is_embedded(tmp_path):
+def test_the_sample_grid_comes_from_the_records_arrays_only(tmp_path):
+    """The grid is the PNG the generative metric keeps in the record's checksummed arrays; a PNG lying
+    next to the record is not guessed to be it."""
     store = ResultsStore(tmp_path / "results")
-    store.write(make_record("grid-model"))
     png = grid_png(3)
-    store.record_path(TRACK, "grid-model", ".samples.png").write_bytes(png)
+    store.write(make_record("grid-model", generative={"digits_fid": 30.0}),
+                {"generative_grid_png": np.frombuffer(png, np.uint8)})
+    store.write(make_record("file-model", generative={"digits_fid": 30.0}))
+    store.record_path(TRACK, "file-model", suffix=".png").write_bytes(grid_png(4))
     out = render_site(store.root, tmp_path / "site")
-    html = read(out / "model-grid-model.html")
     import base64
 
-    assert "data:image/png;base64," + base64.b64encode(png).decode() in html
+    assert "data:image/png;base64," + base64.b64encode(png).decode() in read(out / model_file("grid-model"))
+    assert "<img" not in read(out / model_file("file-model"))
 
 
 def test_a_grid_that_is_not_a_png_is_ignored(tmp_path):
@@ -282,7 +291,7 @@ def test_a_grid_that_is_not_a_png_is_ignored(tmp_path):
     not_png = np.frombuffer(b"<svg onload=alert(1)>", np.uint8)
     store.write(make_record("bad-grid", generative={"digits_fid": 30.0}), {"generative_grid_png": not_png})
     out = render_site(store.root, tmp_path / "site")
-    html = read(out / "model-bad-grid.html")
+    html = read(out / model_file("bad-grid", ".html"))
     assert "<img" not in html and "no sample grid was saved" in html
 
 
@@ -291,10 +300,10 @@ def test_stale_pages_are_removed_and_foreign_files_kept(tmp_path):
     out = render_site(store.root, tmp_path / "site")
     (out / "CNAME").write_text("leaderboard.example.org\n")
     store.record_path(TRACK, "digits-jem-cnn").unlink()
-    store.record_path(TRACK, "digits-jem-cnn", ".npz").unlink()
+    store.record_path(TRACK, "digits-jem-cnn", suffix=".npz").unlink()
     render_site(store.root, out)
-    assert not (out / "model-digits-jem-cnn.html").exists()
-    assert not (out / "model-digits-jem-cnn.records.json").exists()
+    assert not (out / model_file("digits-jem-cnn", ".html")).exists()
+    assert not (out / model_file("digits-jem-cnn", ".records.json")).exists()
     assert (out / "CNAME").read_text() == "leaderboard.example.org\n"
     assert tree(out) == {**tree(render_site(store.root, tmp_path / "fresh")),
                          "CNAME": b"leaderboard.example.org\n"}
@@ -306,8 +315,8 @@ def test_an_empty_results_folder_is_a_clear_error(tmp_path, make):
     if make != "missing":
         root.mkdir()
     if make == "only-failures":
-        ResultsStore(root).write_failure({"model": "m", "track": TRACK, "status": "failed", "error": "boom"})
-    with pytest.raises(BenchbedError, match=r"no result records in .*benchbed run"):
+        ResultsStore(root).write_failure(Failure("m", TRACK, "", "boom", "all", "r", {}, "2025-01-01"))
+    with pytest.raises(BenchbedError, match=r"no valid result records in .*benchbed run"):
         render_site(root, tmp_path / "site")
     assert not (tmp_path / "site" / "index.html").exists()
 
@@ -320,7 +329,7 @@ def test_cli_renders_and_reports_errors(zoo_results, tmp_path, capsys):
     assert "1 track page(s) and 5 model page(s)" in out and "index.html" in out
     (tmp_path / "empty").mkdir()
     assert main(["leaderboard", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "s2")]) == 2
-    assert "no result records" in capsys.readouterr().err
+    assert "no valid result records" in capsys.readouterr().err
 
 
 def test_cli_default_out_folder_is_beside_the_results(zoo_results, tmp_path, monkeypatch):
@@ -377,10 +386,10 @@ def test_reported_numbers_are_shown_beside_benchbeds_own(tmp_path):
     """A model whose source published numbers (ModelSpec.reported, e.g. RobustBench's) gets them in
     their own columns next to the measured ones; models without show a dash, never 0."""
     rec = make_record("rb-like", clean=90.0, robust=50.0)
-    rec["model_info"]["reported"] = {"clean_accuracy": 91.25, "robust_accuracy": 55.5}
+    rec.model_info["reported"] = {"clean_accuracy": 91.25, "robust_accuracy": 55.5}
     store = write_zoo(tmp_path / "results", extra=[(rec, {})])
     out = render_site(store.root, tmp_path / "site")
-    page = out / f"track-{TRACK}.html"
+    page = out / track_file(TRACK, ".html")
     cells = row_cells(page, "rb-like")
     assert cells["reported_clean_accuracy"] == "91.25" and cells["reported_robust_accuracy"] == "55.50"
     assert cells["robust_accuracy"] == "50.00"
@@ -388,5 +397,5 @@ def test_reported_numbers_are_shown_beside_benchbeds_own(tmp_path):
     assert other["reported_robust_accuracy"] in ("–", "-", "—")
     heads = [h.attrs["data-col"] for h in parse(page).find_all("th") if "data-col" in h.attrs]
     assert heads.index("reported_robust_accuracy") > heads.index("robust_accuracy")
-    frame = pd.read_csv(out / f"track-{TRACK}.csv")
+    frame = pd.read_csv(out / track_file(TRACK, ".csv"))
     assert frame.loc[frame["model"] == "rb-like", "reported_robust_accuracy"].item() == 55.5

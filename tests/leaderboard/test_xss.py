@@ -5,15 +5,17 @@ Chromium and inspect the live DOM after every script on the page has run.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from lb_pages import parse
+from lb_pages import parse, track_file
 from lb_records import TRACK, make_arrays, make_record, write_zoo
 
 from benchbed.leaderboard import render_site
-from benchbed.leaderboard.data import model_page, track_page
 from benchbed.leaderboard.safety import safe_url
+from benchbed.leaderboard.views import model_page, track_page
+from benchbed.record import ColumnInfo, Record
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
@@ -22,24 +24,24 @@ EVIL_LINK = "javascript:alert(1)"
 EVIL_TRACK = f"track{SCRIPT}"
 
 
-def evil_records() -> list[tuple[dict, dict]]:
+def evil_records() -> list[tuple[Record, dict]]:
     evil = make_record(
         EVIL_NAME, recipe=f"PGD-AT{IMG}", architecture=f"</td></tr></table>{SCRIPT}",
         paper=f"Paper {SCRIPT} title", link=EVIL_LINK, venue='"><svg onload=alert(3)>',
         footnote=f"footnote {SCRIPT} {IMG} &amp; <a href='javascript:alert(4)'>click</a>",
         flags=(f"warning {SCRIPT}",), robust=99.0, generative={"digits_fid": 10.0},
     )
-    evil["columns"]["digits_fid"] = {"metric": f"m{SCRIPT}", "unit": f"u{IMG}",
-                                     "description": '"><script>alert(5)</script>', "higher_is_better": False}
-    evil["device"] = f"cpu{SCRIPT}"
-    evil["versions"][f"lib{SCRIPT}"] = IMG
-    evil["attack"]["flipped_by"][f"apgd{SCRIPT}"] = 3
-    evil["track_info"]["description"] = f"track {SCRIPT}"
-    evil["model_info"]["reported"] = {f"clean{SCRIPT}": 1.0}
+    evil.columns["digits_fid"] = ColumnInfo(f"m{SCRIPT}", '"><script>alert(5)</script>', False, f"u{IMG}",
+                                            plot="x", group=f"g{SCRIPT}")
+    evil = replace(evil, device=f"cpu{SCRIPT}")
+    evil.versions[f"lib{SCRIPT}"] = IMG
+    evil.attack.flipped_by[f"apgd{SCRIPT}"] = 3
+    evil.track_info["description"] = f"track {SCRIPT}"
+    evil.model_info["reported"] = {f"clean{SCRIPT}": 1.0}
     other = make_record("data-link", link="data:text/html,<script>alert(6)</script>", robust=50.0)
     spaced = make_record("spaced-link", link=" JaVaScRiPt:alert(7)", robust=40.0)
     on_evil_track = make_record("on-evil-track", track=EVIL_TRACK, robust=30.0)
-    on_evil_track["track_info"]["eps_label"] = SCRIPT
+    on_evil_track.track_info["eps_label"] = SCRIPT
     return [(evil, make_arrays(0, 40, -5, 1, -1, 0.5)), (other, {}), (spaced, {}), (on_evil_track, {})]
 
 
@@ -84,7 +86,7 @@ def test_evil_strings_are_shown_as_text(evil_site):
     text = root.text
     assert f"Paper {SCRIPT} title" in text and EVIL_LINK in text  # the link shown inert, as text
     assert not [a for a in root.find_all("a") if "Paper" in a.text]  # paper title not linked
-    track = parse(evil_site / f"track-{TRACK}.html").text
+    track = parse(evil_site / track_file(TRACK, ".html")).text
     assert EVIL_NAME in track and f"footnote {SCRIPT}" in track
     other = parse(evil_site / track_page(EVIL_TRACK))
     assert other.find_all("h1")[0].text == EVIL_TRACK and SCRIPT in other.text
@@ -93,7 +95,7 @@ def test_evil_strings_are_shown_as_text(evil_site):
 def test_downloads_keep_the_raw_strings(evil_site):
     import json
 
-    rows = json.loads((evil_site / f"track-{TRACK}.json").read_text())["rows"]
+    rows = json.loads((evil_site / track_file(TRACK, ".json")).read_text())["rows"]
     evil = next(r for r in rows if r["model"] == EVIL_NAME)
     assert evil["link"] == ""  # only http(s) links are exported as links
     assert evil["paper"] == f"Paper {SCRIPT} title"
@@ -101,7 +103,7 @@ def test_downloads_keep_the_raw_strings(evil_site):
 
 @pytest.mark.browser
 def test_browser_dom_has_no_injected_element_or_javascript_href(evil_site, browser):
-    pages = ["index.html", f"track-{TRACK}.html", model_page(EVIL_NAME), model_page("data-link"),
+    pages = ["index.html", track_file(TRACK, ".html"), model_page(EVIL_NAME), model_page("data-link"),
              model_page("spaced-link"), track_page(EVIL_TRACK), model_page("on-evil-track")]
     for name in pages:
         browser.get((evil_site / name).resolve().as_uri())  # an alert() would raise UnexpectedAlertPresent
@@ -132,7 +134,7 @@ def test_browser_dom_has_no_injected_element_or_javascript_href(evil_site, brows
 def test_browser_filter_with_markup_does_not_inject(evil_site, browser):
     from selenium.webdriver.common.by import By
 
-    browser.get((evil_site / f"track-{TRACK}.html").resolve().as_uri())
+    browser.get((evil_site / track_file(TRACK, ".html")).resolve().as_uri())
     box = browser.find_element(By.CSS_SELECTOR, "input.filter")
     box.send_keys("<script>")
     visible = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table.lb tbody:not(.none) tr")

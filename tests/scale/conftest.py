@@ -33,13 +33,14 @@ def registry():
 @pytest.fixture
 def run(registry):
     """run_track with the scale defaults; returns the RunSummary."""
+    from benchbed.plugins import PluginSelection
     from benchbed.runner import run_track
 
     def _run(out, track=TRACK, models=MODELS, **kwargs):
         kwargs.setdefault("device", "cpu")
         kwargs.setdefault("threads", 1)
         kwargs.setdefault("show_progress", False)
-        kwargs.setdefault("plugin_files", [str(PLUGIN)])
+        kwargs.setdefault("selection", PluginSelection(files=(str(PLUGIN),)))
         return run_track(track, list(models), results_dir=out, registry=registry, **kwargs)
 
     return _run
@@ -52,8 +53,7 @@ def results(root, track=TRACK) -> dict:
     store = ResultsStore(root)
     out = {}
     for record in store.records(track):
-        out[record["model"]] = (record["metrics"], store.arrays(track, record["model"]),
-                                record["attack"]["flipped_by"], record["n_examples"])
+        out[record.model] = (record.metrics, store.arrays(record), record.attack.flipped_by, record.n_examples)
     return out
 
 

@@ -9,11 +9,12 @@ left unseeded), so every process, Ray workers included, builds bit-identical mod
 Knobs, through the environment (so they reach subprocesses and Ray workers):
 ``SCALE_TEST_SLEEP`` (seconds each model load sleeps: makes runs slow enough to kill mid-way),
 ``SCALE_TEST_BROKEN=1`` (registers ``scale-broken``, whose loader always raises), and
-``SCALE_TEST_FLAKY_DIR`` (registers ``scale-flaky``, whose first load fails and leaves a marker there).
+``SCALE_TEST_FLAKY_DIR`` (registers ``scale-flaky``, whose second load -- the first on a worker, after the
+planning load -- fails once; markers in that folder count the loads across processes).
 
 Tracks: ``scale-test`` (120 digits test points in attack blocks of 20, APGD-CE only: seconds on a CPU),
 ``scale-test-model`` (adds a model-level metric) and ``scale-test-nomerge`` (adds a per-example metric
-that declares no merge function, so it cannot be sharded).
+whose column declares no reduction: it can never make a number, sharded or not).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import benchbed
-from benchbed.specs import Column, MetricResult, MetricSpec, ModelSpec, TrackSpec
+from benchbed.plugin import Column, MetricOutput, MetricSpec, ModelSpec, TrackSpec, mean, scalar
 
 
 def _train():
@@ -81,10 +82,11 @@ def _broken(device):
 
 
 def _flaky(device):
-    marker = Path(os.environ["SCALE_TEST_FLAKY_DIR"]) / f"flaky-{os.getpid()}-{time.time_ns()}"
-    if not any(Path(os.environ["SCALE_TEST_FLAKY_DIR"]).glob("flaky-*")):
-        marker.write_text("failed once")
-        raise RuntimeError("scale-flaky fails on its first load")
+    folder = Path(os.environ["SCALE_TEST_FLAKY_DIR"])
+    loads = len(list(folder.glob("load-*")))
+    (folder / f"load-{os.getpid()}-{time.time_ns()}").write_text("")
+    if loads == 1:
+        raise RuntimeError("scale-flaky fails on its second load")
     return _template(device)
 
 
@@ -93,7 +95,7 @@ def _spec(name, loader, recipe="closed-form"):
                      recipe=recipe, loader=loader)
 
 
-@benchbed.hookimpl
+@benchbed.plugin.hookimpl
 def register_models(register):
     register(_spec("scale-template", _slow(_template)))
     register(_spec("scale-features", _slow(_features)))
@@ -103,35 +105,42 @@ def register_models(register):
         register(_spec("scale-flaky", _flaky))
 
 
-def model_stat(ctx) -> MetricResult:
+def model_stat(ctx) -> MetricOutput:
     """A model-level metric: computed once per (model, track), whatever the sharding."""
     import torch
 
     probe = torch.linspace(0, 1, 64 * 5).reshape(5, 1, 8, 8)
     logits = ctx.logits(probe)
-    return MetricResult(values={"scale_model_stat": float(logits.abs().mean())},
-                        arrays={"scale_probe_logits": logits.numpy()},  # not per test point
+    return MetricOutput(arrays={"scale_probe_logits": logits.numpy(),  # not per test point
+                                "scale_model_stat": np.float64(logits.abs().mean())},
                         info={"calls": 1})
 
 
-def margin(ctx) -> MetricResult:
+def margin(ctx) -> MetricOutput:
     top2 = ctx.clean_logits.topk(2, dim=1).values
     gap = (top2[:, 0] - top2[:, 1]).numpy().astype(np.float64)
-    return MetricResult(values={"scale_margin": float(gap.mean())}, arrays={"scale_margin": gap})
+    return MetricOutput(arrays={"scale_margin": gap})
 
 
-@benchbed.hookimpl
+def _noreduce(ctx) -> MetricOutput:
+    return MetricOutput(arrays={"scale_noreduce_values": margin(ctx).arrays["scale_margin"]})
+
+
+@benchbed.plugin.hookimpl
 def register_metrics(register):
     register(MetricSpec(name="scale_model_stat", compute=model_stat, scope="model",
-                        columns=(Column("scale_model_stat", "mean |logit| on a fixed probe"),)))
-    register(MetricSpec(name="scale_margin", compute=margin,  # no merge: cannot be sharded
-                        columns=(Column("scale_margin", "mean top-2 logit margin"),)))
+                        columns=(Column("scale_model_stat", "mean |logit| on a fixed probe",
+                                        reduce=scalar("scale_model_stat")),)))
+    register(MetricSpec(name="scale_margin", compute=margin,
+                        columns=(Column("scale_margin", "mean top-2 logit margin", reduce=mean("scale_margin")),)))
+    register(MetricSpec(name="scale_noreduce", compute=_noreduce,  # its column says not how to make its number
+                        columns=(Column("scale_margin_noreduce", "a column without a reduction"),)))
 
 
 SCALE_ATTACK = {"version": "custom", "attacks": ["apgd-ce"]}
 
 
-@benchbed.hookimpl
+@benchbed.plugin.hookimpl
 def register_tracks(register):
     base = dict(dataset="digits", norm="Linf", eps=0.1, n_examples=120, block_size=20, batch_size=100,
                 attack_options=SCALE_ATTACK)
@@ -139,4 +148,4 @@ def register_tracks(register):
     register(TrackSpec(name="scale-test-model", **base,
                        metrics=("clean_accuracy", "robust_accuracy", "scale_model_stat")))
     register(TrackSpec(name="scale-test-nomerge", **base,
-                       metrics=("clean_accuracy", "robust_accuracy", "scale_margin")))
+                       metrics=("clean_accuracy", "robust_accuracy", "scale_margin", "scale_noreduce")))

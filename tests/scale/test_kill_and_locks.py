@@ -17,10 +17,16 @@ from .conftest import TRACK, assert_same_results, cli_args, cli_env, results, ru
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock are POSIX")
 
 
+def units_dir(root):
+    from benchbed.store import ResultsStore
+
+    return ResultsStore(root).track_dir(TRACK) / "units"
+
+
 def _wait_for_units(root, n, proc, timeout=240):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = list((root / TRACK / "units").glob("*/*.json")) if (root / TRACK / "units").exists() else []
+        found = list(units_dir(root).glob("*/*/*.json")) if units_dir(root).exists() else []
         if len(found) >= n:
             return found
         if proc.poll() is not None:
@@ -38,7 +44,7 @@ def test_sigkill_mid_run_then_resume_gives_identical_results(reference, tmp_path
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    before = {p.name for p in (tmp_path / TRACK / "units").glob("*/*.json")}
+    before = {p.name for p in units_dir(tmp_path).glob("*/*/*.json")}
     assert len(before) < 12  # it really was killed mid-run
     assert len(stored) >= 3
 

@@ -16,11 +16,15 @@ from .conftest import MODELS, TRACK, assert_same_results, results, runlog
 
 
 def unit_files(root, model):
-    return sorted((root / TRACK / "units" / model).glob("*.json"))
+    return sorted(ResultsStore(root).unit_dir(TRACK, model).glob("*.json"))
+
+
+def record_file(root, model, suffix=".json"):
+    return ResultsStore(root).record_path(TRACK, model, suffix=suffix)
 
 
 def test_shards_are_whole_attack_blocks(registry):
-    track = registry.track(TRACK)  # 120 points, blocks of 20
+    track = registry.tracks.get(TRACK)  # 120 points, blocks of 20
     assert shard_ranges(track, 1) == [(0, 120)]
     assert shard_ranges(track, 4) == [(0, 40), (40, 80), (80, 100), (100, 120)]
     assert shard_ranges(track, 99) == [(i, i + 20) for i in range(0, 120, 20)]  # capped at 6 blocks
@@ -36,9 +40,9 @@ def test_sharded_equals_unsharded(run, reference, tmp_path):
     assert len(unit_files(tmp_path, MODELS[0])) == 4
     assert_same_results(results(tmp_path), reference)
     record = ResultsStore(tmp_path).record(TRACK, MODELS[0])
-    assert [u["id"] for u in record["units"]] == [f"shard-000{i}-of-0004" for i in range(1, 5)]
-    assert record["n_examples"] == 120 and record["quick"] is False
-    assert record["arrays_sha256"] and record["result_key"]
+    assert [u.id for u in record.units] == [f"shard-000{i}-of-0004" for i in range(1, 5)]
+    assert record.n_examples == 120 and record.quick is False
+    assert record.arrays_sha256 and record.result_key
 
 
 def test_model_level_metric_is_computed_once(run, tmp_path):
@@ -47,18 +51,24 @@ def test_model_level_metric_is_computed_once(run, tmp_path):
     assert [u.unit for u in one.units] == ["all"]
     assert [u.unit for u in three.units] == [f"shard-000{i}-of-0003" for i in (1, 2, 3)] + ["model"]
     assert_same_results(results(tmp_path / "one", "scale-test-model"), results(tmp_path / "three", "scale-test-model"))
-    arrays = ResultsStore(tmp_path / "three").arrays("scale-test-model", MODELS[0])
+    record = ResultsStore(tmp_path / "three").record("scale-test-model", MODELS[0])
+    arrays = ResultsStore(tmp_path / "three").arrays(record)
     assert arrays["scale_probe_logits"].shape == (5, 10)  # stored whole, not concatenated per shard
     assert arrays["robust"].shape == (120,)
-    record = ResultsStore(tmp_path / "three").record("scale-test-model", MODELS[0])
-    assert record["metric_info"]["scale_model_stat"] == {"calls": 1}
+    assert record.metric_info["scale_model_stat"] == {"calls": 1}
 
 
-def test_metric_without_merge_cannot_be_sharded(run, tmp_path):
-    with pytest.raises(ConfigError, match="'scale_margin' cannot be sharded.*--shards 1"):
-        run(tmp_path, track="scale-test-nomerge", models=MODELS[:1], shards=2)
-    summary = run(tmp_path, track="scale-test-nomerge", models=MODELS[:1])  # unsharded: fine
-    assert not summary.failed and "scale_margin" in summary.records[0]["metrics"]
+def test_every_number_comes_from_a_declared_reduction(run, tmp_path):
+    """A plugin metric's per-point values shard like the built-ins' (its column declares ``mean``); a
+    column that declares no reduction can make no number, sharded or not: that metric alone fails."""
+    one = run(tmp_path / "one", track="scale-test-nomerge", models=MODELS[:1]).records[0]
+    two = run(tmp_path / "two", track="scale-test-nomerge", models=MODELS[:1], shards=2).records[0]
+    for record in (one, two):
+        assert record.partial and set(record.metric_errors) == {"scale_noreduce"}
+        assert "declares no reduction" in record.metric_errors["scale_noreduce"]
+        assert "scale_margin_noreduce" not in record.metrics
+    assert one.metrics == two.metrics and "scale_margin" in one.metrics
+    assert one.columns["scale_margin"].reduce == "mean(scale_margin)"
 
 
 def test_second_run_skips_everything_and_force_recomputes(run, reference, tmp_path):
@@ -78,19 +88,21 @@ def test_second_run_skips_everything_and_force_recomputes(run, reference, tmp_pa
 def test_stale_units_are_recomputed(run, tmp_path, monkeypatch):
     import benchbed.runner as runner
 
-    run(tmp_path, shards=2)
+    run(tmp_path, shards=2)  # the worker checks the versions too: both sides see the changed ones
+    import benchbed.evaluation as evaluation
     real = runner.library_versions
     monkeypatch.setattr(runner, "library_versions", lambda: {**real(), "torch": "0.0-other"})
+    monkeypatch.setattr(evaluation, "library_versions", lambda: {**real(), "torch": "0.0-other"})
     summary = run(tmp_path, shards=2)
     assert summary.counts()["done"] == 4  # the key changed: nothing reused
     record = ResultsStore(tmp_path).record(TRACK, MODELS[0])
-    assert record["versions"]["torch"] == "0.0-other"
+    assert record.versions["torch"] == "0.0-other"
 
 
 def test_units_survive_a_lost_merged_record(run, reference, tmp_path):
     run(tmp_path, shards=3)
     for model in MODELS:
-        (tmp_path / TRACK / f"{model}.json").unlink()
+        record_file(tmp_path, model).unlink()
     summary = run(tmp_path, shards=3)
     assert summary.counts()["done"] == 0 and all(o.status == "ok" for o in summary.outcomes)
     assert_same_results(results(tmp_path), reference)
@@ -105,14 +117,14 @@ def test_corrupt_files_are_recomputed_with_a_warning(run, reference, tmp_path):
     data = bytearray(npz.read_bytes())
     data[len(data) // 2] ^= 0xFF
     npz.write_bytes(bytes(data))
-    merged_npz = tmp_path / TRACK / f"{MODELS[0]}.npz"
+    merged_npz = record_file(tmp_path, MODELS[0], ".npz")
     merged_npz.write_bytes(merged_npz.read_bytes()[:100])
     # model B: a unit's JSON is half-written garbage and its merged JSON does not parse
     units_b[0].write_text(units_b[0].read_text()[:50])
-    (tmp_path / TRACK / f"{MODELS[1]}.json").write_text("{not json")
+    record_file(tmp_path, MODELS[1]).write_text("{not json")
     # the store never hands out the damaged arrays silently
-    with pytest.warns(ResultFileWarning, match="corrupt"):
-        assert ResultsStore(tmp_path).arrays(TRACK, MODELS[0]) == {}
+    with pytest.warns(ResultFileWarning, match="do not match"):
+        assert ResultsStore(tmp_path).record(TRACK, MODELS[0]) is None
     with pytest.warns(ResultFileWarning) as caught:
         summary = run(tmp_path, shards=3)
     messages = " ".join(str(w.message) for w in caught)
@@ -127,14 +139,14 @@ def test_corrupt_files_are_recomputed_with_a_warning(run, reference, tmp_path):
 def test_a_unit_edited_by_hand_is_not_trusted(run, tmp_path):
     run(tmp_path, models=MODELS[:1], shards=2)
     path = unit_files(tmp_path, MODELS[0])[0]
-    record = json.loads(path.read_text())
-    record["metrics"]["robust_accuracy"] = 100.0
-    path.write_text(json.dumps(record))
-    (tmp_path / TRACK / f"{MODELS[0]}.json").unlink()
+    unit = json.loads(path.read_text())
+    unit["metric_info"]["robust_accuracy"] = {"edited": True}
+    path.write_text(json.dumps(unit))
+    record_file(tmp_path, MODELS[0]).unlink()
     with pytest.warns(ResultFileWarning, match="record_sha256"):
         summary = run(tmp_path, models=MODELS[:1], shards=2)
     assert summary.counts()["done"] == 1
-    assert summary.records[0]["metrics"]["robust_accuracy"] < 100.0
+    assert summary.records[0].metric_info.get("robust_accuracy") == {}
 
 
 def test_one_shard_at_a_time_then_merge(run, reference, tmp_path):
@@ -163,8 +175,8 @@ def test_failures_are_isolated_and_reported(run, tmp_path, monkeypatch):
     status = {o.model: o for o in summary.outcomes}
     assert status[MODELS[0]].status == "ok"
     assert status["scale-broken"].status == "failed" and "always fails" in status["scale-broken"].error
-    assert summary.counts() == {"units": 4, "done": 2, "skipped": 0, "failed": 2}
-    assert [r["model"] for r in ResultsStore(tmp_path).failures(TRACK)] == ["scale-broken"]
+    assert summary.counts() == {"units": 2, "done": 2, "skipped": 0, "failed": 0}  # it failed at planning (load)
+    assert [r.model for r in ResultsStore(tmp_path).failures(TRACK)] == ["scale-broken"]
     assert "failed" in summary.table() and "scale-broken" in summary.table()
 
 
@@ -181,7 +193,7 @@ def test_run_log_is_machine_readable(run, tmp_path):
     theirs = [e for e in events if e["run_id"] == second.run_id]
     assert sum(e["event"] == "model_cached" for e in theirs) == 2 and theirs[-1]["skipped"] == 4
     done = next(e for e in mine if e["event"] == "unit_done")
-    assert {"model", "unit", "key", "seconds", "metrics", "time"} <= set(done)
+    assert {"model", "unit", "key", "seconds", "errors", "time"} <= set(done)
 
 
 def test_summary_table(run, tmp_path):
@@ -192,6 +204,6 @@ def test_summary_table(run, tmp_path):
 
 
 def test_merged_arrays_cover_every_point_once(run, tmp_path):
-    run(tmp_path, shards=6, models=MODELS[:1])
-    arrays = ResultsStore(tmp_path).arrays(TRACK, MODELS[0])
+    record = run(tmp_path, shards=6, models=MODELS[:1]).records[0]
+    arrays = ResultsStore(tmp_path).arrays(record)
     assert np.array_equal(arrays["index"], np.arange(120))

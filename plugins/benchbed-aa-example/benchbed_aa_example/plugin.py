@@ -12,9 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchbed.errors import BenchbedError, ChecksumError
-from benchbed.hookspecs import hookimpl
-from benchbed.specs import ModelSpec
+from benchbed.plugin import BenchbedError, ChecksumError, ModelSpec, hookimpl
 
 if TYPE_CHECKING:
     import torch
@@ -44,7 +42,7 @@ def checkpoint_path() -> Path:
 
 
 def _verify(path: Path) -> None:
-    from benchbed.checkpoints import verify_sha256
+    from benchbed.plugin import verify_sha256
 
     verify_sha256(path, CHECKPOINT_SHA256, fix=f"it ships inside the pyautoattack 0.2.0 wheel; {_REINSTALL}")
 

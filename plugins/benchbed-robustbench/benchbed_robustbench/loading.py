@@ -28,8 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchbed.errors import BenchbedError
-from benchbed.provenance import sha256_file
+from benchbed.plugin import BenchbedError, sha256_file
 
 if TYPE_CHECKING:
     import torch

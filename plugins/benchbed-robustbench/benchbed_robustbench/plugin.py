@@ -14,9 +14,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from benchbed.errors import BenchbedError
-from benchbed.hookspecs import hookimpl
-from benchbed.specs import ModelSpec
+from benchbed.plugin import BenchbedError, ModelSpec, hookimpl
 
 from . import loading
 from .zoo import ZooEntry, zoo_entries
@@ -49,16 +47,18 @@ class RobustBenchModelSpec(ModelSpec):
         pass
 
     def info(self):
+        """Metadata for records; RobustBench's own fields go under ``extra["robustbench"]``, where
+        benchbed's RobustBench export (``benchbed results --format model-info``) reads them."""
         out = super().info()
         extra = self.extra
-        out["robustbench"] = {
+        out["extra"] = {"robustbench": {
             "id": extra["robustbench_id"], "dataset": extra["robustbench_dataset"],
             "threat_model": extra["robustbench_threat_model"], "authors": extra["authors"],
             "number_forward_passes": extra["number_forward_passes"], "unreliable": extra["unreliable"],
             "reported_by_paper": extra["reported_by_paper"], "metadata_source": extra["metadata_source"],
             "footnote": extra["robustbench_footnote"], "gdrive_id": list(extra["gdrive_id"]),
             "checkpoint_files": [str(p) for p in loading.checkpoint_files(extra["zoo_entry"])],
-        }
+        }}
         return out
 
 

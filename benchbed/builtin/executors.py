@@ -1,0 +1,26 @@
+"""Built-in executors: ``local`` (this process) and ``ray`` (a Ray cluster, optional extra)."""
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from ..specs import ExecutorSpec
+
+
+def _local(**options):
+    from ..executors.base import LocalExecutor
+
+    return LocalExecutor(**options)
+
+
+def _ray(**options):
+    from ..executors.ray_executor import RayExecutor
+
+    return RayExecutor(**options)
+
+
+@hookimpl
+def register_executors(register):
+    register(ExecutorSpec(name="local", make=_local,
+                          description="units one after another in this process, on the run's device"))
+    register(ExecutorSpec(name="ray", make=_ray,
+                          description="units as Ray tasks, one GPU each where the cluster has GPUs "
+                                      "(pip install 'benchbed[ray]')"))

@@ -1,0 +1,42 @@
+"""View models of studies (per-attack energies, eps curves, training dynamics, generation sweeps, ...).
+
+Every study renders as a titled table of its rows (columns described by the study itself). A study
+kind may add figures: register ``FIGURES[kind] = function(study, arrays) -> {name: plot geometry}``
+and a template ``templates/studies/<kind>.html.j2`` that draws them (it receives ``s``, this view).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..record import StudyResult
+from .safety import fmt_number, sort_key
+
+# study kind -> builder of its figures (plot geometry from benchbed.leaderboard.plots)
+FIGURES: dict[str, Callable[[StudyResult, Mapping[str, Any]], dict[str, Any]]] = {}
+TITLES: dict[str, str] = {}
+
+
+def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
+    from .views import ColumnView
+
+    columns = [ColumnView(name, info) for name, info in sorted(study.columns.items(), key=lambda kv: kv[1].order)]
+    rows = []
+    for row in study.rows:
+        cells = []
+        for c in columns:
+            value = row.get(c.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append({"display": fmt_number(float(value), c.unit), "sort": sort_key(float(value))})
+            else:
+                cells.append({"display": "–" if value is None else str(value), "sort": str(value or "")})
+        rows.append(cells)
+    figures = FIGURES[study.kind](study, arrays) if study.kind in FIGURES else {}
+    return {
+        "kind": study.kind, "title": TITLES.get(study.kind, study.kind), "anchor": f"study-{study.kind}",
+        "params": sorted((str(k), str(v)) for k, v in study.params.items()),
+        "summary": sorted((str(k), fmt_number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                           else str(v)) for k, v in study.summary.items()),
+        "columns": columns, "rows": rows, "figures": figures, "template": f"studies/{study.kind}.html.j2",
+        "finished_at": study.finished_at, "device": study.device,
+    }

@@ -1,0 +1,369 @@
+"""View models of the pages: records (and their arrays) in, plain data for the templates out.
+
+Pure and deterministic: no file I/O (the site writer reads the store and hands arrays in), records
+visited in sorted order, ties broken by model name, numbers formatted by
+:func:`benchbed.leaderboard.safety.fmt_number`. Which columns lead, rank and get plotted comes from
+the columns' own declarations (:class:`benchbed.record.ColumnInfo`), never from their names.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..record import ColumnInfo, Record
+from ..specs import eps_text
+from ..store import file_stem
+from ..tables import column_catalogue, reported_numbers, sort_records
+from . import figures, plots
+from .safety import fmt_number, safe_url, sort_key
+
+NORM_LABELS = {"Linf": "ℓ∞", "L2": "ℓ2", "L1": "ℓ1"}
+REPORTED = (("clean_accuracy", "reported_clean_accuracy"), ("robust_accuracy", "reported_robust_accuracy"))
+
+
+def track_page(track: str) -> str:
+    return f"track-{file_stem(track)}.html"
+
+
+def model_page(model: str) -> str:
+    return f"model-{file_stem(model)}.html"
+
+
+def direction_label(higher: bool | None) -> str:
+    return {True: "higher is better", False: "lower is better"}.get(higher, "no direction (informational)")
+
+
+def direction_arrow(higher: bool | None) -> str:
+    return {True: "↑", False: "↓"}.get(higher, "")
+
+
+# -- columns ----------------------------------------------------------------------------------------------
+@dataclass
+class ColumnView:
+    name: str
+    info: ColumnInfo
+    group: int = 0  # index into the track's column groups (for the show/hide toggles)
+    group_label: str = ""
+
+    @property
+    def metric(self) -> str:
+        return self.info.metric
+
+    @property
+    def description(self) -> str:
+        return self.info.description
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        return self.info.higher_is_better
+
+    @property
+    def unit(self) -> str:
+        return self.info.unit
+
+    @property
+    def headline(self) -> bool:
+        return bool(self.info.rank or self.info.headline)
+
+    @property
+    def arrow(self) -> str:
+        return direction_arrow(self.higher_is_better)
+
+    @property
+    def direction(self) -> str:
+        return direction_label(self.higher_is_better)
+
+    @property
+    def tooltip(self) -> str:
+        unit = f"unit: {self.unit}" if self.unit else "no unit"
+        protocol = f"; {self.info.protocol}" if self.info.protocol else ""
+        return (f"{self.name}: {self.description or '(no description given by the metric)'} ({unit}; "
+                f"{self.direction}; metric: {self.metric}{protocol})")
+
+    @property
+    def name_parts(self) -> list[str]:
+        return self.name.split("_")
+
+    @property
+    def first_sort(self) -> str:
+        return "ascending" if self.higher_is_better is False else "descending"
+
+    @property
+    def axis_label(self) -> str:
+        unit = f" ({self.unit})" if self.unit else ""
+        arrow = f", {self.arrow} {self.direction}" if self.higher_is_better is not None else ""
+        return f"{self.name}{unit}{arrow}"
+
+
+def reported_column(key: str) -> ColumnInfo:
+    return ColumnInfo(metric="reported", unit="%", higher_is_better=True, group="reported",
+                      description=f"{key.replace('_', ' ')} published by the model's source (e.g. RobustBench's own "
+                                  f"AutoAttack evaluation on the full test set); not computed by benchbed")
+
+
+def track_columns(records: Sequence[Record]) -> list[ColumnView]:
+    """The track's columns in order of meaning; published numbers right after the rank columns."""
+    catalogue = column_catalogue(records)
+    reported = [(col, reported_column(key)) for key, col in REPORTED
+                if any(key in reported_numbers(r) for r in records)]
+    names = list(catalogue.items())
+    n_rank = sum(1 for _, c in names if c.rank)
+    ordered = names[:n_rank] + reported + names[n_rank:]
+    groups: list[str] = []
+    out = []
+    for name, info in ordered:
+        label = info.group or info.metric or "other"
+        if label not in groups:
+            groups.append(label)
+        out.append(ColumnView(name, info, groups.index(label) + 1, label))  # group 0: model information
+    return out
+
+
+def column_groups(columns: Sequence[ColumnView]) -> list[dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for c in columns:
+        out.setdefault(c.group, {"id": c.group, "label": c.group_label, "n": 0, "headline": False})
+        out[c.group]["n"] += 1
+        out[c.group]["headline"] |= c.headline
+    return [out[k] for k in sorted(out)]
+
+
+# -- rows -------------------------------------------------------------------------------------------------
+@dataclass
+class Cell:
+    value: float | None
+    display: str
+    sort: str
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class FlagView:
+    label: str
+    detail: str
+    kind: str  # "warn" (the attack's), "info" (benchbed's), "quick", "partial"
+
+
+def record_flags(rec: Record) -> list[FlagView]:
+    flags = [FlagView(f.label, f.detail, "warn" if f.source == "attack" else "info") for f in rec.flags]
+    if rec.quick:
+        flags.append(FlagView("quick", f"quick mode: evaluated on {rec.n_examples} of the track's "
+                                       f"{rec.registered_n_examples} test points; not directly comparable", "quick"))
+    if rec.partial:
+        missing = ", ".join(rec.missing_metrics) or "some metrics"
+        why = "; ".join(f"{m}: {e}" for m, e in rec.metric_errors.items())
+        flags.append(FlagView("partial", f"partial record: no numbers for {missing}" + (f" ({why})" if why else ""),
+                              "partial"))
+    return flags
+
+
+@dataclass
+class Row:
+    record: Record
+    cells: dict[str, Cell]
+    flags: list[FlagView]
+    rank: int | None = None
+
+    @property
+    def model(self) -> str:
+        return self.record.model
+
+    @property
+    def page(self) -> str:
+        return model_page(self.record.model)
+
+    @property
+    def info(self) -> Mapping[str, Any]:
+        return self.record.model_info
+
+    def text(self, key: str) -> str:
+        value = self.info.get(key)
+        return value if isinstance(value, str) else ""
+
+    @property
+    def paper(self) -> str:
+        return self.text("paper")
+
+    @property
+    def paper_url(self) -> str | None:
+        return safe_url(self.info.get("link"))
+
+    @property
+    def venue(self) -> str:
+        return self.text("venue")
+
+    @property
+    def architecture(self) -> str:
+        return self.text("architecture")
+
+    @property
+    def recipe(self) -> str:
+        return self.text("recipe")
+
+    @property
+    def family(self) -> str:
+        return self.text("family")
+
+    @property
+    def footnote(self) -> str:
+        return self.text("footnote")
+
+    @property
+    def extra_data(self) -> str:
+        value = self.info.get("extra_data")
+        return {True: "yes", False: "no"}.get(value, "–") if isinstance(value, bool) else "–"
+
+    @property
+    def n_examples(self) -> int:
+        return self.record.n_examples
+
+    @property
+    def search(self) -> str:
+        return " ".join([self.model, self.paper, self.venue, self.architecture, self.recipe, self.footnote]).lower()
+
+    @property
+    def rank_display(self) -> str:
+        return "–" if self.rank is None else str(self.rank)
+
+    @property
+    def rank_sort(self) -> str:
+        return "" if self.rank is None else str(self.rank)
+
+
+def make_row(rec: Record, columns: Sequence[ColumnView]) -> Row:
+    reported = reported_numbers(rec)
+    values = {**rec.metrics, **{col: reported[key] for key, col in REPORTED if key in reported}}
+    cells = {}
+    for c in columns:
+        v = values.get(c.name)
+        v = None if v is None or math.isnan(v) else v
+        cells[c.name] = Cell(v, fmt_number(v, c.unit), sort_key(v))
+    return Row(rec, cells, record_flags(rec))
+
+
+def rank_rows(rows: list[Row], columns: Sequence[ColumnView]) -> list[Row]:
+    """Best first by the rank columns; competition ranks on the first of them. A record that lacks the
+    first rank column (or is quick or partial) is listed, unranked."""
+    catalogue = {c.name: c.info for c in columns if c.info.rank}
+    order = {id(r): i for i, r in enumerate(sort_records([row.record for row in rows], catalogue))}
+    rows = sorted(rows, key=lambda r: order[id(r.record)])
+    primary = min(catalogue, key=lambda n: catalogue[n].rank) if catalogue else None
+    prev, rank, position = None, 0, 0
+    for r in rows:
+        v = r.cells[primary].value if primary else None
+        if v is None or r.record.quick or r.record.partial:
+            r.rank = None
+            continue
+        position += 1
+        if v != prev:
+            rank, prev = position, v
+        r.rank = rank
+    return rows
+
+
+def best_per_column(rows: Sequence[Row], columns: Sequence[ColumnView]) -> dict[str, dict[str, Any]]:
+    """For each column with a direction: the best value among ranked rows and the models that reach it."""
+    best: dict[str, dict[str, Any]] = {}
+    ranked = [r for r in rows if r.rank is not None]
+    for c in columns:
+        if c.higher_is_better is None:
+            continue
+        vals = [r.cells[c.name].value for r in ranked if r.cells[c.name].value is not None
+                and math.isfinite(r.cells[c.name].value)]
+        if not vals:
+            continue
+        target = max(vals) if c.higher_is_better else min(vals)
+        winners = [r for r in ranked if r.cells[c.name].value == target]
+        for r in winners:
+            r.cells[c.name].best = True
+        best[c.name] = {"column": c, "value": fmt_number(target, c.unit),
+                        "models": [(w.model, w.page) for w in winners]}
+    return best
+
+
+# -- tracks -----------------------------------------------------------------------------------------------
+def track_meta(name: str, records: Sequence[Record]) -> dict[str, Any]:
+    """Track settings: the record with the most test points speaks for the track."""
+    full = max(records, key=lambda r: (r.n_examples, r.model))
+    info = full.track_info
+    generation = info.get("generation") if isinstance(info.get("generation"), dict) else {}
+    versions = sorted({r.attack.version for r in records if r.attack})
+    newest = sorted(r.finished_at for r in records if r.finished_at)
+    return {
+        "name": name, "page": track_page(name), "slug": file_stem(name), "dataset": full.dataset,
+        "norm": full.norm, "norm_label": NORM_LABELS.get(full.norm, full.norm),
+        "eps": eps_text(full.eps, str(info.get("eps_label") or "")),
+        "description": str(info.get("description") or ""), "n_examples": full.registered_n_examples,
+        "attack": full.attack.name if full.attack else str(info.get("attack") or "–"),
+        "attack_versions": ", ".join(versions) or "–", "seed": str(full.seed),
+        "generation": [(str(k), str(v)) for k, v in sorted(generation.items())],
+        "newest": newest[-1][:10] if newest else "–",
+    }
+
+
+@dataclass
+class TrackView:
+    name: str
+    meta: dict[str, Any]
+    records: list[Record]
+    columns: list[ColumnView]
+    groups: list[dict[str, Any]]
+    rows: list[Row]
+    best: dict[str, dict[str, Any]]
+    recipes: list[str]
+    recipe_colors: dict[str, int]
+    scatter: dict[str, Any] | None = None
+    scatter_missing: int = 0
+    scatter_x: ColumnView | None = None
+    scatter_y: ColumnView | None = None
+    histograms: list[dict[str, Any]] = field(default_factory=list)
+    energy_range: tuple[float, float] | None = None
+
+    @property
+    def page(self) -> str:
+        return self.meta["page"]
+
+    @property
+    def slug(self) -> str:
+        return self.meta["slug"]
+
+
+def _axis(columns: Sequence[ColumnView], axis: str) -> ColumnView | None:
+    return next((c for c in columns if c.info.plot == axis), None)
+
+
+def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mapping[str, Any]]) -> TrackView:
+    """The track page's data. ``records``: one per model (see :func:`benchbed.tables.shown_records`);
+    ``arrays``: each model's per-point arrays, by model name."""
+    records = list(records)
+    columns = track_columns(records)
+    rows = rank_rows([make_row(r, columns) for r in records], columns)
+    best = best_per_column(rows, columns)
+    recipes = sorted({r.recipe for r in rows if r.recipe})
+    colors = {rec: i % plots.N_COLORS for i, rec in enumerate(recipes)}
+    view = TrackView(name, track_meta(name, records), records, columns, column_groups(columns), rows, best, recipes,
+                     colors)
+    ycol, xcol = _axis(columns, "y"), _axis(columns, "x")
+    if ycol is not None and xcol is not None:
+        points = []
+        for r in rows:
+            x, y = r.cells[xcol.name].value, r.cells[ycol.name].value
+            points.append({
+                "x": x, "y": y, "label": r.model, "href": r.page, "color": colors.get(r.recipe, 0),
+                "title": f"{r.model} ({r.recipe or 'recipe unknown'}): {ycol.name} {r.cells[ycol.name].display}"
+                         f"{ycol.unit and ' ' + ycol.unit}, {xcol.name} {r.cells[xcol.name].display}"
+                         f"{xcol.unit and ' ' + xcol.unit}",
+            })
+        view.scatter_x, view.scatter_y = xcol, ycol
+        view.scatter = plots.scatter(points, x_label=xcol.axis_label, y_label=ycol.axis_label,
+                                     label_points=len(rows) <= 12)
+        view.scatter_missing = sum(1 for p in points if p["x"] is None or p["y"] is None)
+    spans = [s for r in rows if (s := figures.energy_range(arrays.get(r.model, {}))) is not None]
+    view.energy_range = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+    for r in rows:
+        hist = figures.energy_histogram(arrays.get(r.model, {}), small=True, x_range=view.energy_range)
+        if hist is not None:
+            view.histograms.append({"model": r.model, "page": r.page, "plot": hist})
+    return view

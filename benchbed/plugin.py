@@ -1,0 +1,94 @@
+"""The public plugin API: everything a plugin needs, and the only benchbed module plugins import.
+
+::
+
+    from benchbed.plugin import ModelSpec, hookimpl, load_state_dict
+
+    @hookimpl
+    def register_models(register):
+        register(ModelSpec(name="my-cnn", dataset="cifar10", threat_models=("Linf",), architecture="ResNet-18",
+                           recipe="PGD-AT", loader=lambda device: ..., checkpoint_sha256="..."))
+
+What is here is kept stable; what is not here (the scheduler, the store, the runner) may change.
+Guides per plugin kind: docs/plugins/.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .checkpoints import load_state_dict, verify_sha256
+from .errors import (
+    BenchbedError,
+    ChecksumError,
+    ConfigError,
+    DatasetNotFoundError,
+    ModelOutputError,
+    UnknownNameError,
+)
+from .hookspecs import hookimpl
+from .provenance import sha256_file
+from .reductions import Reduction, column_values, mean, percent, scalar
+from .specs import (
+    TARGETED,
+    UNTARGETED,
+    AttackIterate,
+    AttackRequest,
+    AttackResult,
+    AttackSpec,
+    AttackWarning,
+    Column,
+    DatasetSpec,
+    ExecutorSpec,
+    ExporterSpec,
+    GenerationSettings,
+    LabelledImages,
+    MetricOutput,
+    MetricSpec,
+    ModelSpec,
+    ObserverSpec,
+    SamplerSpec,
+    TrackSpec,
+    TrainingCheckpoint,
+)
+
+if TYPE_CHECKING:
+    from .context import EvaluationContext, GuardedModel
+    from .generative.sampling import SampleRequest
+
+# These need torch; they load on first use, so that importing this module (when plugins are listed)
+# stays cheap.
+_LAZY = {"EvaluationContext": "benchbed.context", "GuardedModel": "benchbed.context",
+         "SampleRequest": "benchbed.generative.sampling"}
+
+
+def dataset_split(name: str, split: str, data_dir=None) -> LabelledImages:
+    """A registered dataset's split (e.g. to train a model on ``dataset_split("digits", "train")``)."""
+    from . import plugins
+
+    return plugins.registry().datasets.get(name).load(split, data_dir)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'benchbed.plugin' has no attribute {name!r}")
+
+
+__all__ = [
+    # hooks
+    "hookimpl",
+    # specs
+    "AttackSpec", "Column", "DatasetSpec", "ExecutorSpec", "ExporterSpec", "GenerationSettings", "MetricSpec",
+    "ModelSpec", "ObserverSpec", "SamplerSpec", "TrackSpec", "TrainingCheckpoint",
+    # what plugin code receives and returns
+    "AttackIterate", "AttackRequest", "AttackResult", "AttackWarning", "EvaluationContext", "GuardedModel",
+    "LabelledImages", "MetricOutput", "SampleRequest", "TARGETED", "UNTARGETED",
+    # reductions
+    "Reduction", "column_values", "mean", "percent", "scalar",
+    # checkpoints, checksums, data
+    "load_state_dict", "sha256_file", "verify_sha256", "dataset_split",
+    # errors
+    "BenchbedError", "ChecksumError", "ConfigError", "DatasetNotFoundError", "ModelOutputError", "UnknownNameError",
+]
