@@ -1,10 +1,15 @@
-"""The benchbed-digits-zoo plugin: four models through its entry point, checksums, reproducible training.
+"""The benchbed-digits-zoo plugin: seven models through its entry point, their metadata and checksums.
 
-Skipped when the plugin distribution is not installed (``pip install -e plugins/benchbed-digits-zoo``).
+Retraining, platforms and training series: tests/zoo/. Skipped when the plugin distribution is not
+installed (``pip install -e plugins/benchbed-digits-zoo``).
 """
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,15 +17,29 @@ import torch
 zoo = pytest.importorskip("benchbed_digits_zoo.plugin",
                           reason="plugin not installed: pip install -e plugins/benchbed-digits-zoo")
 
-from benchbed_digits_zoo import train  # noqa: E402
 from benchbed_digits_zoo.checksums import CHECKSUMS  # noqa: E402
 
-from benchbed.datasets import load_digits_split  # noqa: E402
-from benchbed.errors import ChecksumError  # noqa: E402
+from benchbed.plugin import ChecksumError, dataset_split, sha256_file  # noqa: E402
 from benchbed.plugins import PluginHost  # noqa: E402
 
-RECIPES = {"digits-cnn-standard": "standard", "digits-cnn-pgdat": "PGD-AT", "digits-cnn-trades": "TRADES",
-           "digits-cnn-weat": "WEAT"}
+# name -> (recipe, family, sampler)
+MODELS = {
+    "digits-cnn-standard": ("standard", "classifier", "sgld"),
+    "digits-cnn-pgdat": ("PGD-AT", "classifier", "sgld"),
+    "digits-cnn-trades": ("TRADES", "classifier", "sgld"),
+    "digits-cnn-weat": ("WEAT", "classifier", "sgld"),
+    "digits-cnn-weat-nat": ("WEAT", "classifier", "sgld"),
+    "digits-cnn-jem": ("JEM", "joint", "jem-sgld"),
+    "digits-cnn-dat": ("DAT", "joint", "dat-pgd"),
+}
+# The four published checkpoints must never change.
+ORIGINAL = {
+    "digits-cnn-standard": "2b5fd274862946d2bd28890fabf063fbe9d77e580fbcac2d27d2845ee1582f77",
+    "digits-cnn-pgdat": "40db41cf67f231a17fd5811fc2f41d0b2c02d4bea88eb9e1f1e40e6f60889a4f",
+    "digits-cnn-trades": "59580de41af1d0b0d38a6be154cfa2a915bb24aea93f712e387839c74b0a2bc5",
+    "digits-cnn-weat": "a5ab20cfb3cd3391e1307218ea23e96bec480126521eaab028a92a0596227b9a",
+}
+PACKAGE = Path(zoo.__file__).parent
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +53,53 @@ def registry():
     return host.registry
 
 
-def test_four_models_with_metadata_on_the_digits_track(registry):
-    models = {m.name: m for m in registry.models_for(registry.track("digits-linf"))}
-    assert {n: m.recipe for n, m in models.items()} == RECIPES
+def test_seven_models_with_metadata_on_the_digits_track(registry):
+    models = {m.name: m for m in registry.models_for(registry.tracks.get("digits-linf"))}
+    assert {n: (m.recipe, m.family, m.sampler) for n, m in models.items()} == MODELS
     for name, spec in models.items():
         assert spec.checkpoint_sha256 == CHECKSUMS[name] and spec.architecture.startswith("DigitsCNN")
-        assert spec.threat_models == ("Linf",) and spec.extra_data is False
+        assert spec.dataset == "digits" and spec.threat_models == ("Linf",) and spec.extra_data is False
+        assert spec.footnote
         if spec.recipe != "standard":
             assert spec.paper and spec.venue and spec.link.startswith("https://arxiv.org/")
+    assert {n for n, m in models.items() if m.training_series is not None} == {"digits-cnn-pgdat", "digits-cnn-trades"}
+    assert models["digits-cnn-weat"].extra["weat_variant"] == "adv"
+    assert models["digits-cnn-weat-nat"].extra["weat_variant"] == "nat"
+
+
+def test_footnotes_state_the_recipes_settings(registry):
+    from benchbed_digits_zoo import train
+
+    jem, dat = registry.models.get("digits-cnn-jem").footnote, registry.models.get("digits-cnn-dat").footnote
+    j = train.JEM
+    for text in (f"SGLD {j.sgld_steps} steps", f"alpha {j.sgld_step_size:g}", f"sigma {j.sgld_noise:g}",
+                 f"replay buffer {j.buffer_size}", f"{j.reinit_fraction:.0%} re-initialised",
+                 f"data noise {j.data_noise:g}",
+                 "no energy regulariser" if not j.magnitude_weight else "regulariser",
+                 f"lr {train.RECIPES['digits-cnn-jem'].lr:g}", f"{train.RECIPES['digits-cnn-jem'].epochs} epochs"):
+        assert text in jem, text
+    d, recipe = train.DAT, train.RECIPES["digits-cnn-dat"]
+    for text in (f"step {d.gen_step_size:g}", f"{d.start_steps} -> {d.max_steps} steps", f"{d.auc_window} batches",
+                 f"reaches {d.auc_threshold:g}", f"decay {d.ema_decay:g}", f"lr {recipe.lr:g}",
+                 f"{recipe.epochs} epochs",
+                 f"eps {train.EPS:g}", "PGD-AT checkpoint"):
+        assert text in dat, text
+    assert recipe.init_from == "digits-cnn-pgdat"
+    assert "CE(f(x), y)" in registry.models.get("digits-cnn-weat-nat").footnote
+    assert "CE(f(x*), y)" in registry.models.get("digits-cnn-weat").footnote
+
+
+def test_shipped_files_have_their_recorded_sha256_and_the_original_four_never_change():
+    assert set(CHECKSUMS) == set(MODELS)
+    assert {name: CHECKSUMS[name] for name in ORIGINAL} == ORIGINAL
+    for name, digest in CHECKSUMS.items():
+        assert sha256_file(zoo.CHECKPOINT_DIR / f"{name}.pt") == digest, name
 
 
 def test_checkpoints_load_and_classify_digits(registry):
-    test = load_digits_split("test")
-    for name in RECIPES:
-        model = registry.model(name).load("cpu")
+    test = dataset_split("digits", "test")
+    for name in MODELS:
+        model = registry.models.get(name).load("cpu")
         with torch.no_grad():
             accuracy = (model(test.images).argmax(1) == test.labels).float().mean().item()
         assert accuracy > 0.9, (name, accuracy)
@@ -56,18 +108,24 @@ def test_checkpoints_load_and_classify_digits(registry):
 def test_tampered_checkpoint_is_rejected(tmp_path, monkeypatch):
     folder = tmp_path / "checkpoints"
     shutil.copytree(zoo.CHECKPOINT_DIR, folder)
-    path = folder / "digits-cnn-trades.pt"
+    path = folder / "digits-cnn-jem.pt"
     data = bytearray(path.read_bytes())
     data[-100] ^= 1
     path.write_bytes(bytes(data))
     monkeypatch.setattr(zoo, "CHECKPOINT_DIR", folder)
-    with pytest.raises(ChecksumError, match="digits-cnn-trades.pt"):
-        zoo.load_checkpoint("digits-cnn-trades", "cpu")
+    with pytest.raises(ChecksumError, match="digits-cnn-jem.pt"):
+        zoo.load_checkpoint("digits-cnn-jem", "cpu")
 
 
-def test_training_recipe_reproduces_the_shipped_checkpoint_bit_for_bit(tmp_path):
-    """The cheapest recipe (standard, a few seconds); `python -m benchbed_digits_zoo.train --check`
-    retrains all four."""
-    model, stats = train.train(train.RECIPES["digits-cnn-standard"], progress=False)
-    digest = train.save_checkpoint(model, tmp_path / "digits-cnn-standard.pt")
-    assert digest == CHECKSUMS["digits-cnn-standard"], stats
+def test_plugin_module_stays_cheap_to_import():
+    """Listing plugins must not pay for torch."""
+    code = "import sys, benchbed_digits_zoo.plugin; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_plugin_imports_benchbed_only_through_the_public_plugin_api():
+    pattern = re.compile(r"^\s*(?:from|import)\s+benchbed(?:\.(\w+))?", re.MULTILINE)
+    for source in PACKAGE.glob("*.py"):
+        for module in pattern.findall(source.read_text()):
+            assert module == "plugin", f"{source.name} imports benchbed.{module or ''}"
