@@ -186,10 +186,16 @@ class ResultsStore:
                 return None
         return record
 
+    def _track_folders(self, track: str | None) -> list[Path]:
+        """The folder of ``track``, or of every track in the store."""
+        if track:
+            return [self.track_dir(track)]
+        return sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+
     def _record_files(self, track: str | None) -> list[Path]:
         if not self.root.is_dir():
             return []
-        folders = [self.track_dir(track)] if track else sorted(p for p in self.root.iterdir() if p.is_dir())
+        folders = self._track_folders(track)
         return [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.json"))
                 if not p.name.endswith(".failed.json")]
 
@@ -221,7 +227,7 @@ class ResultsStore:
         out = []
         if not self.root.is_dir():
             return out
-        folders = [self.track_dir(track)] if track else sorted(p for p in self.root.iterdir() if p.is_dir())
+        folders = self._track_folders(track)
         for folder in folders:
             for path in sorted(folder.glob("*.failed.json")) if folder.is_dir() else ():
                 try:
@@ -296,7 +302,7 @@ class ResultsStore:
         """Every valid study (invalid files are warned about and skipped), sorted by (track, model, kind)."""
         if not self.root.is_dir():
             return []
-        folders = [self.track_dir(track)] if track else sorted(p for p in self.root.iterdir() if p.is_dir())
+        folders = self._track_folders(track)
         found = [s for folder in folders for p in sorted((folder / "studies").glob("*/*.json"))
                  if (s := self._read_study(p)) is not None]
         return sorted(found, key=lambda s: (s.track, s.model, s.kind))
