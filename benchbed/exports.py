@@ -237,7 +237,8 @@ def latex_table(records: list[Record], track: str | None = None, *, columns: lis
         caption = (
             f"benchbed results on track {latex_escape(track)} ({latex_escape(first.dataset)}, "
             f"{latex_escape(first.norm)} $\\epsilon = {latex_escape(eps_label(first))}$, "
-            f"{latex_escape(attack)}, {', '.join(str(n) for n in n_examples)} test points)."
+            + (f"{latex_escape(attack)}, " if attack else "")  # no attack ran: no attack named
+            + f"{', '.join(str(n) for n in n_examples)} test points)."
         )
         if frame["quick"].any():
             caption += r" $^\dagger$: quick mode, fewer test points than the track's."
