@@ -16,6 +16,7 @@ NATURAL = "energy_nat"
 KINDS = ("untargeted", "targeted")  # the energy metric's adversarial arrays: energy_adv_<kind>
 KIND_CLASS = {"untargeted": "adv-u", "targeted": "adv-t"}
 ENERGY_AXIS = "marginal energy E(x) = −logsumexp f(x)  (energy units)"
+ENERGY_AXIS_SHORT = "E(x) = −logsumexp f(x)  (energy units)"
 GAP_AXIS = "ΔE(x) = E(x) − E(x*)  (energy units; 0 = aligned)"
 FRACTION_AXIS = "fraction of points per bin"
 FRACTION_AXIS_SHORT = "fraction of points"
@@ -56,7 +57,8 @@ def energy_histogram(arrays: Mapping[str, Any], *, small: bool,
     # a shared range is wider than one model's data: more bins keep each model's shape visible
     bins = (30 if small else 40) if x_range is None else (60 if small else 120)
     size = {"width": 300, "height": 170} if small else {"width": 620, "height": 270}
-    return plots.histogram(series, x_label=ENERGY_AXIS, y_label=FRACTION_AXIS_SHORT if small else FRACTION_AXIS,
+    return plots.histogram(series, x_label=ENERGY_AXIS_SHORT if small else ENERGY_AXIS,
+                           y_label=FRACTION_AXIS_SHORT if small else FRACTION_AXIS,
                            x_range=x_range, bins=bins, **size)
 
 
