@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ MODEL_INFO_FIELDS = (
 
 # -- helpers ----------------------------------------------------------------------------------------
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number, numpy's included (a table's integer column holds numpy integers); not a bool."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool) and type(value).__name__ != "bool_"
+            and math.isfinite(value))
 
 
 def _pct(value: Any) -> str:
@@ -140,8 +143,11 @@ def latex_escape(text: Any) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
+ACRONYMS = {"is": "IS", "fid": "FID", "kid": "KID", "w1": "W1"}
+
+
 def _header(name: str, meta: ColumnInfo | None) -> str:
-    label = name.replace("_", " ")
+    label = " ".join(ACRONYMS.get(word, word) for word in name.split("_"))  # digits_fid -> "Digits FID"
     label = label[:1].upper() + label[1:]
     unit = meta.unit if meta else ""
     arrow = {True: r" $\uparrow$", False: r" $\downarrow$"}.get(meta.higher_is_better if meta else None, "")
@@ -201,6 +207,8 @@ def latex_table(records: list[Record], track: str | None = None, *, columns: lis
     def cell(col: str, value: Any) -> str:
         if not _is_number(value):
             return "--"
+        if meta[col].unit in ("points", "count") and float(value).is_integer():
+            return str(int(value))  # a count is an integer
         text = f"{float(value):.{digits}f}"
         if col in best and round(float(value), digits) == round(best[col], digits):
             return rf"\textbf{{{text}}}"
@@ -214,7 +222,8 @@ def latex_table(records: list[Record], track: str | None = None, *, columns: lis
     n_examples = sorted({int(v) for v in frame["n_examples"] if _is_number(v)})
     rows = []
     for _, row in frame.iterrows():
-        marks = "".join(m for m, on in ((r"$^\dagger$", row["quick"]), (r"$^\ddagger$", row["partial"])) if on)
+        marks = "".join(m for m, on in ((r"$^\dagger$", row["quick"]), (r"$^\ddagger$", row["partial"]),
+                                        (r"$^\S$", bool(row["flags"]))) if on)
         cells = [latex_escape(row["model"]) + marks]
         for col in metric_cols:
             cells.append(cell(col, row[col]))
@@ -228,12 +237,15 @@ def latex_table(records: list[Record], track: str | None = None, *, columns: lis
         caption = (
             f"benchbed results on track {latex_escape(track)} ({latex_escape(first.dataset)}, "
             f"{latex_escape(first.norm)} $\\epsilon = {latex_escape(eps_label(first))}$, "
-            f"{latex_escape(attack)}, {', '.join(str(n) for n in n_examples)} test points)."
+            + (f"{latex_escape(attack)}, " if attack else "")  # no attack ran: no attack named
+            + f"{', '.join(str(n) for n in n_examples)} test points)."
         )
         if frame["quick"].any():
             caption += r" $^\dagger$: quick mode, fewer test points than the track's."
         if frame["partial"].any():
             caption += r" $^\ddagger$: partial record, some of the track's metrics missing."
+        if frame["flags"].astype(bool).any():
+            caption += r" $^\S$: flagged (the attack's warnings or benchbed's observations; see the leaderboard)."
     label = re.sub(r"[^A-Za-z0-9:.-]", "-", label or f"tab:benchbed-{track}")
     align = "l" + "r" * (len(headers) - 1)
     lines = [

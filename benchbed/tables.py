@@ -68,9 +68,13 @@ def sort_records(records: Sequence[Record], catalogue: dict[str, ColumnInfo]) ->
     return sorted(records, key=key)
 
 
+COUNT_UNITS = ("points", "count")
+
+
 def records_frame(records: Sequence[Record], *, all_columns: bool = False) -> pd.DataFrame:
     """One row per (track, model, variant), best first: the leading columns, then the headline metric
-    columns (every metric column with ``all_columns``), then ``quick`` / ``partial`` markers."""
+    columns (every metric column with ``all_columns``), then the ``quick`` / ``partial`` markers and the
+    ``flags`` (the attack's warnings and benchbed's observations, by label). Counts are integers."""
     catalogue = column_catalogue(records)
     names = list(catalogue) if all_columns else headline_columns(catalogue)
     rows = []
@@ -79,11 +83,20 @@ def records_frame(records: Sequence[Record], *, all_columns: bool = False) -> pd
         row.update({n: rec.metrics.get(n, math.nan) for n in names})
         row["quick"] = rec.quick
         row["partial"] = rec.partial
+        row["flags"] = "; ".join(dict.fromkeys(f.label for f in rec.flags))
         rows.append(row)
-    columns = LEADING + names + ["quick", "partial"]
+    columns = LEADING + names + ["quick", "partial", "flags"]
     frame = pd.DataFrame(rows, columns=columns)
     frame["n_examples"] = frame["n_examples"].astype("Int64")
+    for name in names:
+        if catalogue[name].unit in COUNT_UNITS and _integral(frame[name]):
+            frame[name] = frame[name].astype("Int64")
     return frame
+
+
+def _integral(values: pd.Series) -> bool:
+    present = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(present)) and bool((present == present.round()).all()) and bool((present.abs() < 2**53).all())
 
 
 def hidden_columns(records: Sequence[Record]) -> int:
@@ -121,8 +134,8 @@ def format_frame(frame: pd.DataFrame, fmt: str) -> str:
     if frame.empty:
         return "(no results)\n"
     shown = frame.copy()
-    for flag in ("quick", "partial"):
-        if flag in shown and not shown[flag].any():
+    for flag in ("quick", "partial", "flags"):
+        if flag in shown and not shown[flag].astype(bool).any():
             shown = shown.drop(columns=[flag])
     return shown.to_string(index=False, float_format=lambda v: f"{v:.2f}") + "\n"
 

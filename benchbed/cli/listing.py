@@ -79,8 +79,11 @@ def cmd_metrics(args) -> int:
     reg = plugins.registry()
     warn_broken_plugins(reg)
     tracks = [reg.tracks.get(args.track)] if args.track else list(reg.tracks)
+    # in order of meaning: as the tracks run them (accuracy, energy, generative), then the others by name
+    order = list(dict.fromkeys(m for t in tracks for m in t.metrics))
+    names = sorted(reg.metrics.names(args.pattern), key=lambda n: (order.index(n) if n in order else len(order), n))
     rows = []
-    for m in map(reg.metrics.get, reg.metrics.names(args.pattern)):
+    for m in map(reg.metrics.get, names):
         on = [t for t in tracks if m.name in t.metrics] or ([tracks[0]] if args.track else [])
         seen: dict[str, list[str]] = {}
         columns = {}
@@ -90,7 +93,8 @@ def cmd_metrics(args) -> int:
                 columns.setdefault(col.name, col)
         for name, col in columns.items():
             direction = {True: "higher", False: "lower", None: "-"}[col.higher_is_better]
-            rows.append({"metric": m.name, "column": name, "unit": col.unit or "-", "better": direction,
+            rows.append({"metric": m.name, "column": name, "headline": "yes" if col.headline or col.rank else "-",
+                         "unit": col.unit or "-", "better": direction,
                          "tracks": ",".join(seen[name]), "plugin": reg.metrics.source(m.name),
                          "description": col.description})
     return _print(rows, "no metrics match")

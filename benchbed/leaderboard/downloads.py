@@ -33,7 +33,18 @@ def track_frame(view: TrackView) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame["rank"] = frame["rank"].astype("Int64")
     frame["n_examples"] = frame["n_examples"].astype("Int64")
+    for c in view.columns:  # counts are integers (423, not 423.0)
+        if c.unit in COUNT_UNITS and is_integral(frame[c.name]):
+            frame[c.name] = frame[c.name].astype("Int64")
     return frame
+
+
+COUNT_UNITS = ("points", "count")
+
+
+def is_integral(values: pd.Series) -> bool:
+    present = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(present)) and bool((present == present.round()).all()) and bool((present.abs() < 2**53).all())
 
 
 def track_json(view: TrackView) -> dict[str, Any]:

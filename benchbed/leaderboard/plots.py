@@ -123,9 +123,9 @@ def finite(a: Any) -> np.ndarray | None:
     return arr if arr.size else None
 
 
-def histogram(series: Sequence[dict[str, Any]], *, x_label: str, width: int = 320, height: int = 170,
-              bins: int = 30, zero_line: bool = False, x_range: tuple[float, float] | None = None,
-              ) -> dict[str, Any] | None:
+def histogram(series: Sequence[dict[str, Any]], *, x_label: str, y_label: str = "", width: int = 320,
+              height: int = 170, bins: int = 30, zero_line: bool = False,
+              x_range: tuple[float, float] | None = None) -> dict[str, Any] | None:
     """Overlaid step histograms (fraction of points per bin) on shared bins, with a dashed mean line each.
 
     ``series``: dicts with ``values`` (1-D array), ``label`` and ``kind`` (a CSS class suffix).
@@ -148,7 +148,7 @@ def histogram(series: Sequence[dict[str, Any]], *, x_label: str, width: int = 32
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
-    left, right, top, bottom = 40, 12, 10, 42
+    left, right, top, bottom = (54 if y_label else 40), 12, 10, 42
     xa = _Axis(lo, hi, left, width - right, 5)
     fractions = [np.histogram(a, bins=edges)[0] / a.size for _, a in data]
     ymax = max(float(f.max()) for f in fractions) or 1.0
@@ -171,5 +171,6 @@ def histogram(series: Sequence[dict[str, Any]], *, x_label: str, width: int = 32
         "width": width, "height": height, "left": left, "right": width - right, "top": top,
         "bottom": height - bottom, "xticks": xa.tick_marks(), "yticks": ya.tick_marks(), "series": out,
         "x_label": x_label, "x_label_x": num((left + width - right) / 2), "x_label_y": num(height - 6),
+        "y_label": y_label, "y_label_x": num(13), "y_label_y": num((top + height - bottom) / 2),
         "zero_x": num(xa(0.0)) if zero_line and xa.lo <= 0 <= xa.hi else None,
     }

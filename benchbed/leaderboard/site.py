@@ -24,8 +24,8 @@ from ..record import Record, _json_default
 from ..store import ResultsStore, atomic_write_bytes, file_stem
 from ..tables import column_catalogue, reported_numbers, shown_records
 from . import downloads, figures, views
-from .studies import study_view
 from .safety import fmt_number, fmt_seconds, safe_url
+from .studies import study_view
 
 DEFAULT_SITE = Path("leaderboards") / "site"
 
@@ -118,6 +118,16 @@ def provenance(rec: Record) -> dict[str, str]:
     }
 
 
+def _grouped(tv: views.TrackView, row: views.Row) -> list[dict[str, Any]]:
+    """A model's columns on a track by group (accuracy, energy, ...), headline columns first in each."""
+    groups: dict[int, dict[str, Any]] = {}
+    for c in tv.columns:
+        groups.setdefault(c.group, {"label": c.group_label, "items": []})["items"].append((c, row.cells[c.name]))
+    for g in groups.values():
+        g["items"].sort(key=lambda item: not item[0].compact)  # stable: catalogue order otherwise
+    return [groups[k] for k in sorted(groups)]
+
+
 def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], dict], others: dict,
                  studies: dict[tuple[str, str], list[dict]]) -> list[dict]:
     by_model: dict[str, list[tuple[views.TrackView, views.Row]]] = defaultdict(list)
@@ -133,9 +143,14 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
             rec = row.record
             got = arrays.get((tv.name, name), {})
             n_ranked = sum(1 for r in tv.rows if r.rank is not None)
+            own = figures.energy_range(got)
+            zoom = (own is not None and tv.energy_range is not None
+                    and (own[1] - own[0]) < 0.5 * (tv.energy_range[1] - tv.energy_range[0]))
             per_track.append({
                 "track": tv, "row": row, "record": rec,
                 "metrics": [(c, row.cells[c.name]) for c in tv.columns],
+                "headline": [(c, row.cells[c.name]) for c in tv.columns if c.compact],
+                "groups": _grouped(tv, row),
                 "rank": row.rank, "n_ranked": n_ranked, "n_models": len(tv.rows),
                 "prov": provenance(rec),
                 "flipped": sorted(rec.attack.flipped_by.items()) if rec.attack else [],
@@ -144,7 +159,8 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
                                   for role, p in rec.plugins.items() if isinstance(p, dict)),
                 "timings": [(k, fmt_seconds(v)) for k, v in sorted(rec.timings_s.items())],
                 "energy": figures.energy_histogram(got, small=False, x_range=tv.energy_range),
-                "delta": figures.delta_histogram(got),
+                "energy_own": figures.energy_histogram(got, small=False) if zoom else None,
+                "delta": figures.delta_histogram(got, x_range=tv.delta_range),
                 "grid": figures.grid_data_uri(got),
                 "generates": bool(rec.track_info.get("generation")),
                 "others": others.get((tv.name, name), []),

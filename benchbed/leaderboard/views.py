@@ -83,8 +83,14 @@ class ColumnView:
                 f"{self.direction}; metric: {self.metric}{protocol})")
 
     @property
-    def name_parts(self) -> list[str]:
-        return self.name.split("_")
+    def compact(self) -> bool:
+        """Shown in the compact (default) view of the board: the rank keys and the headline columns."""
+        return self.headline
+
+    @property
+    def unit_text(self) -> str:
+        """The unit in words for captions ("%", "energy units", "no unit")."""
+        return {"": "no unit", "energy": "energy units"}.get(self.unit, self.unit)
 
     @property
     def first_sort(self) -> str:
@@ -122,10 +128,12 @@ def track_columns(records: Sequence[Record]) -> list[ColumnView]:
 
 
 def column_groups(columns: Sequence[ColumnView]) -> list[dict[str, Any]]:
+    """The column groups of the board's toggles: ``n`` columns, ``more`` of them outside the compact view."""
     out: dict[int, dict[str, Any]] = {}
     for c in columns:
-        out.setdefault(c.group, {"id": c.group, "label": c.group_label, "n": 0, "headline": False})
+        out.setdefault(c.group, {"id": c.group, "label": c.group_label, "n": 0, "more": 0, "headline": False})
         out[c.group]["n"] += 1
+        out[c.group]["more"] += 0 if c.compact else 1
         out[c.group]["headline"] |= c.headline
     return [out[k] for k in sorted(out)]
 
@@ -137,6 +145,62 @@ class Cell:
     display: str
     sort: str
     best: bool = False
+    state: str = ""  # "" (a value, or no value: a dash), "not-run" (metric not selected), "failed"
+    note: str = ""  # why there is no value (the cell's tooltip)
+
+
+# -- flags: what they mean and where they are documented -----------------------------------------------
+AUTOATTACK_FLAGS_DOC = "https://github.com/fra31/auto-attack/blob/master/flags_doc.md"
+# AutoAttack's checks (pyautoattack/checks.py) end every warning with "See flags_doc.md for details";
+# each check has its own section there. (words in the warning, section anchor, what it means)
+AUTOATTACK_CHECKS = (
+    ("randomized", "randomized-defenses",
+     "AutoAttack saw the model's predictions or logits change between identical forward passes (a randomized "
+     "defense). Standard AutoAttack can overestimate the robustness of such a model; its authors suggest "
+     "version='rand' (APGD with expectation over transformation)."),
+    ("probability distribution", "softmax-output-is-given",
+     "The model seems to return probabilities instead of logits; gradient-based attacks can then fail "
+     "numerically, and robust accuracy be overestimated."),
+    ("zero gradient", "zero-gradient",
+     "Some points have a zero gradient where APGD starts: gradient-based attacks make no progress on them, so "
+     "robust accuracy may be overestimated (gradient masking)."),
+    ("square attack has decreased", "square-attack-improves-the-robustness-evaluation",
+     "The black-box Square attack found adversarial points the white-box attacks missed: a hint that gradients "
+     "are masked and that robustness is overestimated."),
+    ("dynamic defense", "optimization-at-inference-time-only-pytorch-models",
+     "The model computes gradients while classifying (a dynamic defense): AutoAttack alone may not be enough; "
+     "adaptive attacks are needed."),
+)
+AUTOATTACK_OTHER = ("checks", "A warning from AutoAttack's automatic checks of the model (its words are in the "
+                               "tooltip and on the model page).")
+GUARANTEES = "docs/guarantees.md"
+# benchbed's own flags: label -> (section of docs/guarantees.md, what it means)
+BENCHBED_FLAGS = {
+    "modifies its input": ("Isolation", "The model changes its input tensor in place. benchbed hands every call a "
+                                        "private copy, so no other model's data or numbers are affected."),
+    "unverified checkpoint": ("The cache key", "The plugin claims no valid sha256 for the checkpoint: the weights "
+                                               "are identified by benchbed's fingerprint of what it loaded, but "
+                                               "nothing checks that they are the published ones."),
+    "quick": ("Variants: quick runs and metric selections",
+              "Evaluated on fewer test points than the track asks for (--n-examples): more sampling noise, not "
+              "directly comparable with full-protocol numbers, listed unranked."),
+    "partial": ("Variants: quick runs and metric selections",
+                "Some of the track's metrics were not selected (--metrics) or failed; the numbers of the metrics "
+                "that finished are kept. Listed unranked."),
+}
+
+
+def slug(text: str) -> str:
+    """An anchor id: lower case, runs of other characters as one '-' (GitHub's heading anchors, roughly)."""
+    out, dash = [], False
+    for ch in text.lower():
+        if ch.isascii() and ch.isalnum():
+            out.append(ch)
+            dash = False
+        elif not dash and out:
+            out.append("-")
+            dash = True
+    return "".join(out).strip("-") or "flag"
 
 
 @dataclass(frozen=True)
@@ -144,27 +208,94 @@ class FlagView:
     label: str
     detail: str
     kind: str  # "warn" (the attack's), "info" (benchbed's), "quick", "partial"
+    key: str = ""  # anchor of its explanation in the track page's flag legend (#flag-<key>)
+    explain: str = ""  # what it means, in general
+    ref_url: str = ""  # where it is documented (an absolute http(s) link), if anywhere online
+    ref_text: str = ""  # the reference in words
+
+    @property
+    def anchor(self) -> str:
+        return f"flag-{self.key}"
+
+
+def attack_flag(label: str, detail: str, attack: str) -> FlagView:
+    text = detail.lower()
+    if attack == "autoattack":
+        anchor, explain = next(((a, e) for words, a, e in AUTOATTACK_CHECKS if words in text), AUTOATTACK_OTHER)
+        section = "" if anchor == "checks" else f" (§ {anchor.replace('-', ' ')})"
+        return FlagView(label, detail, "warn", f"autoattack-{anchor}", explain, f"{AUTOATTACK_FLAGS_DOC}#{anchor}",
+                        f"AutoAttack's flags_doc.md{section}")
+    return FlagView(label, detail, "warn", f"{slug(attack)}-{slug(label)}",
+                    f"A warning of the attack {attack!r} (its words are in the tooltip and on the model page).")
+
+
+def benchbed_flag(label: str, detail: str, kind: str = "info") -> FlagView:
+    section, explain = BENCHBED_FLAGS.get(label, ("", ""))
+    ref = f"benchbed's {GUARANTEES}" + (f", section “{section}”" if section else "")
+    return FlagView(label, detail, kind, slug(label), explain or "An observation of benchbed's about this model.",
+                    "", ref)
 
 
 def record_flags(rec: Record) -> list[FlagView]:
-    flags = [FlagView(f.label, f.detail, "warn" if f.source == "attack" else "info") for f in rec.flags]
+    attack = rec.attack.name if rec.attack else ""
+    flags = [attack_flag(f.label, f.detail, attack) if f.source == "attack" else benchbed_flag(f.label, f.detail)
+             for f in rec.flags]
+    return flags + status_flags(rec)
+
+
+def status_flags(rec: Record) -> list[FlagView]:
+    """The quick / partial markers of a record (shown beside its name wherever its numbers are)."""
+    flags = []
     if rec.quick:
-        flags.append(FlagView("quick", f"quick mode: evaluated on {rec.n_examples} of the track's "
-                                       f"{rec.registered_n_examples} test points; not directly comparable", "quick"))
+        flags.append(benchbed_flag("quick", f"quick mode: evaluated on {rec.n_examples} of the track's "
+                                            f"{rec.registered_n_examples} test points; not directly comparable",
+                                   "quick"))
     if rec.partial:
         missing = ", ".join(rec.missing_metrics) or "some metrics"
         why = "; ".join(f"{m}: {e}" for m, e in rec.metric_errors.items())
-        flags.append(FlagView("partial", f"partial record: no numbers for {missing}" + (f" ({why})" if why else ""),
-                              "partial"))
+        detail = f"partial record: no numbers for {missing}" + (f" ({why})" if why else "")
+        flags.append(benchbed_flag("partial", detail, "partial"))
     return flags
+
+
+def flag_legend(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Every kind of flag on a track, once: what it means, where it is documented, which models have it."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in (benchbed_flag("quick", "", "quick"), benchbed_flag("partial", "", "partial")):
+        out[f.key] = {"flag": f, "models": []}  # always explained: other runs on model pages link here
+    for r in rows:
+        for f in r.flags + r.status:
+            entry = out.setdefault(f.key, {"flag": f, "models": []})
+            if (r.model, r.page) not in entry["models"]:
+                entry["models"].append((r.model, r.page))
+    order = {"warn": 0, "info": 1, "quick": 2, "partial": 3}
+    return [out[k] for k in sorted(out, key=lambda k: (order.get(out[k]["flag"].kind, 9), k))]
 
 
 @dataclass
 class Row:
     record: Record
     cells: dict[str, Cell]
-    flags: list[FlagView]
+    flags: list[FlagView]  # the attack's warnings and benchbed's observations
     rank: int | None = None
+    status: list[FlagView] = field(default_factory=list)  # quick / partial: shown beside the model's name
+
+    @property
+    def quick(self) -> bool:
+        return self.record.quick
+
+    @property
+    def partial(self) -> bool:
+        return self.record.partial
+
+    @property
+    def status_note(self) -> str:
+        """One line on why this row's numbers are not directly comparable ("" for a full record)."""
+        return "; ".join(f.detail for f in self.status)
+
+    @property
+    def status_class(self) -> str:
+        return " ".join(f"is-{f.kind}" for f in self.status)
 
     @property
     def model(self) -> str:
@@ -232,6 +363,16 @@ class Row:
         return "" if self.rank is None else str(self.rank)
 
 
+def missing_cell(rec: Record, c: ColumnView) -> Cell:
+    """A cell without a value: a dash, or why -- the metric failed, or this run did not compute it."""
+    if c.metric in rec.metric_errors:
+        return Cell(None, "failed", "", state="failed", note=f"{c.metric} failed: {rec.metric_errors[c.metric]}")
+    if c.metric != "reported" and c.metric not in rec.metrics_run:
+        return Cell(None, "not run", "", state="not-run",
+                    note=f"{c.metric} was not part of this run (a metric selection)")
+    return Cell(None, fmt_number(None), "")
+
+
 def make_row(rec: Record, columns: Sequence[ColumnView]) -> Row:
     reported = reported_numbers(rec)
     values = {**rec.metrics, **{col: reported[key] for key, col in REPORTED if key in reported}}
@@ -239,8 +380,9 @@ def make_row(rec: Record, columns: Sequence[ColumnView]) -> Row:
     for c in columns:
         v = values.get(c.name)
         v = None if v is None or math.isnan(v) else v
-        cells[c.name] = Cell(v, fmt_number(v, c.unit), sort_key(v))
-    return Row(rec, cells, record_flags(rec))
+        cells[c.name] = missing_cell(rec, c) if v is None else Cell(v, fmt_number(v, c.unit), sort_key(v))
+    flags = [f for f in record_flags(rec) if f.kind not in ("quick", "partial")]
+    return Row(rec, cells, flags, status=status_flags(rec))
 
 
 def rank_rows(rows: list[Row], columns: Sequence[ColumnView]) -> list[Row]:
@@ -264,22 +406,26 @@ def rank_rows(rows: list[Row], columns: Sequence[ColumnView]) -> list[Row]:
 
 
 def best_per_column(rows: Sequence[Row], columns: Sequence[ColumnView]) -> dict[str, dict[str, Any]]:
-    """For each column with a direction: the best value among ranked rows and the models that reach it."""
+    """For each column with a direction: the best value among ranked rows and the models that reach it.
+
+    A track with no ranked row at all (every record quick or partial) still names its best values,
+    from those rows, marked ``unranked`` (the index shows them with their quick / partial marker)."""
     best: dict[str, dict[str, Any]] = {}
     ranked = [r for r in rows if r.rank is not None]
+    pool = ranked or list(rows)
     for c in columns:
         if c.higher_is_better is None:
             continue
-        vals = [r.cells[c.name].value for r in ranked if r.cells[c.name].value is not None
+        vals = [r.cells[c.name].value for r in pool if r.cells[c.name].value is not None
                 and math.isfinite(r.cells[c.name].value)]
         if not vals:
             continue
         target = max(vals) if c.higher_is_better else min(vals)
-        winners = [r for r in ranked if r.cells[c.name].value == target]
+        winners = [r for r in pool if r.cells[c.name].value == target]
         for r in winners:
-            r.cells[c.name].best = True
-        best[c.name] = {"column": c, "value": fmt_number(target, c.unit),
-                        "models": [(w.model, w.page) for w in winners]}
+            r.cells[c.name].best = bool(ranked)
+        best[c.name] = {"column": c, "value": fmt_number(target, c.unit), "unranked": not ranked,
+                        "models": [(w.model, w.page) for w in winners], "rows": winners}
     return best
 
 
@@ -319,7 +465,30 @@ class TrackView:
     scatter_x: ColumnView | None = None
     scatter_y: ColumnView | None = None
     histograms: list[dict[str, Any]] = field(default_factory=list)
-    energy_range: tuple[float, float] | None = None
+    energy_range: tuple[float, float] | None = None  # one x-range for every model's energy histograms
+    delta_range: tuple[float, float] | None = None  # ... and for their energy-gap histograms
+    flags: list[dict[str, Any]] = field(default_factory=list)  # the flag legend (see flag_legend)
+
+    @property
+    def rank_columns(self) -> list[ColumnView]:
+        """The rank keys, first key first."""
+        return sorted((c for c in self.columns if c.info.rank), key=lambda c: c.info.rank)
+
+    @property
+    def compact_columns(self) -> list[ColumnView]:
+        return [c for c in self.columns if c.compact]
+
+    @property
+    def n_quick(self) -> int:
+        return sum(1 for r in self.rows if r.quick)
+
+    @property
+    def n_partial(self) -> int:
+        return sum(1 for r in self.rows if r.partial)
+
+    @property
+    def n_ranked(self) -> int:
+        return sum(1 for r in self.rows if r.rank is not None)
 
     @property
     def page(self) -> str:
@@ -360,10 +529,11 @@ def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mappi
         view.scatter = plots.scatter(points, x_label=xcol.axis_label, y_label=ycol.axis_label,
                                      label_points=len(rows) <= 12)
         view.scatter_missing = sum(1 for p in points if p["x"] is None or p["y"] is None)
-    spans = [s for r in rows if (s := figures.energy_range(arrays.get(r.model, {}))) is not None]
-    view.energy_range = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+    view.energy_range = figures.union_range(figures.energy_range(arrays.get(r.model, {})) for r in rows)
+    view.delta_range = figures.union_range(figures.delta_range(arrays.get(r.model, {})) for r in rows)
     for r in rows:
         hist = figures.energy_histogram(arrays.get(r.model, {}), small=True, x_range=view.energy_range)
         if hist is not None:
-            view.histograms.append({"model": r.model, "page": r.page, "plot": hist})
+            view.histograms.append({"model": r.model, "page": r.page, "plot": hist, "row": r})
+    view.flags = flag_legend(rows)
     return view

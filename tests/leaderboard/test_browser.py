@@ -113,16 +113,81 @@ def test_filter_box_and_recipe_filter_hide_rows(site, browser):
     assert severe(browser) == []
 
 
-def test_column_group_toggle_hides_columns(site, browser):
+def test_column_group_toggles_show_the_rest_of_a_group(site, browser):
     from selenium.webdriver.common.by import By
 
     browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
-    fid = browser.find_element(By.CSS_SELECTOR, 'th[data-col="digits_fid"]')
-    assert fid.is_displayed()
-    group = fid.get_attribute("class").split("g-")[1].split()[0]
-    browser.find_element(By.CSS_SELECTOR, f'input[data-group="{group}"]').click()
-    assert not fid.is_displayed()
-    assert browser.find_element(By.CSS_SELECTOR, 'th[data-col="robust_accuracy"]').is_displayed()
+
+    def shown(col: str) -> bool:
+        return browser.find_element(By.CSS_SELECTOR, f'th[data-col="{col}"]').is_displayed()
+
+    assert shown("digits_fid") and shown("robust_accuracy") and not shown("digits_kid")  # compact
+    assert not shown("energy_nat_mean") and not shown("paper")
+    group = browser.find_element(By.CSS_SELECTOR, 'th[data-col="digits_kid"]').get_attribute("class").split("g-")[1]
+    box = browser.find_element(By.CSS_SELECTOR, f'input[data-group="{group.split()[0]}"]')
+    box.click()
+    assert shown("digits_kid") and shown("digits_fid") and not shown("energy_nat_mean")
+    cells = browser.find_elements(By.CSS_SELECTOR, 'td.g-' + group.split()[0] + '.more')
+    assert cells and all(c.is_displayed() for c in cells)
+    box.click()
+    assert not shown("digits_kid")
+    everything = browser.find_element(By.CSS_SELECTOR, 'input[data-group="all"]')
+    everything.click()
+    assert all(th.is_displayed() for th in browser.find_elements(By.CSS_SELECTOR, "#lb thead th"))
+    everything.click()
+    assert not shown("digits_kid") and not shown("paper") and shown("digits_fid")
+    assert severe(browser) == []
+
+
+def _viewport(browser, width: int, height: int) -> None:
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def test_compact_board_fits_1400px_without_scrolling(site, browser, artifacts):
+    """Issue 15: at 1400 px wide, clean, robust, the headline alignment column, IS/FID and flags are
+    visible without scrolling, on the track page and on the model page."""
+    from selenium.webdriver.common.by import By
+
+    _viewport(browser, 1400, 900)
+    try:
+        browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
+        wrap = browser.execute_script("var w = document.querySelector('#lb').parentElement;"
+                                      "return [w.clientWidth, w.scrollWidth];")
+        assert wrap[1] <= wrap[0], "the compact table scrolls sideways at 1400 px"
+        for col in ("clean_accuracy", "robust_accuracy", "wasserstein_untargeted", "digits_is", "digits_fid",
+                    "flags"):
+            box = browser.execute_script("var r = arguments[0].getBoundingClientRect(); return [r.right, r.bottom];",
+                                         browser.find_element(By.CSS_SELECTOR, f'th[data-col="{col}"]'))
+            assert box[0] <= 1400 and box[1] <= 900, col
+        last_row = browser.find_elements(By.CSS_SELECTOR, "#lb > tbody:not(.none) > tr")[-1]
+        assert browser.execute_script("return arguments[0].getBoundingClientRect().bottom", last_row) <= 900
+        browser.save_screenshot(str(artifacts / "board-track-1400.png"))
+        browser.get((site / model_file("digits-jem-cnn", ".html")).resolve().as_uri())
+        cards = browser.find_elements(By.CSS_SELECTOR, "dl.headline > div")
+        names = [c.find_element(By.TAG_NAME, "dt").text for c in cards]
+        assert names[:2] == ["clean_accuracy", "robust_accuracy"] and "flags" in names and "digits_fid" in names
+        for card in cards:
+            r = browser.execute_script("var r = arguments[0].getBoundingClientRect(); return [r.right, r.bottom];",
+                                       card)
+            assert r[0] <= 1400 and r[1] <= 900, card.text
+        browser.save_screenshot(str(artifacts / "board-model-1400.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert severe(browser) == []
+
+
+def test_flag_badges_scroll_to_their_explanation(site, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
+    badge = browser.find_element(By.CSS_SELECTOR, "#lb td.flags a.badge")
+    target = badge.get_dom_attribute("href")
+    badge.click()
+    assert browser.current_url.endswith(target)
+    row = browser.find_element(By.ID, target[1:])
+    assert row.is_displayed() and "flags_doc.md" in row.text
+    assert severe(browser) == []
 
 
 def test_model_link_opens_the_model_page(site, browser, artifacts):

@@ -137,9 +137,18 @@ def test_model_page_has_metadata_metrics_provenance_energy_and_samples(site):
     prov_rows = root.find_all("table", "prov")[0].find_all("tr")
     prov = {r.find_all("th")[0].text: r.find_all("td")[0].text for r in prov_rows}
     assert prov["Test points"].strip() == "449" and prov["Seed"] == "0"
-    metrics = root.find_all("table", "kv-table")[0]
-    assert len(metrics.find_all("tbody")[0].find_all("tr")) == 2 + len(ENERGY_COLUMNS) + len(GENERATIVE_COLUMNS)
-    assert len(root.find_all("svg", "hist")) == 2  # energies, and the energy gap ΔE
+    metrics = root.find_all("table", "metrics-table")[0]
+    rows = [r for r in metrics.find_all("tr") if "group-row" not in r.classes() and r.find_all("td")]
+    assert len(rows) == 2 + len(ENERGY_COLUMNS) + len(GENERATIVE_COLUMNS)
+    assert [r.text for r in metrics.find_all("tr", "group-row")] == ["accuracy", "energy", "generative"]
+    # the headline numbers as cards: the compact board of this model
+    cards = {c.find_all("dt")[0].text: c.find_all("dd")[0].text
+             for c in root.find_all("dl", "headline")[0].find_all("div")}
+    assert list(cards)[:2] == ["clean_accuracy", "robust_accuracy"]
+    assert {"wasserstein_untargeted", "digits_is", "digits_fid", "test points", "flags"} <= set(cards)
+    assert "12.47" in cards["robust_accuracy"] and "gradient masking" in cards["flags"]
+    hists = root.find_all("svg", "hist")  # energies, the energy gap ΔE (both on the track's shared range) ...
+    assert len(hists) in (2, 3)  # ... and, when that range is much wider than the model's own, a zoom
     imgs = root.find_all("img")
     assert len(imgs) == 1 and imgs[0].attrs["src"].startswith("data:image/png;base64,")
     assert f'href="{track_file("digits-linf")}"' in html
@@ -190,11 +199,12 @@ def test_missing_values_render_as_a_dash_never_zero(tmp_path):
     out = render_site(store.root, tmp_path / "site")
     page = out / track_file(TRACK, ".html")
     row = row_cells(page, "partial-model")
-    assert row["robust_accuracy"] == "–" and row["sort:robust_accuracy"] == ""
-    assert row["wasserstein_untargeted"] == "–" and row["rank"] == "–"
+    # no number, and why: the metric failed / was not part of this run (never 0, never a guess)
+    assert row["robust_accuracy"] == "failed" and row["sort:robust_accuracy"] == ""
+    assert row["wasserstein_untargeted"] == "not run" and row["rank"] == "–"
     assert row_cells(page, "full-model")["wasserstein_untargeted"] == "0"  # a real zero stays a zero
     assert table_models(page) == ["full-model", "partial-model"]  # no value: listed last
-    assert "partial" in row["flags"]
+    assert "partial" in row["model"] and row["flags"] == ""  # marked beside its name, where its numbers are
     model_html = read(out / model_file("partial-model", ".html"))
     assert "No per-point energies are stored" in model_html and "the attack failed" in model_html
     frame = pd.read_csv(out / track_file(TRACK, ".csv"))
@@ -266,7 +276,7 @@ def test_quick_mode_is_flagged(tmp_path):
     store = ResultsStore(tmp_path / "results")
     store.write(make_record("quick-model", n_examples=50))
     out = render_site(store.root, tmp_path / "site")
-    assert "quick" in row_cells(out / track_file(TRACK, ".html"), "quick-model")["flags"]
+    assert "quick 50/449" in row_cells(out / track_file(TRACK, ".html"), "quick-model")["model"]
     assert "quick mode" in read(out / model_file("quick-model", ".html"))
 
 

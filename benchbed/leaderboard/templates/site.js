@@ -67,12 +67,27 @@
     if (filter) { filter.addEventListener("input", apply); }
     if (recipe) { recipe.addEventListener("change", apply); }
 
-    Array.prototype.forEach.call(controls.querySelectorAll("input[data-group]"), function (box) {
+    // Column groups: the table opens compact (the headline columns); a group's box shows the rest of
+    // its columns (cells with class "more"), "all columns" ticks every group.
+    var boxes = Array.prototype.slice.call(controls.querySelectorAll("input[data-group]"));
+    var all = boxes.filter(function (b) { return b.getAttribute("data-group") === "all"; })[0];
+    var groups = boxes.filter(function (b) { return b !== all; });
+    function showGroup(box) {
+      var cells = table.querySelectorAll(".g-" + box.getAttribute("data-group") + ".more");
+      Array.prototype.forEach.call(cells, function (cell) { cell.hidden = !box.checked; });
+    }
+    groups.forEach(function (box) {
       box.addEventListener("change", function () {
-        var cells = table.querySelectorAll(".g-" + box.getAttribute("data-group"));
-        Array.prototype.forEach.call(cells, function (cell) { cell.hidden = !box.checked; });
+        showGroup(box);
+        if (all) { all.checked = groups.every(function (b) { return b.checked; }); }
       });
     });
+    if (all) {
+      all.addEventListener("change", function () {
+        groups.forEach(function (box) { box.checked = all.checked; showGroup(box); });
+      });
+    }
+    groups.forEach(showGroup);  // a browser may restore ticked boxes on "back": follow them
   }
   Array.prototype.forEach.call(document.querySelectorAll("table.lb"), setup);
 }());
