@@ -487,8 +487,8 @@ def build_record(track: TrackSpec, units: Sequence[tuple[UnitResult, Mapping[str
         values.update(computed)
         for col in cols:
             columns[col.name] = ColumnInfo(**col.info(name), order=len(columns))
-    track_metrics = tuple(track.metrics)
-    complete = tuple(metrics_run) == track_metrics and not errors
+    # complete: every metric of the track ran and none failed (added metrics make no record partial)
+    complete = set(track.metrics) <= set(metrics_run) and not errors
     n_points = sum(u.unit.stop - u.unit.start for u in results if u.unit.id != "model") or track.n_examples
     timings: dict[str, float] = {}
     for u in results:

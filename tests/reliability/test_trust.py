@@ -386,3 +386,12 @@ def test_downloads_neutralise_spreadsheet_formulas(healthy, tmp_path):
         assert first_text.startswith("'") or first_text.startswith("\"'"), line
     code, out, err = _quiet_cli("results", "--out", str(tmp_path), "--format", "csv")
     assert code == 0 and all(not line.split(",")[0].startswith(("=", "+", "-", "@")) for line in out.splitlines())
+
+
+def test_adding_a_metric_to_the_tracks_set_is_not_partial(healthy, tmp_path):
+    """A record is partial when a metric of the track is missing or failed, not when one is added."""
+    reg = registry_with({"m": lambda d: healthy})
+    added = run(reg, tmp_path, ["m"], metrics=["clean_accuracy", "robust_accuracy", "energy"]).records[0]
+    assert added.status == "ok" and not added.partial and added.variant  # its own variant, complete
+    fewer = run(reg, tmp_path, ["m"], metrics=["clean_accuracy"]).records[0]
+    assert fewer.partial and fewer.missing_metrics == ("robust_accuracy",)
