@@ -26,7 +26,8 @@ from .units import variant_of
 def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | None = None) -> TrackSpec:
     spec = registry.tracks.get(track) if isinstance(track, str) else track
     registry.datasets.get(spec.dataset)
-    registry.attacks.get(spec.attack)
+    attack = registry.attacks.get(spec.attack)
+    _check_attack_fits(spec, attack)
     for name in spec.metrics:
         registry.metrics.get(name)
     if n_examples is not None:
@@ -34,6 +35,19 @@ def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | 
             raise ConfigError(f"--n-examples must be a positive number of test points, got {n_examples}")
         spec = spec.replace(n_examples=n_examples)
     return spec
+
+
+def _check_attack_fits(track: TrackSpec, attack) -> None:
+    """Refuse, before any work, a track whose norm or options its attack does not declare."""
+    if not attack.supports(track.norm):
+        raise ConfigError(f"track {track.name!r} attacks in {track.norm} but attack {attack.name!r} supports only "
+                          f"{', '.join(attack.norms) or 'no norm'}: pick an attack for {track.norm} "
+                          f"(`benchbed attacks`) or fix the attack's AttackSpec.norms")
+    unknown = sorted(set(track.attack_options) - set(attack.options)) if attack.options else []
+    if unknown:
+        raise ConfigError(f"track {track.name!r} passes attack option(s) {', '.join(unknown)} that attack "
+                          f"{attack.name!r} does not accept (it accepts: {', '.join(attack.options)}): "
+                          f"remove them from the track's attack_options")
 
 
 def registered_track(track: TrackSpec, registry: Registry) -> TrackSpec:

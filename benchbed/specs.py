@@ -235,7 +235,7 @@ class AttackSpec:
     description: str = ""
     library: str = ""  # distribution whose version goes into provenance and the cache key
     provides: tuple[str, ...] = ()  # iterate kinds its results carry (UNTARGETED, TARGETED)
-    options: tuple[str, ...] = ()  # the option names it accepts in a track's attack_options
+    options: tuple[str, ...] = ()  # the option names it accepts in a track's attack_options (empty: not checked)
 
     def supports(self, norm: str) -> bool:
         return norm in self.norms

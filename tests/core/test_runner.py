@@ -179,3 +179,26 @@ def test_stored_files_are_readable_like_any_file(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_track_whose_norm_or_options_its_attack_does_not_declare_is_refused_before_work():
+    from benchbed.runner import resolve_track
+
+    registry = registry_with()
+    l2 = TrackSpec(name="digits-l2-probe", dataset="digits", norm="L2", eps=0.5, attack="pgd-linf-only", n_examples=10,
+                   metrics=("clean_accuracy",), attack_options={})
+    odd = TrackSpec(name="digits-odd-options", dataset="digits", norm="Linf", eps=0.1, attack="autoattack", n_examples=10,
+                    metrics=("clean_accuracy",), attack_options={"version": "standard", "steps": 5})
+    from benchbed.specs import AttackSpec
+    host = PluginHost(load_external=False)
+
+    class Attacks:
+        @benchbed.plugin.hookimpl
+        def register_attacks(self, register):
+            register(AttackSpec(name="pgd-linf-only", norms=("Linf",), run=lambda request: None))
+
+    host.register(Attacks(), name="test-attacks")
+    with pytest.raises(ConfigError, match=r"attacks in L2 but attack 'pgd-linf-only' supports only Linf"):
+        resolve_track(l2, host.registry)
+    with pytest.raises(ConfigError, match=r"option\(s\) steps that attack 'autoattack' does not accept"):
+        resolve_track(odd, registry)
