@@ -78,10 +78,13 @@ def make_detection_metric(name: str, prefix: str, sources: dict[str, str], *, wi
             arrays[f"{prefix}correct"] = (ctx.clean_logits.argmax(1) == ctx.labels).numpy()
         return MetricOutput(arrays=arrays, info={"ood_set": source})
 
+    by_set: dict[str, list[str]] = {}
+    for dataset, source in sources.items():
+        by_set.setdefault(source, []).append(dataset)
+    what = "OOD points (" + "; ".join(f"{', '.join(d)}: {OOD_TEXT[s]}" for s, d in by_set.items()) + ")"
     cols = []
     for score, (text, _) in SCORES.items():
         nat, adv, ood = (f"{prefix}{score}_{w}" for w in ("nat", "adv", "ood"))
-        what = "the OOD set named in the record's info (digits: " + OOD_TEXT[EMBEDDED_DIGITS_OOD] + ")"
         cols += [
             Column(f"{prefix}auroc_{score}", f"AUROC (%) of telling natural test points from {what} by the {text}; "
                    "higher = better detector", True, "%", reduce=Reduction("auroc", (nat, ood), _percent_auroc),
