@@ -44,6 +44,7 @@ from ..energy import (
 )
 from ..errors import BenchbedError
 from ..hookspecs import hookimpl
+from ..pgd import NORMS as PGD_NORMS
 from ..pgd import PGD_STEPS, pgd_final_iterate, top_wrong_class
 from ..reductions import Reduction, finite_mean
 from ..specs import TARGETED, UNTARGETED, Column, MetricOutput, MetricSpec
@@ -244,12 +245,18 @@ def compute_energy(ctx) -> MetricOutput:
                                 f"energy metric needs: use an attack whose AttackSpec.provides lists {kind!r}")
         arrays.update(_kind_arrays(ctx, kind, "", iterate.images, iterate.mask.bool()))
         sources[kind] = iterate.source
-    finals = pgd_final_iterates(ctx)
-    everywhere = torch.ones(len(labels), dtype=torch.bool)
+    if ctx.track.norm in PGD_NORMS:
+        finals = pgd_final_iterates(ctx)
+        everywhere = torch.ones(len(labels), dtype=torch.bool)
+        pgd_sources = {kind: f"pgd-{PGD_STEPS} final iterate" for kind in KINDS}
+    else:  # e.g. L1: the papers' protocol is not run (no x*, n = 0, NaN statistics); the AA columns stay
+        finals = {kind: ctx.images for kind in KINDS}
+        everywhere = torch.zeros(len(labels), dtype=torch.bool)
+        pgd_sources = {kind: f"not run: the PGD protocol supports {', '.join(PGD_NORMS)}, not {ctx.track.norm}"
+                       for kind in KINDS}
     for kind in KINDS:
         arrays.update(_kind_arrays(ctx, kind, "_pgd", finals[kind], everywhere))
-    return MetricOutput(arrays=arrays, info={"x_star": sources, "x_star_pgd": {
-        kind: f"pgd-{PGD_STEPS} final iterate" for kind in KINDS}})
+    return MetricOutput(arrays=arrays, info={"x_star": sources, "x_star_pgd": pgd_sources})
 
 
 @hookimpl

@@ -186,3 +186,19 @@ def test_relative_columns_are_declared():
             assert "all test points" in col.protocol
         elif name.startswith(("energy_", "joint_", "trades_")) and "nat" not in name:
             assert "still robust" in col.protocol
+
+
+def test_an_l1_track_keeps_the_attack_columns_and_says_the_pgd_protocol_did_not_run(tiny_digits_mlp, digits_test,
+                                                                                    make_context):
+    from benchbed.attacks import run_autoattack
+    from benchbed.specs import AttackSpec
+
+    ctx = make_context(tiny_digits_mlp, digits_test, eps=1.0, n=10,
+                       attack=AttackSpec(name="autoattack", norms=("L1",), run=run_autoattack),
+                       options={"version": "custom", "attacks": ["apgd-ce"]})
+    ctx.track = ctx.track.replace(norm="L1")
+    out = compute_energy(ctx)
+    values = column_values(columns(), out.arrays)
+    assert values["energy_n_untargeted"] > 0 and values["energy_n_untargeted_pgd"] == 0
+    assert math.isnan(values["energy_w1_rel_untargeted_pgd"])
+    assert out.info["x_star_pgd"]["untargeted"].startswith("not run: the PGD protocol supports Linf, L2")
