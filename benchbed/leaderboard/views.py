@@ -90,7 +90,8 @@ class ColumnView:
     @property
     def unit_text(self) -> str:
         """The unit in words for captions ("%", "energy units", "no unit")."""
-        return {"": "no unit", "energy": "energy units"}.get(self.unit, self.unit)
+        return {"": "no unit", "energy": "energy units", "std E(x)": "multiples of the natural std E(x)",
+                "nats": "nats"}.get(self.unit, self.unit)
 
     @property
     def first_sort(self) -> str:
