@@ -17,7 +17,6 @@ add them to a run with ``benchbed run --metrics ...,detection``.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..detection import ECE_BINS, auroc, energy_score, expected_calibration_error, max_softmax

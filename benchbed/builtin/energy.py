@@ -152,7 +152,8 @@ def protocol_columns(protocol: str) -> list[Column]:
                               RELATIVE_UNIT, reduce=dataclasses.replace(paired_statistic(stat), inputs=inputs),
                               headline=(stat, kind, protocol) in HEADLINE, **common))
         kl, joint = trades_array_names(kind, suffix)
-        reductions = {"kl": Reduction("mean", (kl,), finite_mean), "joint_term": Reduction("mean", (joint,), finite_mean),
+        reductions = {"kl": Reduction("mean", (kl,), finite_mean),
+                      "joint_term": Reduction("mean", (joint,), finite_mean),
                       "marginal_term": Reduction("energy.marginal_term", (NATURAL, inputs[1]), _marginal_term)}
         for stat, stem, description in _TRADES:
             out.append(Column(stem.format(kind=kind) + suffix, description.format(kind=kind, text=text), None,

@@ -169,8 +169,8 @@ def test_pgd_protocol_covers_every_point_and_matches_a_hand_computation(tiny_dig
             values[column_name("joint_term", kind, "pgd")] + values[column_name("marginal_term", kind, "pgd")],
             rel=1e-6, abs=1e-9)
     # the second block's draws do not depend on the first: a context of only points 20..39 agrees
-    ctx2 = make_context(tiny_digits_mlp, SimpleNamespace(images=digits_test.images[20:], labels=digits_test.labels[20:]),
-                        eps=0.05, n=20, block_size=20, attack=ctx.attack_spec)
+    rest = SimpleNamespace(images=digits_test.images[20:], labels=digits_test.labels[20:])
+    ctx2 = make_context(tiny_digits_mlp, rest, eps=0.05, n=20, block_size=20, attack=ctx.attack_spec)
     ctx2.indices = np.arange(20, 40)
     torch.testing.assert_close(pgd_final_iterates(ctx2)[KINDS[0]], finals[KINDS[0]][20:])
 
