@@ -24,6 +24,7 @@ import numpy as np
 __all__ = [
     "marginal_energy", "joint_energy", "energy_gap", "wasserstein_1", "mean_std",
     "natural_statistics", "gap_statistics", "energy_statistics", "STAT_KEYS",
+    "scale_free", "normalised_statistics", "NORMALISED_KEYS", "trades_decomposition",
 ]
 
 
@@ -165,3 +166,57 @@ def energy_statistics(e_nat: Any, e_adv: Any, j_nat: Any, j_adv: Any) -> dict[st
         "joint_gap_std": joint_gap_std,
         "w1": wasserstein_1(e_nat, e_adv),
     }
+
+
+# normalised key -> (statistic of energy_statistics, which natural spread divides it)
+NORMALISED_KEYS = {
+    "w1_rel": ("w1", "marginal"),
+    "abs_gap_rel": ("abs_gap_mean", "marginal"),
+    "gap_std_rel": ("gap_std", "marginal"),
+    "joint_gap_std_rel": ("joint_gap_std", "joint"),
+}
+
+
+def scale_free(value: float, natural_std: float) -> float:
+    """``value / natural_std``: an energy-unit statistic in units of the model's own natural spread.
+
+    |dE|, std dE and W1 are in logit units, so a model with small logits looks "aligned" for free;
+    dividing by the std of its natural energies removes that scale (multiplying all logits by c > 0
+    multiplies both by c). NaN when the spread is zero or not finite (no scale to compare with).
+    """
+    if not (math.isfinite(natural_std) and natural_std > 0):
+        return math.nan
+    return float(value) / natural_std
+
+
+def normalised_statistics(stats: dict[str, float], e_nat_all: Any, j_nat_all: Any) -> dict[str, float]:
+    """The scale-free companions (``NORMALISED_KEYS``) of :func:`energy_statistics`' output.
+
+    Marginal statistics are divided by the std of E(x) over *all* natural test points, the joint one by
+    the std of E(x, y) over all natural test points: one scale per model, whichever points a kind covers.
+    """
+    spread = {"marginal": mean_std(e_nat_all)[1], "joint": mean_std(j_nat_all)[1]}
+    return {key: scale_free(stats[stat], spread[which]) for key, (stat, which) in NORMALISED_KEYS.items()}
+
+
+def trades_decomposition(natural_logits: Any, adversarial_logits: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point: (KL(p(.|x) || p(.|x*)), joint-energy term, marginal term), science.md section 2.
+
+    With log p(k|x) = f(x)[k] + E(x) = -E(x, k) + E(x):
+
+        KL = sum_k p(k|x) [E(x*, k) - E(x, k)]  +  (E(x) - E(x*))
+           = joint-energy term                  +  marginal gap dE(x)
+
+    so TRADES' KL penalises the marginal energy gap implicitly. The KL itself is computed directly
+    from log-softmax (not as the sum), so the identity is a check, not a definition.
+    """
+    z, z_adv = _logits_2d(natural_logits), _logits_2d(adversarial_logits)
+    if z.shape != z_adv.shape:
+        raise ValueError(f"natural and adversarial logits differ in shape: {z.shape} vs {z_adv.shape}")
+    e_nat, e_adv = marginal_energy(z), marginal_energy(z_adv)
+    log_p = z + e_nat[:, None]
+    log_q = z_adv + e_adv[:, None]
+    p = np.exp(log_p)
+    kl = np.sum(p * (log_p - log_q), axis=1)
+    joint_term = np.sum(p * ((-z_adv) - (-z)), axis=1)
+    return kl, joint_term, e_nat - e_adv

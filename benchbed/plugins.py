@@ -50,6 +50,7 @@ DEFAULT_PLUGINS = (
     "benchbed.builtin.attacks",
     "benchbed.builtin.metrics",
     "benchbed.builtin.energy",
+    "benchbed.builtin.detection",
     "benchbed.builtin.generative",
     "benchbed.builtin.samplers",
     "benchbed.builtin.tracks",

@@ -14,7 +14,16 @@ no x* of either kind, and points APGD-CE flipped have no targeted x*. Those poin
 that kind's statistics (never replaced by the natural point, which would fake a zero gap); the
 columns ``energy_n_untargeted`` / ``energy_n_targeted`` say how many points each kind covers, and the
 per-point arrays hold NaN for them. The natural-energy columns cover all points. docs/energy.md
-explains the choice; a statistic over no points is NaN. Every column is a declared reduction of the
+explains the choice; a statistic over no points is NaN.
+
+Beside them, the papers' protocol (columns ending ``_pgd``): the *final* iterate of a 20-step PGD
+(:mod:`benchbed.pgd`; untargeted CE ascent, and targeted towards the top wrong class) on *all* test
+points, misclassified ones included, so every model is scored on the same points. Every column says
+which protocol it used (``Column.protocol``). Alignment columns come in logit units and, with ``_rel``
+in their name, divided by the std of the model's natural E(x) (joint: of E(x, y)) over all test
+points -- scale-free, so a model with small logits does not look aligned for free. The TRADES
+columns split KL(p(.|x) || p(.|x*)) into its joint-energy term and the marginal gap (science.md
+section 2). Every column is a declared reduction of the
 per-point energy arrays, so shards, unsharded runs and ``benchbed.evaluate`` share one computation.
 """
 from __future__ import annotations
@@ -24,10 +33,20 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..energy import energy_statistics, joint_energy, marginal_energy, mean_std
+from ..context import block_ids
+from ..energy import (
+    energy_statistics,
+    joint_energy,
+    marginal_energy,
+    mean_std,
+    normalised_statistics,
+    trades_decomposition,
+)
 from ..errors import BenchbedError
 from ..hookspecs import hookimpl
-from ..reductions import Reduction
+from ..pgd import NORMS as PGD_NORMS
+from ..pgd import PGD_STEPS, pgd_final_iterate, top_wrong_class
+from ..reductions import Reduction, finite_mean
 from ..specs import TARGETED, UNTARGETED, Column, MetricOutput, MetricSpec
 
 _KIND_TEXT = {
@@ -35,7 +54,18 @@ _KIND_TEXT = {
                 "attacked)",
     TARGETED: "targeted x* (the attack's targeted iterate, e.g. APGD-T's max-loss point, on the points it attacked)",
 }
+_PGD_TEXT = {
+    UNTARGETED: f"untargeted x* (final iterate of {PGD_STEPS}-step PGD on the cross-entropy, all test points)",
+    TARGETED: f"targeted x* (final iterate of {PGD_STEPS}-step PGD towards the top wrong class, all test points)",
+}
 KINDS = (UNTARGETED, TARGETED)
+# protocol -> (suffix of its arrays and columns, description of its x*, Column.protocol text)
+PROTOCOLS = {
+    "attack": ("", _KIND_TEXT, "{kind} iterate of the track's attack (AutoAttack: max-loss APGD iterate), only the "
+                               "points it attacked (still robust)"),
+    "pgd": ("_pgd", _PGD_TEXT, "{kind} final iterate of " + str(PGD_STEPS) + "-step PGD at the track's eps, all test "
+                               "points (misclassified included; the papers' protocol)"),
+}
 
 # statistic key of benchbed.energy.energy_statistics -> (column stem, description, higher_is_better, unit)
 _STATS = (
@@ -57,44 +87,101 @@ _STATS = (
     ("w1", "energy_w1_{kind}", "1-Wasserstein distance between the natural and adversarial marginal "
      "energies of the points with an {text}; lower = better aligned", False, "energy"),
 )
-HEADLINE = {("gap_mean", UNTARGETED), ("w1", UNTARGETED)}
+RELATIVE_UNIT = "std E(x)"  # a statistic divided by the std of the model's natural energies
+_NORMALISED = (
+    ("w1_rel", "energy_w1_rel_{kind}", "W1 between natural and adversarial marginal energies for the {text}, "
+     "divided by the std of E(x) over all natural test points (scale-free); lower = better aligned"),
+    ("abs_gap_rel", "energy_abs_gap_rel_{kind}", "mean |E(x) - E(x*)| for the {text}, divided by the std of E(x) "
+     "over all natural test points (scale-free); lower = better aligned"),
+    ("gap_std_rel", "energy_gap_std_rel_{kind}", "std of dE = E(x) - E(x*) for the {text}, divided by the std of "
+     "E(x) over all natural test points (scale-free); lower = better aligned"),
+    ("joint_gap_std_rel", "joint_energy_gap_std_rel_{kind}", "std of the joint gap E(x, y) - E(x*, y) for the "
+     "{text}, divided by the std of the natural joint energy E(x, y) over all test points (scale-free); lower = "
+     "better aligned"),
+)
+_TRADES = (
+    ("kl", "trades_kl_{kind}", "mean KL(p(.|x) || p(.|x*)) (TRADES' regulariser) for the {text}"),
+    ("joint_term", "trades_joint_term_{kind}", "mean joint-energy term sum_k p(k|x) [E(x*, k) - E(x, k)] of the "
+     "KL for the {text}; KL = this + the marginal term"),
+    ("marginal_term", "trades_marginal_term_{kind}", "mean marginal term E(x) - E(x*) of the KL for the {text} "
+     "(equals the mean energy gap); KL = joint term + this"),
+)
+HEADLINE = {("gap_mean", UNTARGETED, "attack"), ("w1_rel", UNTARGETED, "attack"), ("w1_rel", UNTARGETED, "pgd")}
 NATURAL, JOINT_NATURAL = "energy_nat", "joint_energy_nat"
 
 
-def array_names(kind: str) -> tuple[str, str, str, str]:
+def array_names(kind: str, suffix: str = "") -> tuple[str, str, str, str]:
     """The per-point arrays one kind's statistics are reduced from (NaN: no x* of that kind)."""
-    return NATURAL, f"energy_adv_{kind}", JOINT_NATURAL, f"joint_energy_adv_{kind}"
+    return NATURAL, f"energy_adv_{kind}{suffix}", JOINT_NATURAL, f"joint_energy_adv_{kind}{suffix}"
+
+
+def trades_array_names(kind: str, suffix: str = "") -> tuple[str, str]:
+    """Per-point KL and joint-energy term arrays of one kind (NaN: no x*)."""
+    return f"trades_kl_{kind}{suffix}", f"trades_joint_term_{kind}{suffix}"
+
+
+def _paired_stats(e_nat, e_adv, j_nat, j_adv) -> dict[str, float]:
+    has = ~np.isnan(np.asarray(e_adv, dtype=np.float64))
+    stats = energy_statistics(e_nat[has], e_adv[has], j_nat[has], j_adv[has])
+    return {**stats, **normalised_statistics(stats, e_nat, j_nat)}
 
 
 def paired_statistic(stat: str) -> Reduction:
-    """A reduction to one statistic of :func:`benchbed.energy.energy_statistics` over the points with an x*."""
-    def reduce(e_nat, e_adv, j_nat, j_adv) -> float:
-        has = ~np.isnan(np.asarray(e_adv, dtype=np.float64))
-        return energy_statistics(e_nat[has], e_adv[has], j_nat[has], j_adv[has])[stat]
+    """A reduction to one statistic of :func:`benchbed.energy.energy_statistics` (or of its normalised
+    companions, :func:`benchbed.energy.normalised_statistics`) over the points with an x*."""
+    return Reduction(f"energy.{stat}", (), lambda *arrays: _paired_stats(*arrays)[stat])
 
-    return Reduction(f"energy.{stat}", (), reduce)
+
+def _marginal_term(e_nat, e_adv) -> float:
+    return finite_mean(np.asarray(e_nat, dtype=np.float64) - np.asarray(e_adv, dtype=np.float64))
+
+
+def protocol_columns(protocol: str) -> list[Column]:
+    suffix, texts, protocol_text = PROTOCOLS[protocol]
+    out = []
+    for kind in KINDS:
+        common = {"protocol": protocol_text.format(kind=kind), "group": "energy"}
+        text = texts[kind]
+        inputs = array_names(kind, suffix)
+        for stat, stem, description, higher, unit in _STATS:
+            out.append(Column(stem.format(kind=kind) + suffix, description.format(kind=kind, text=text), higher,
+                              unit, reduce=dataclasses.replace(paired_statistic(stat), inputs=inputs),
+                              headline=(stat, kind, protocol) in HEADLINE, **common))
+        for stat, stem, description in _NORMALISED:
+            out.append(Column(stem.format(kind=kind) + suffix, description.format(kind=kind, text=text), False,
+                              RELATIVE_UNIT, reduce=dataclasses.replace(paired_statistic(stat), inputs=inputs),
+                              headline=(stat, kind, protocol) in HEADLINE, **common))
+        kl, joint = trades_array_names(kind, suffix)
+        reductions = {"kl": Reduction("mean", (kl,), finite_mean),
+                      "joint_term": Reduction("mean", (joint,), finite_mean),
+                      "marginal_term": Reduction("energy.marginal_term", (NATURAL, inputs[1]), _marginal_term)}
+        for stat, stem, description in _TRADES:
+            out.append(Column(stem.format(kind=kind) + suffix, description.format(kind=kind, text=text), None,
+                              "nats" if stat == "kl" else "energy", reduce=reductions[stat], **common))
+    return out
 
 
 def columns() -> tuple[Column, ...]:
     out = [
         Column("energy_nat_mean", "mean marginal energy E(x) = -logsumexp f(x) of all natural test points",
                None, "energy", reduce=Reduction("energy.nat_mean", (NATURAL,), lambda e: mean_std(e)[0])),
-        Column("energy_nat_std", "std of the marginal energy E(x) of all natural test points", None, "energy",
+        Column("energy_nat_std", "std of the marginal energy E(x) of all natural test points (the scale of the "
+               "_rel columns)", None, "energy",
                reduce=Reduction("energy.nat_std", (NATURAL,), lambda e: mean_std(e)[1])),
+        Column("joint_energy_nat_std", "std of the joint energy E(x, y) = -f(x)[y] of all natural test points (the "
+               "scale of joint_energy_gap_std_rel)", None, "energy",
+               reduce=Reduction("energy.joint_nat_std", (JOINT_NATURAL,), lambda e: mean_std(e)[1])),
     ]
-    for kind in KINDS:
-        for stat, stem, description, higher, unit in _STATS:
-            reduction = dataclasses.replace(paired_statistic(stat), inputs=array_names(kind))
-            out.append(Column(stem.format(kind=kind), description.format(kind=kind, text=_KIND_TEXT[kind]),
-                              higher, unit, reduce=reduction, headline=(stat, kind) in HEADLINE,
-                              protocol=f"{kind} iterate of the track's attack, points it attacked"))
+    for protocol in PROTOCOLS:
+        out.extend(protocol_columns(protocol))
     return tuple(out)
 
 
-def column_name(key: str, kind: str) -> str:
-    for stat, stem, *_ in _STATS:
+def column_name(key: str, kind: str, protocol: str = "attack") -> str:
+    suffix = PROTOCOLS[protocol][0]
+    for stat, stem, *_ in (*_STATS, *_NORMALISED, *_TRADES):
         if stat == key:
-            return stem.format(kind=kind)
+            return stem.format(kind=kind) + suffix
     raise KeyError(key)
 
 
@@ -102,6 +189,48 @@ def _with_nan(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     out = np.full(mask.shape[0], np.nan, dtype=np.float64)
     out[mask] = values
     return out
+
+
+def pgd_final_iterates(ctx) -> dict[str, torch.Tensor]:
+    """The papers' x*: final PGD iterates of every test point of the unit, by kind (shared work, cached).
+
+    Block by block like the track's attack (block b seeds its random starts with track.seed + b), so a
+    sharded run draws exactly what an unsharded one does.
+    """
+    def compute() -> dict[str, torch.Tensor]:
+        track = ctx.track
+        out = {kind: torch.empty_like(ctx.images, dtype=torch.float32) for kind in KINDS}
+        blocks = block_ids(ctx.indices, track.block_size)
+        targets = top_wrong_class(ctx.clean_logits, ctx.labels)
+        for block in np.unique(blocks):
+            where = torch.as_tensor(np.flatnonzero(blocks == block))
+            for kind in KINDS:
+                ctx.progress(f"PGD-{PGD_STEPS} final iterate ({kind}), block {int(block)} ({len(where)} points)")
+                generator = torch.Generator().manual_seed(track.seed + int(block))
+                with ctx.model.phase(f"inputs evaluated by the {kind} PGD final-iterate attack"):
+                    out[kind][where] = pgd_final_iterate(
+                        ctx.model, ctx.images[where], ctx.labels[where], norm=track.norm, eps=track.eps,
+                        generator=generator, targets=None if kind == UNTARGETED else targets[where],
+                        device=ctx.device, batch_size=track.batch_size)
+        return out
+
+    return ctx.cached("energy:pgd_final_iterates", compute)
+
+
+def _kind_arrays(ctx, kind: str, suffix: str, images: torch.Tensor, mask: torch.Tensor) -> dict[str, np.ndarray]:
+    labels, natural_logits = ctx.labels, ctx.clean_logits
+    where = torch.nonzero(mask).flatten()
+    adv_logits = ctx.cached(f"energy:logits:{kind}{suffix}", lambda: ctx.logits(
+        images[where], f"{kind} adversarial inputs") if len(where) else torch.empty((0, natural_logits.shape[1])))
+    mask_np = mask.numpy()
+    kl, joint_term, _ = trades_decomposition(natural_logits[where], adv_logits)
+    kl_name, joint_name = trades_array_names(kind, suffix)
+    return {
+        f"energy_adv_{kind}{suffix}": _with_nan(marginal_energy(adv_logits), mask_np),
+        f"joint_energy_adv_{kind}{suffix}": _with_nan(joint_energy(adv_logits, labels[where]), mask_np),
+        kl_name: _with_nan(kl, mask_np),
+        joint_name: _with_nan(joint_term, mask_np),
+    }
 
 
 def compute_energy(ctx) -> MetricOutput:
@@ -115,15 +244,20 @@ def compute_energy(ctx) -> MetricOutput:
         if iterate is None:
             raise BenchbedError(f"the track's attack {ctx.attack_spec.name!r} gives no {kind} iterate, which the "
                                 f"energy metric needs: use an attack whose AttackSpec.provides lists {kind!r}")
-        mask = iterate.mask.bool()
-        where = torch.nonzero(mask).flatten()
-        adv_logits = ctx.cached(f"energy:logits:{kind}", lambda x=iterate.images, w=where, k=kind: ctx.logits(
-            x[w], f"{k} adversarial inputs") if len(w) else torch.empty((0, natural_logits.shape[1])))
-        mask_np = mask.numpy()
-        arrays[f"energy_adv_{kind}"] = _with_nan(marginal_energy(adv_logits), mask_np)
-        arrays[f"joint_energy_adv_{kind}"] = _with_nan(joint_energy(adv_logits, labels[where]), mask_np)
+        arrays.update(_kind_arrays(ctx, kind, "", iterate.images, iterate.mask.bool()))
         sources[kind] = iterate.source
-    return MetricOutput(arrays=arrays, info={"x_star": sources})
+    if ctx.track.norm in PGD_NORMS:
+        finals = pgd_final_iterates(ctx)
+        everywhere = torch.ones(len(labels), dtype=torch.bool)
+        pgd_sources = {kind: f"pgd-{PGD_STEPS} final iterate" for kind in KINDS}
+    else:  # e.g. L1: the papers' protocol is not run (no x*, n = 0, NaN statistics); the AA columns stay
+        finals = {kind: ctx.images for kind in KINDS}
+        everywhere = torch.zeros(len(labels), dtype=torch.bool)
+        pgd_sources = {kind: f"not run: the PGD protocol supports {', '.join(PGD_NORMS)}, not {ctx.track.norm}"
+                       for kind in KINDS}
+    for kind in KINDS:
+        arrays.update(_kind_arrays(ctx, kind, "_pgd", finals[kind], everywhere))
+    return MetricOutput(arrays=arrays, info={"x_star": sources, "x_star_pgd": pgd_sources})
 
 
 @hookimpl
@@ -132,6 +266,7 @@ def register_metrics(register):
         name="energy", compute=compute_energy, columns=columns(),
         requires=("attack", f"iterates:{UNTARGETED}", f"iterates:{TARGETED}"),
         description="natural vs adversarial energy E(x) = -logsumexp f(x) (JEM reading of the classifier), for the "
-                    "untargeted and targeted iterates of the robust-accuracy attack (AutoAttack: APGD-CE, APGD-T); "
-                    "no second attack",
+                    "untargeted and targeted iterates of the robust-accuracy attack (AutoAttack: APGD-CE, APGD-T), "
+                    f"and for the final iterates of a {PGD_STEPS}-step PGD on all test points (the papers' "
+                    "protocol); raw and scale-free (/ std E(x)) alignment, and the TRADES KL decomposition",
     ))

@@ -7,6 +7,7 @@ from ..specs import GenerationSettings, TrackSpec
 DEFAULT_TRACK = "digits-linf"
 ACCURACY = ("clean_accuracy", "robust_accuracy")
 ENERGY = ("energy",)  # natural vs adversarial energy, reusing the attack (benchbed.builtin.energy)
+DETECTION = ("detection",)  # OOD AUROC and ECE (benchbed.builtin.detection); digits has an embedded OOD set
 GENERATIVE = ("generative",)  # IS / FID / KID of samples (benchbed.builtin.generative)
 
 # digits-linf: eps = 0.1 on [0, 1] pixels (1.6 of the 16 grey levels of the 8x8 digits), half the
@@ -23,7 +24,7 @@ DIGITS_EPS = 0.1
 def register_tracks(register):
     register(TrackSpec(
         name="digits-linf", dataset="digits", norm="Linf", eps=DIGITS_EPS, eps_label="0.1",
-        n_examples=449, metrics=ACCURACY + ENERGY + GENERATIVE, batch_size=500, block_size=500,
+        n_examples=449, metrics=ACCURACY + ENERGY + DETECTION + GENERATIVE, batch_size=500, block_size=500,
         generation=GenerationSettings(n_samples=1000, batch_size=500, feature_extractor="digits-cnn",
                                       column_prefix="digits_"),
         description="embedded default: scikit-learn digits, Linf eps 0.1, all 449 test points",

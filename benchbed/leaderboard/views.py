@@ -16,7 +16,7 @@ from ..record import ColumnInfo, Record
 from ..specs import eps_text
 from ..store import file_stem
 from ..tables import column_catalogue, reported_numbers, sort_records
-from . import figures, plots
+from . import alignment, figures, plots
 from .safety import fmt_number, safe_url, sort_key
 
 NORM_LABELS = {"Linf": "ℓ∞", "L2": "ℓ2", "L1": "ℓ1"}
@@ -90,7 +90,8 @@ class ColumnView:
     @property
     def unit_text(self) -> str:
         """The unit in words for captions ("%", "energy units", "no unit")."""
-        return {"": "no unit", "energy": "energy units"}.get(self.unit, self.unit)
+        return {"": "no unit", "energy": "energy units", "std E(x)": "multiples of the natural std E(x)",
+                "nats": "nats"}.get(self.unit, self.unit)
 
     @property
     def first_sort(self) -> str:
@@ -468,6 +469,12 @@ class TrackView:
     energy_range: tuple[float, float] | None = None  # one x-range for every model's energy histograms
     delta_range: tuple[float, float] | None = None  # ... and for their energy-gap histograms
     flags: list[dict[str, Any]] = field(default_factory=list)  # the flag legend (see flag_legend)
+    # across the zoo: robust accuracy vs each energy-alignment column (benchbed.leaderboard.alignment)
+    alignment: list[dict[str, Any]] = field(default_factory=list)
+    alignment_x: ColumnView | None = None
+    alignment_y: ColumnView | None = None
+    alignment_scatter: dict[str, Any] | None = None
+    alignment_rho: dict[str, Any] | None = None
 
     @property
     def rank_columns(self) -> list[ColumnView]:
@@ -536,4 +543,5 @@ def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mappi
         if hist is not None:
             view.histograms.append({"model": r.model, "page": r.page, "plot": hist, "row": r})
     view.flags = flag_legend(rows)
+    alignment.build(view)
     return view

@@ -209,7 +209,8 @@ def test_scatter_point_links_to_the_model_page(site, browser):
     from selenium.webdriver.common.by import By
 
     browser.get((site / track_file(TRACK, ".html")).resolve().as_uri())
-    links = browser.find_elements(By.CSS_SELECTOR, "svg.scatter a")
+    first = browser.find_elements(By.CSS_SELECTOR, "svg.scatter")[0]  # the second: vs energy alignment
+    links = first.find_elements(By.CSS_SELECTOR, "a")
     assert len(links) == len(ZOO)
     href = links[0].get_dom_attribute("href")
     assert href.startswith("model-") and href.endswith(".html")

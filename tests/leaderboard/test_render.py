@@ -114,7 +114,7 @@ def test_track_row_shows_metadata_values_links_and_flags(site):
 def test_track_page_has_plots_and_column_legend(site):
     root = parse(site / track_file(TRACK, ".html"))
     scatter = root.find_all("svg", "scatter")
-    assert len(scatter) == 1
+    assert len(scatter) == 2  # vs FID, then vs the headline alignment column (test_alignment_section.py)
     assert len(scatter[0].find_all("circle")) == len(ZOO)
     labels = [t.text for t in scatter[0].find_all("text") if "axis-label" in t.classes()]
     assert any(label.startswith("digits_fid") and "lower is better" in label for label in labels)

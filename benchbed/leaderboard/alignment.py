@@ -1,0 +1,52 @@
+"""The track page's "across the zoo" section: robust accuracy against energy alignment (issue 13, item 8).
+
+Alignment columns are the energy metric's columns with a direction "lower is better" (std and mean |dE|,
+W1, raw or divided by std E(x)); the headline one is the first of them the metric marks headline. For
+each, Spearman's rho (with n) between the track's robust-accuracy column (the scatter plot's y axis)
+and the column, over the models with both; and a scatter of robust accuracy against the headline one.
+A negative rho says: the more robust the model, the better its natural and adversarial energies align.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..correlation import spearman
+from . import plots
+
+ENERGY_METRICS = ("energy",)
+
+
+def alignment_columns(columns: Sequence[Any]) -> list[Any]:
+    return [c for c in columns if c.metric in ENERGY_METRICS and c.higher_is_better is False]
+
+
+def correlations(rows: Sequence[Any], robust: Any, columns: Sequence[Any]) -> list[dict[str, Any]]:
+    out = []
+    ys = [r.cells[robust.name].value for r in rows]
+    for c in columns:
+        rho, n = spearman([r.cells[c.name].value for r in rows], ys)
+        out.append({"column": c, "rho": rho, "n": n, "display": "–" if math.isnan(rho) else f"{rho:+.2f}",
+                    "protocol": c.info.protocol})
+    return out
+
+
+def build(view: Any) -> None:
+    """Fill ``view.alignment`` (correlations), ``view.alignment_x`` and ``view.alignment_scatter``."""
+    robust = view.scatter_y or next((c for c in view.columns if c.name == "robust_accuracy"), None)
+    columns = alignment_columns(view.columns)
+    if robust is None or not columns:
+        return
+    view.alignment_y = robust
+    view.alignment = correlations(view.rows, robust, columns)
+    headline = next((c for c in columns if c.info.headline), columns[0])
+    view.alignment_x = headline
+    points = [{"x": r.cells[headline.name].value, "y": r.cells[robust.name].value, "label": r.model, "href": r.page,
+               "color": view.recipe_colors.get(r.recipe, 0),
+               "title": f"{r.model} ({r.recipe or 'recipe unknown'}): {robust.name} {r.cells[robust.name].display}"
+                        f"{robust.unit and ' ' + robust.unit}, {headline.name} {r.cells[headline.name].display} "
+                        f"{headline.unit}"} for r in view.rows]
+    view.alignment_scatter = plots.scatter(points, x_label=headline.axis_label, y_label=robust.axis_label,
+                                           label_points=len(view.rows) <= 12)
+    view.alignment_rho = next(a for a in view.alignment if a["column"] is headline)
