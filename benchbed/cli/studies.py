@@ -54,8 +54,11 @@ def _finish(args, study, arrays) -> int:
     if not args.no_leaderboard:
         from ..leaderboard import render_site
 
-        if store.records() or store.studies():
+        if any(r.model == stored.model and r.track == stored.track for r in store.records()):
             print(f"leaderboard pages written to {render_site(store.root, args.site)}")
+        else:  # the model page is made from the model's record on the track
+            print(f"no record of {stored.model} on {stored.track} in {store.root}: the study shows on its model page "
+                  f"once `benchbed run --track {stored.track} --model {stored.model} --out {store.root}` has run")
     return 0
 
 

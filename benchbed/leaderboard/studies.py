@@ -40,3 +40,6 @@ def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
         "columns": columns, "rows": rows, "figures": figures, "template": f"studies/{study.kind}.html.j2",
         "finished_at": study.finished_at, "device": study.device,
     }
+
+
+from . import study_figures as _study_figures  # noqa: E402,F401 -- registers the energy studies' figures
