@@ -11,10 +11,13 @@ from typing import Any
 
 from ..record import StudyResult
 from .safety import fmt_number, sort_key
+from .study_figures import STUDY_FIGURES, STUDY_TITLES
 
 # study kind -> builder of its figures (plot geometry from benchbed.leaderboard.plots)
 FIGURES: dict[str, Callable[[StudyResult, Mapping[str, Any]], dict[str, Any]]] = {}
 TITLES: dict[str, str] = {}
+FIGURES.update(STUDY_FIGURES)  # the energy studies (benchbed study attacks|eps, benchbed dynamics)
+TITLES.update(STUDY_TITLES)
 
 
 def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,5 +44,3 @@ def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
         "finished_at": study.finished_at, "device": study.device,
     }
 
-
-from . import study_figures as _study_figures  # noqa: E402,F401 -- registers the energy studies' figures

@@ -1,6 +1,6 @@
 """Figures of the energy studies on the model page (kinds "attacks", "eps", "dynamics").
 
-Registered into :data:`benchbed.leaderboard.studies.FIGURES`; drawn by ``templates/studies/<kind>.html.j2``.
+Registered into :data:`benchbed.leaderboard.studies.FIGURES` (by that module, from :data:`STUDY_FIGURES`); drawn by ``templates/studies/<kind>.html.j2``.
 Geometry only (coordinates as fixed-precision strings, labels as plain text), like :mod:`.plots`.
 """
 from __future__ import annotations
@@ -14,7 +14,6 @@ import numpy as np
 from ..record import StudyResult
 from .plots import _Axis, finite, histogram, num
 from .safety import fmt_number
-from .studies import FIGURES, TITLES
 
 ENERGY_AXIS = "energy (logit units)"
 FRACTION_AXIS = "fraction of points"
@@ -123,6 +122,5 @@ def dynamics_figures(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str,
     return {"accuracy": acc, "energy": energy}
 
 
-FIGURES.update({"attacks": attacks_figures, "eps": eps_figures, "dynamics": dynamics_figures})
-TITLES.update({"attacks": "energies per attack", "eps": "energy response over eps",
-               "dynamics": "training dynamics"})
+STUDY_FIGURES = {"attacks": attacks_figures, "eps": eps_figures, "dynamics": dynamics_figures}
+STUDY_TITLES = {"attacks": "energies per attack", "eps": "energy response over eps", "dynamics": "training dynamics"}
