@@ -103,7 +103,8 @@ def cmd_dynamics(args) -> int:
     spec = registry.models.get(args.model)
     checkpoints = dynamics_study.series_of(spec)  # refuse a model without a series before loading anything
     setup = _setup(args, (dynamics_study.ATTACK,))
-    study, arrays = dynamics_study.run(setup, checkpoints, progress=not args.no_progress, every=args.every)
+    study, arrays = dynamics_study.run(setup, checkpoints, progress=not args.no_progress, every=args.every,
+                                       eps=args.eps)
     return _finish(args, study, arrays)
 
 
@@ -141,4 +142,6 @@ def add_parser(sub) -> None:
     _common(dyn)
     dyn.add_argument("--every", type=int, default=1, metavar="K", help="evaluate every K-th checkpoint (and the "
                      "last; default: all)")
+    dyn.add_argument("--eps", type=float, help="the attack's radius (default: the track's eps; e.g. the radius the "
+                     "model was trained at)")
     dyn.set_defaults(func=cmd_dynamics)

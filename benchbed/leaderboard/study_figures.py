@@ -111,7 +111,7 @@ def eps_figures(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]
 def dynamics_figures(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
     step = _column(study, "step")
     acc = lines([{"x": step, "y": _column(study, "clean_accuracy"), "label": "clean accuracy", "kind": "nat"},
-                 {"x": step, "y": _column(study, "robust_accuracy"), "label": "robust accuracy (PGD-10)",
+                 {"x": step, "y": _column(study, "robust_accuracy"), "label": f"robust accuracy (PGD-10, eps {fmt_number(float(study.params.get('eps', float('nan'))))})",
                   "kind": "adv-u"}],
                 x_label="epoch", y_label="accuracy (%)", y_clamp=(0.0, 100.0), width=520)
     energy = lines([{"x": step, "y": _column(study, "E(x) mean"), "label": "mean E(x)", "kind": "nat"},

@@ -23,7 +23,7 @@ COLUMNS = (
     ("step", "", "training step of the checkpoint (epoch)"),
     ("label", "", "the checkpoint as its plugin names it"),
     ("clean_accuracy", "%", "natural test points classified correctly"),
-    ("robust_accuracy", "%", "points still correct after PGD-10 (final iterate) at the track's eps"),
+    ("robust_accuracy", "%", "points still correct after PGD-10 (final iterate) at the study's eps"),
     ("E(x) mean", "energy", "mean natural marginal energy E(x)"),
     ("E(x*) mean", "energy", "mean adversarial marginal energy E(x*)"),
     ("ΔE mean", "energy", "mean of E(x) - E(x*) (> 0: x* has the lower energy)"),
@@ -43,8 +43,9 @@ def series_of(model_spec) -> list:
     return checkpoints
 
 
-def run(setup: StudySetup, checkpoints=None, progress: bool = True, every: int = 1,
+def run(setup: StudySetup, checkpoints=None, progress: bool = True, every: int = 1, eps: float | None = None,
         ) -> tuple[StudyResult, dict[str, np.ndarray]]:
+    """``eps``: the attack's radius (default: the track's; e.g. a model's training radius)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -52,6 +53,9 @@ def run(setup: StudySetup, checkpoints=None, progress: bool = True, every: int =
 
     if every < 1:
         raise ConfigError(f"--every must be >= 1, got {every}")
+    eps = setup.track.eps if eps is None else float(eps)
+    if not (eps > 0 and np.isfinite(eps)):
+        raise ConfigError(f"--eps must be a positive number, got {eps}")
     start = time.perf_counter()
     checkpoints = list(series_of(setup.model_spec) if checkpoints is None else checkpoints)
     chosen = [c for i, c in enumerate(checkpoints) if i % every == 0 or i == len(checkpoints) - 1]
@@ -64,7 +68,7 @@ def run(setup: StudySetup, checkpoints=None, progress: bool = True, every: int =
         model = setup.guard(module)
         with torch.no_grad(), model.phase("test points"):
             natural = model(setup.points.images)
-        x_star, _, _ = run_attack(setup, model, ATTACK, setup.track.eps, options={"steps": STEPS})
+        x_star, _, _ = run_attack(setup, model, ATTACK, eps, options={"steps": STEPS})
         with torch.no_grad(), model.phase("adversarial inputs"):
             adversarial = model(x_star)
         s = energy_row(natural, adversarial, labels)
@@ -75,7 +79,7 @@ def run(setup: StudySetup, checkpoints=None, progress: bool = True, every: int =
                      "E(x) mean": s["E_nat_mean"], "E(x*) mean": s["E_adv_mean"], "ΔE mean": gap,
                      "ΔE std": s["dE_std"], "|ΔE| mean": abs_gap})
     best = max(rows, key=lambda r: r["robust_accuracy"])
-    params = {"attack": f"{ATTACK}-{STEPS}", "eps": setup.track.eps, "norm": setup.track.norm,
+    params = {"attack": f"{ATTACK}-{STEPS}", "eps": eps, "track_eps": setup.track.eps, "norm": setup.track.norm,
               "n_examples": setup.track.n_examples, "seed": setup.track.seed, "checkpoints": len(rows),
               "of_series": len(checkpoints), "series_sha256": stable_hash(weights)}
     summary = {"best robust_accuracy (%)": best["robust_accuracy"], "at step": best["step"],
