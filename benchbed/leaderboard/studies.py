@@ -29,7 +29,9 @@ def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
         cells = []
         for c in columns:
             value = row.get(c.name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, int) and not isinstance(value, bool):  # counts, steps: as integers
+                cells.append({"display": str(value), "sort": sort_key(float(value))})
+            elif isinstance(value, float):
                 cells.append({"display": fmt_number(float(value), c.unit), "sort": sort_key(float(value))})
             else:
                 cells.append({"display": "–" if value is None else str(value), "sort": str(value or "")})
