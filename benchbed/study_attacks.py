@@ -204,8 +204,12 @@ def fab_targeted(model, x, y, *, eps, norm="Linf", seed=0, n_iter=100, n_target_
 
     attacker = FABAttack_PT(model, norm=norm, n_restarts=1, n_iter=n_iter, eps=eps, seed=seed, targeted=True,
                             n_target_classes=n_target_classes, device=x.device)
-    out = torch.cat([attacker.perturb(x[i:i + batch_size], y[i:i + batch_size]).detach()
-                     for i in range(0, x.shape[0], batch_size)])
+    ctx = _forked_rng(seed, x.device)  # FAB seeds the global RNG itself: keep that from leaking out
+    try:
+        out = torch.cat([attacker.perturb(x[i:i + batch_size], y[i:i + batch_size]).detach()
+                         for i in range(0, x.shape[0], batch_size)])
+    finally:
+        ctx.__exit__(None, None, None)
     moved = (out != x).reshape(x.shape[0], -1).any(dim=1).cpu()
     return out, moved
 

@@ -99,3 +99,13 @@ def test_the_cw_attack_raises_its_margin_and_the_kl_attack_its_divergence(tiny_d
         kl_start = sa.kl_divergence(natural, tiny_digits_mlp(start))
         kl_end = sa.kl_divergence(natural, tiny_digits_mlp(x_kl))
     assert float(kl_end.mean()) > 10 * float(kl_start.mean()) and bool((kl_end >= kl_start).all())
+
+
+def test_no_attack_touches_the_global_random_state(tiny_digits_mlp, few_points):
+    x, y = few_points
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    for name in ("apgd-ce", "apgd-t", "fab-t", "square"):
+        torch.manual_seed(123)
+        run_plugin(name, tiny_digits_mlp, x, y, seed=7)
+        assert torch.equal(torch.rand(3), expected), name
