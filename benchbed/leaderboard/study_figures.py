@@ -1,6 +1,7 @@
 """Figures of the energy studies on the model page (kinds "attacks", "eps", "dynamics").
 
-Registered into :data:`benchbed.leaderboard.studies.FIGURES` (by that module, from :data:`STUDY_FIGURES`); drawn by ``templates/studies/<kind>.html.j2``.
+Registered into :data:`benchbed.leaderboard.studies.FIGURES` (by that module, from :data:`STUDY_FIGURES`);
+drawn by ``templates/studies/<kind>.html.j2``.
 Geometry only (coordinates as fixed-precision strings, labels as plain text), like :mod:`.plots`.
 """
 from __future__ import annotations
@@ -110,8 +111,9 @@ def eps_figures(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]
 # -- training dynamics ----------------------------------------------------------------------------------------
 def dynamics_figures(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
     step = _column(study, "step")
+    eps = fmt_number(float(study.params.get("eps", float("nan"))))
     acc = lines([{"x": step, "y": _column(study, "clean_accuracy"), "label": "clean accuracy", "kind": "nat"},
-                 {"x": step, "y": _column(study, "robust_accuracy"), "label": f"robust accuracy (PGD-10, eps {fmt_number(float(study.params.get('eps', float('nan'))))})",
+                 {"x": step, "y": _column(study, "robust_accuracy"), "label": f"robust accuracy (PGD-10, eps {eps})",
                   "kind": "adv-u"}],
                 x_label="epoch", y_label="accuracy (%)", y_clamp=(0.0, 100.0), width=520)
     energy = lines([{"x": step, "y": _column(study, "E(x) mean"), "label": "mean E(x)", "kind": "nat"},

@@ -9,12 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from benchbed import study_attacks as sa
-from benchbed.builtin.study_attacks import STUDY_ATTACKS
+from benchbed.builtin.study_attacks import STUDY_ATTACKS, _run
 from benchbed.specs import AttackRequest
 
 EPS = 0.1
 # cheap settings for a tiny model (the attacks' defaults are AutoAttack's)
-CHEAP = {"pgd": {}, "apgd-ce": {"n_iter": 10}, "apgd-dlr": {"n_iter": 10}, "apgd-t": {"n_iter": 10, "n_target_classes": 3},
+CHEAP = {"pgd": {}, "apgd-ce": {"n_iter": 10}, "apgd-dlr": {"n_iter": 10},
+         "apgd-t": {"n_iter": 10, "n_target_classes": 3},
          "fab-t": {"n_iter": 10, "n_target_classes": 2}, "square": {"n_queries": 50}, "cw-margin-t": {"steps": 10},
          "trades-kl": {}}
 
@@ -22,8 +23,7 @@ CHEAP = {"pgd": {}, "apgd-ce": {"n_iter": 10}, "apgd-dlr": {"n_iter": 10}, "apgd
 def run_plugin(name, model, x, y, norm="Linf", seed=0):
     from benchbed.context import GuardedModel
 
-    function, kind, options, fixed, norms, _ = STUDY_ATTACKS[name]
-    from benchbed.builtin.study_attacks import _run
+    function, kind, options, fixed, _, _ = STUDY_ATTACKS[name]
 
     request = AttackRequest(model=GuardedModel(model, "tiny", 10), images=x.clone(), labels=y.clone(), norm=norm,
                             eps=EPS, seed=seed, device=torch.device("cpu"), batch_size=10, options=CHEAP[name])
@@ -59,7 +59,8 @@ def test_each_attack_stays_in_the_ball_and_box_and_repeats_itself(name, tiny_dig
         robust = tiny_digits_mlp(x_star).argmax(1) == y
     assert torch.equal(result.robust, robust)
     # adversarial: x* where it flipped the point, x elsewhere
-    assert torch.equal(result.adversarial[~robust], x_star[~robust]) and torch.equal(result.adversarial[robust], x[robust])
+    assert torch.equal(result.adversarial[~robust], x_star[~robust])
+    assert torch.equal(result.adversarial[robust], x[robust])
     again = run_plugin(name, tiny_digits_mlp, x, y)
     assert torch.equal(next(iter(again.iterates.values())).images, x_star)
 
