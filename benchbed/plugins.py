@@ -48,6 +48,7 @@ ENV_FILES = "BENCHBED_PLUGIN_FILES"
 DEFAULT_PLUGINS = (
     "benchbed.builtin.datasets",
     "benchbed.builtin.attacks",
+    "benchbed.builtin.study_attacks",
     "benchbed.builtin.metrics",
     "benchbed.builtin.energy",
     "benchbed.builtin.detection",

@@ -11,10 +11,13 @@ from typing import Any
 
 from ..record import StudyResult
 from .safety import fmt_number, sort_key
+from .study_figures import STUDY_FIGURES, STUDY_TITLES
 
 # study kind -> builder of its figures (plot geometry from benchbed.leaderboard.plots)
 FIGURES: dict[str, Callable[[StudyResult, Mapping[str, Any]], dict[str, Any]]] = {}
 TITLES: dict[str, str] = {}
+FIGURES.update(STUDY_FIGURES)  # the energy studies (benchbed study attacks|eps, benchbed dynamics)
+TITLES.update(STUDY_TITLES)
 
 
 def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,7 +29,9 @@ def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
         cells = []
         for c in columns:
             value = row.get(c.name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, int) and not isinstance(value, bool):  # counts, steps: as integers
+                cells.append({"display": str(value), "sort": sort_key(float(value))})
+            elif isinstance(value, float):
                 cells.append({"display": fmt_number(float(value), c.unit), "sort": sort_key(float(value))})
             else:
                 cells.append({"display": "–" if value is None else str(value), "sort": str(value or "")})
@@ -40,3 +45,4 @@ def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
         "columns": columns, "rows": rows, "figures": figures, "template": f"studies/{study.kind}.html.j2",
         "finished_at": study.finished_at, "device": study.device,
     }
+

@@ -1,0 +1,75 @@
+"""``benchbed study attacks``: natural vs adversarial energies per attack, on every test point (kind "attacks")."""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..energy import joint_energy, marginal_energy
+from ..record import StudyResult
+from .common import StudySetup, as_numpy, columns_of, make_study, run_attack
+from .maths import energy_row
+
+KIND = "attacks"
+DEFAULT_ATTACKS = ("pgd", "apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square", "cw-margin-t", "trades-kl")
+
+COLUMNS = (
+    ("attack", "", "the attack (`benchbed attacks` describes each, and which x* it hands back)"),
+    ("kind", "", "untargeted (pushes the label's logit down) or targeted (pushes a chosen wrong class up)"),
+    ("points", "points", "test points, all of them (misclassified ones included)"),
+    ("moved", "points", "points the attack produced an x* for (FAB-T leaves x where it found nothing within eps)"),
+    ("robust_accuracy", "%", "points whose x* is still classified correctly"),
+    ("E(x) mean", "energy", "mean natural marginal energy E(x) = -logsumexp f(x)"),
+    ("E(x) std", "energy", "std of E(x)"),
+    ("E(x*) mean", "energy", "mean adversarial marginal energy E(x*)"),
+    ("E(x*) std", "energy", "std of E(x*)"),
+    ("ΔE mean", "energy", "mean of E(x) - E(x*): > 0 when x* has the lower energy"),
+    ("ΔE std", "energy", "std of E(x) - E(x*)"),
+    ("E(x,y) mean", "energy", "mean natural joint energy E(x, y) = -f(x)[y]"),
+    ("E(x*,y) mean", "energy", "mean adversarial joint energy E(x*, y)"),
+    ("ΔE(x,y) mean", "energy", "mean of E(x, y) - E(x*, y)"),
+    ("ΔE(x,y) std", "energy", "std of E(x, y) - E(x*, y)"),
+    ("seconds", "s", "wall time of the attack"),
+)
+
+
+def run(setup: StudySetup, attacks: Sequence[str] = DEFAULT_ATTACKS, progress: bool = True,
+        ) -> tuple[StudyResult, dict[str, np.ndarray]]:
+    """Every attack on every point at the track's eps; a row and the per-point energies per attack."""
+    import torch
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    labels = setup.points.labels
+    with torch.no_grad(), setup.model.phase("test points"):
+        natural = setup.model(setup.points.images)
+    arrays = {"natural.marginal": marginal_energy(natural), "natural.joint": joint_energy(natural, labels)}
+    rows = []
+    bar = tqdm(list(attacks), desc=f"study attacks {setup.model_spec.name}", unit="attack", disable=not progress)
+    for name in bar:
+        bar.set_postfix_str(name)
+        t0 = time.perf_counter()
+        x_star, moved, kind = run_attack(setup, setup.model, name, setup.track.eps)
+        with torch.no_grad(), setup.model.phase("adversarial inputs"):
+            adversarial = setup.model(x_star)
+        seconds = time.perf_counter() - t0
+        s = energy_row(natural, adversarial, labels)
+        arrays[f"{name}.marginal"] = marginal_energy(adversarial)
+        arrays[f"{name}.joint"] = joint_energy(adversarial, labels)
+        arrays[f"{name}.perturbation"] = as_numpy((x_star - setup.points.images).flatten(1).abs().amax(dim=1)
+                                                  if setup.track.norm == "Linf"
+                                                  else (x_star - setup.points.images).flatten(1).norm(dim=1))
+        rows.append({"attack": name, "kind": kind, "points": int(s["points"]), "moved": int(moved.sum()),
+                     "robust_accuracy": s["robust_accuracy"], "E(x) mean": s["E_nat_mean"], "E(x) std": s["E_nat_std"],
+                     "E(x*) mean": s["E_adv_mean"], "E(x*) std": s["E_adv_std"], "ΔE mean": s["dE_mean"],
+                     "ΔE std": s["dE_std"], "E(x,y) mean": s["J_nat_mean"], "E(x*,y) mean": s["J_adv_mean"],
+                     "ΔE(x,y) mean": s["dJ_mean"], "ΔE(x,y) std": s["dJ_std"], "seconds": round(seconds, 2)})
+    clean = energy_row(natural, natural, labels)["clean_accuracy"]
+    params = {"attacks": ",".join(attacks), "eps": setup.track.eps, "norm": setup.track.norm,
+              "n_examples": setup.track.n_examples, "seed": setup.track.seed,
+              "points": "all test points (misclassified included)"}
+    study = make_study(setup, KIND, params=params, rows=rows, columns=columns_of(KIND, COLUMNS),
+                       summary={"clean_accuracy (%)": clean, "attacks": len(rows)},
+                       wall_time_s=time.perf_counter() - start)
+    return study, {k: as_numpy(v) for k, v in arrays.items()}

@@ -1,0 +1,72 @@
+"""``benchbed study eps``: the energy gap and PGD robust accuracy over a grid of eps (kind "eps").
+
+Why the untargeted gap changes sign: PGD raises the cross-entropy by pushing f_y(x) down. The
+marginal energy E(x) = -logsumexp f(x) is dominated by the top logit, which at first *is* f_y, so
+E(x*) rises (dE < 0) even once another class narrowly wins the argmax. E(x*) falls below E(x) only
+when the new top logit climbs past where f_y(x) started: a larger eps. The rows record both
+fractions (prediction flipped, top logit raised) beside the sign of dE.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..energy import marginal_energy
+from ..record import StudyResult
+from .common import StudySetup, columns_of, make_study, run_attack
+from .maths import EPS_MULTIPLIERS, energy_row, sign_turn
+
+KIND = "eps"
+ATTACK = "pgd"
+
+COLUMNS = (
+    ("eps / track eps", "", "the radius in units of the track's eps"),
+    ("eps", "", "the attack's radius"),
+    ("robust_accuracy", "%", "points still classified correctly after PGD (final iterate)"),
+    ("E(x) mean", "energy", "mean natural marginal energy E(x)"),
+    ("E(x*) mean", "energy", "mean adversarial marginal energy E(x*)"),
+    ("ΔE mean", "energy", "mean of E(x) - E(x*) (> 0: x* has the lower energy)"),
+    ("ΔE std", "energy", "std of E(x) - E(x*)"),
+    ("ΔE(x,y) mean", "energy", "mean of E(x, y) - E(x*, y)"),
+    ("flipped", "%", "points whose predicted class changed"),
+    ("top logit raised", "%", "points whose adversarial top logit exceeds the natural top logit"),
+    ("ΔE > 0", "%", "points whose x* has the lower marginal energy"),
+)
+
+
+def run(setup: StudySetup, multipliers: Sequence[float] = EPS_MULTIPLIERS, progress: bool = True,
+        attack: str = ATTACK) -> tuple[StudyResult, dict[str, np.ndarray]]:
+    import torch
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    labels = setup.points.labels
+    with torch.no_grad(), setup.model.phase("test points"):
+        natural = setup.model(setup.points.images)
+    arrays = {"natural.marginal": marginal_energy(natural)}
+    rows = []
+    for i, k in enumerate(tqdm(list(multipliers), desc=f"study eps {setup.model_spec.name}", unit="eps",
+                               disable=not progress)):
+        eps = float(k) * setup.track.eps
+        if eps > 0:
+            x_star, _, _ = run_attack(setup, setup.model, attack, eps)
+            with torch.no_grad(), setup.model.phase("adversarial inputs"):
+                adversarial = setup.model(x_star)
+        else:
+            adversarial = natural  # eps 0: x* = x
+        s = energy_row(natural, adversarial, labels)
+        arrays[f"eps{i}.marginal"] = marginal_energy(adversarial)
+        rows.append({"eps / track eps": float(k), "eps": eps, "robust_accuracy": s["robust_accuracy"],
+                     "E(x) mean": s["E_nat_mean"], "E(x*) mean": s["E_adv_mean"], "ΔE mean": s["dE_mean"],
+                     "ΔE std": s["dE_std"], "ΔE(x,y) mean": s["dJ_mean"], "flipped": s["flipped"],
+                     "top logit raised": s["top_raised"], "ΔE > 0": s["dE_positive"]})
+    turn = sign_turn([r["eps"] for r in rows], [r["ΔE mean"] for r in rows])
+    params = {"attack": attack, "multipliers": ",".join(f"{k:g}" for k in multipliers), "track_eps": setup.track.eps,
+              "norm": setup.track.norm, "n_examples": setup.track.n_examples, "seed": setup.track.seed,
+              "points": "all test points (misclassified included)"}
+    summary = {"ΔE turns positive at eps ≈": turn if turn is not None else "not on this grid"}
+    study = make_study(setup, KIND, params=params, rows=rows, columns=columns_of(KIND, COLUMNS), summary=summary,
+                       wall_time_s=time.perf_counter() - start)
+    return study, arrays

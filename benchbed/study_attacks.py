@@ -1,0 +1,233 @@
+"""The attacks of the energy studies (``benchbed study attacks``), each a plain function of a model and points.
+
+Every function returns ``(x_star, moved)``: x* for *every* point given (misclassified ones included,
+the papers' protocol), and a bool mask of the points the attack actually produced a point for (only
+FAB-T leaves some at x). All are deterministic given ``seed``: the random starts are drawn from a
+private generator on the CPU for the whole set at once (so the batch size changes nothing), and
+pyautoattack's own global-RNG draws run under a forked RNG seeded with ``seed``.
+
+Which x* each attack gives (docs/studies.md):
+
+- ``pgd``: the final iterate of ``steps`` sign-gradient steps of cross-entropy from a uniform random
+  start in the eps ball (Madry et al.; step eps/4, 10 steps by default: torchattacks' ratio).
+- ``cw_margin``: the final iterate of sign-gradient ascent of the targeted Carlini-Wagner margin
+  f_t(x) - max_{k != t} f_k(x), towards t = the natural runner-up class, from x.
+- ``trades_kl``: the final iterate of TRADES' inner maximisation of KL(p(.|x) || p(.|x')) from
+  x + 0.001 N(0, I) (Zhang et al. 2019).
+- ``apgd`` (losses "ce" and "dlr"): the highest-loss iterate of one APGD run (pyautoattack).
+- ``apgd_targeted``: per point, the highest targeted-DLR iterate over the top ``n_target_classes``
+  wrong classes (one APGD run each), as AutoAttack's APGD-T tries them.
+- ``fab_targeted``: FAB-T's point where it found one within eps (only correctly classified points are
+  attacked, a minimal-norm attack has no iterate at eps otherwise); x elsewhere (``moved`` False).
+- ``square``: the lowest-margin point of Square's random search (margin loss), per point.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+NORMS = ("Linf", "L2")  # of the hand-written loops; pyautoattack's attacks also take L1
+
+Loss = Callable[[torch.Tensor, slice], torch.Tensor]  # (logits of a batch, its rows) -> loss per row
+
+
+# -- geometry --------------------------------------------------------------------------------------------
+def _flat_norm(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(t.shape[0], -1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (t.dim() - 1)))
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    """x_adv projected onto the ``norm`` ball of radius eps around x, then clipped to the image box [0, 1]."""
+    delta = x_adv - x
+    if norm == "Linf":
+        delta = delta.clamp(-eps, eps)
+    elif norm == "L2":
+        delta = delta * torch.clamp(eps / _flat_norm(delta), max=1.0)
+    else:
+        raise ValueError(f"norm {norm!r} is not one of {NORMS}")
+    return (x + delta).clamp(0.0, 1.0)
+
+
+def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    """The steepest-ascent unit step: sign(g) for Linf, g / ||g||_2 for L2."""
+    return grad.sign() if norm == "Linf" else grad / _flat_norm(grad)
+
+
+def random_start(x: torch.Tensor, eps: float, norm: str, seed: int) -> torch.Tensor:
+    """A point drawn uniformly from the Linf ball (or uniformly in direction and radius in the L2 ball)."""
+    g = torch.Generator().manual_seed(seed)
+    if norm == "Linf":
+        noise = (torch.rand(x.shape, generator=g, dtype=torch.float32) * 2 - 1) * eps
+    else:
+        d = torch.randn(x.shape, generator=g, dtype=torch.float32)
+        r = torch.rand((x.shape[0],), generator=g, dtype=torch.float32).view(-1, *([1] * (x.dim() - 1)))
+        noise = d / _flat_norm(d) * r * eps
+    return project(x + noise.to(x.device, x.dtype), x, eps, norm)
+
+
+# -- losses -------------------------------------------------------------------------------------------------
+def cw_margin(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Targeted CW margin f_t - max_{k != t} f_k per row (positive once t is the top class)."""
+    target = logits.gather(1, targets.view(-1, 1)).squeeze(1)
+    others = logits.scatter(1, targets.view(-1, 1), -math.inf).amax(dim=1)
+    return target - others
+
+
+def kl_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
+    """KL(softmax(logits_p) || softmax(logits_q)) per row."""
+    log_p = F.log_softmax(logits_p, dim=1)
+    return (log_p.exp() * (log_p - F.log_softmax(logits_q, dim=1))).sum(dim=1)
+
+
+def runner_up(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The highest-scoring class other than the label, per row (the CW attack's target)."""
+    return logits.scatter(1, labels.view(-1, 1), -math.inf).argmax(dim=1)
+
+
+# -- the hand-written loops -----------------------------------------------------------------------------------
+def ascend(model, x: torch.Tensor, start: torch.Tensor, loss: Loss, *, eps: float, norm: str, steps: int,
+           step_size: float, batch_size: int) -> torch.Tensor:
+    """``steps`` projected steepest-ascent steps of ``loss`` from ``start``; the final iterate, per batch."""
+    out = torch.empty_like(x)
+    for lo in range(0, x.shape[0], batch_size):
+        rows = slice(lo, min(lo + batch_size, x.shape[0]))
+        xb, x_adv = x[rows], start[rows].clone()
+        for _ in range(steps):
+            x_adv.requires_grad_(True)
+            value = loss(model(x_adv), rows).sum()
+            grad, = torch.autograd.grad(value, x_adv)
+            x_adv = project(x_adv.detach() + step_size * ascent_direction(grad, norm), xb, eps, norm)
+        out[rows] = x_adv.detach()
+    return out
+
+
+@torch.no_grad()
+def logits_of(model, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+
+
+def _all_moved(x: torch.Tensor) -> torch.Tensor:
+    return torch.ones(x.shape[0], dtype=torch.bool)
+
+
+def pgd(model, x, y, *, eps, norm="Linf", seed=0, steps=10, step_size=None, batch_size=500):
+    """PGD on cross-entropy from a random start; the final iterate (step eps/4 unless given)."""
+    step = eps / 4 if step_size is None else step_size
+    start = random_start(x, eps, norm, seed)
+    x_star = ascend(model, x, start, lambda z, rows: F.cross_entropy(z, y[rows], reduction="none"),
+                    eps=eps, norm=norm, steps=steps, step_size=step, batch_size=batch_size)
+    return x_star, _all_moved(x)
+
+
+def cw_margin_targeted(model, x, y, *, eps, norm="Linf", seed=0, steps=30, step_size=None, batch_size=500):
+    """Targeted CW-margin ascent towards the natural runner-up class, from x; the final iterate."""
+    del seed  # no randomness: the target and the start are fixed by x
+    targets = runner_up(logits_of(model, x, batch_size), y)
+    step = eps / 10 if step_size is None else step_size
+    x_star = ascend(model, x, x.clone(), lambda z, rows: cw_margin(z, targets[rows]), eps=eps, norm=norm,
+                    steps=steps, step_size=step, batch_size=batch_size)
+    return x_star, _all_moved(x)
+
+
+def trades_kl(model, x, y, *, eps, norm="Linf", seed=0, steps=10, step_size=None, batch_size=500):
+    """TRADES' inner maximisation of KL(p(.|x) || p(.|x')) from x + 0.001 N(0, I); the final iterate."""
+    del y  # the KL attack needs no label
+    natural = logits_of(model, x, batch_size)
+    g = torch.Generator().manual_seed(seed)
+    start = project(x + 0.001 * torch.randn(x.shape, generator=g).to(x.device, x.dtype), x, eps, norm)
+    step = eps / 4 if step_size is None else step_size
+    x_star = ascend(model, x, start, lambda z, rows: kl_divergence(natural[rows], z), eps=eps, norm=norm,
+                    steps=steps, step_size=step, batch_size=batch_size)
+    return x_star, _all_moved(x)
+
+
+# -- pyautoattack's attack classes, on every point ---------------------------------------------------------------
+def _forked_rng(seed: int, device: torch.device):
+    devices = [device] if device.type == "cuda" else []
+    ctx = torch.random.fork_rng(devices=devices)
+    ctx.__enter__()
+    torch.manual_seed(seed)
+    return ctx
+
+
+def apgd(model, x, y, *, eps, norm="Linf", seed=0, loss="ce", n_iter=100, batch_size=500):
+    """One APGD run (loss "ce" or "dlr") on every point; its highest-loss iterate."""
+    from pyautoattack.autopgd_base import APGDAttack
+
+    attacker = APGDAttack(model, n_iter=n_iter, norm=norm, n_restarts=1, eps=eps, seed=seed, loss=loss,
+                          device=x.device)
+    attacker.init_hyperparam(x)
+    out = torch.empty_like(x)
+    ctx = _forked_rng(seed, x.device)
+    try:
+        for lo in range(0, x.shape[0], batch_size):
+            rows = slice(lo, lo + batch_size)
+            out[rows] = attacker.attack_single_run(x[rows], y[rows])[0].detach()
+    finally:
+        ctx.__exit__(None, None, None)
+    return out, _all_moved(x)
+
+
+def apgd_targeted(model, x, y, *, eps, norm="Linf", seed=0, n_iter=100, n_target_classes=9, batch_size=500):
+    """APGD on the targeted DLR loss towards each of the top ``n_target_classes`` wrong classes; per point
+    the iterate of the highest loss over the targets."""
+    from pyautoattack.autopgd_base import APGDAttack_targeted
+
+    attacker = APGDAttack_targeted(model, n_iter=n_iter, norm=norm, n_restarts=1, eps=eps, seed=seed,
+                                   n_target_classes=n_target_classes, device=x.device)
+    attacker.init_hyperparam(x)
+    out = x.clone()
+    best = torch.full((x.shape[0],), -math.inf, device=x.device)
+    natural = logits_of(model, x, batch_size)
+    order = natural.sort(dim=1)[1]
+    ctx = _forked_rng(seed, x.device)
+    try:
+        for target_class in range(2, n_target_classes + 2):
+            for lo in range(0, x.shape[0], batch_size):
+                rows = slice(lo, lo + batch_size)
+                attacker.y_target = order[rows, -target_class]
+                x_best, _, loss_best, _ = attacker.attack_single_run(x[rows], y[rows])
+                better = loss_best.detach() > best[rows]
+                out[rows][better] = x_best.detach()[better]
+                best[rows] = torch.where(better, loss_best.detach(), best[rows])
+    finally:
+        ctx.__exit__(None, None, None)
+    return out, _all_moved(x)
+
+
+def fab_targeted(model, x, y, *, eps, norm="Linf", seed=0, n_iter=100, n_target_classes=9, batch_size=500):
+    """FAB-T (pyautoattack, AutoAttack's settings): its point within eps where it found one, else x."""
+    from pyautoattack.fab_pt import FABAttack_PT
+
+    attacker = FABAttack_PT(model, norm=norm, n_restarts=1, n_iter=n_iter, eps=eps, seed=seed, targeted=True,
+                            n_target_classes=n_target_classes, device=x.device)
+    ctx = _forked_rng(seed, x.device)  # FAB seeds the global RNG itself: keep that from leaking out
+    try:
+        out = torch.cat([attacker.perturb(x[i:i + batch_size], y[i:i + batch_size]).detach()
+                         for i in range(0, x.shape[0], batch_size)])
+    finally:
+        ctx.__exit__(None, None, None)
+    moved = (out != x).reshape(x.shape[0], -1).any(dim=1).cpu()
+    return out, moved
+
+
+def square(model, x, y, *, eps, norm="Linf", seed=0, n_queries=5000, batch_size=500):
+    """Square's random search on the margin loss (pyautoattack, AutoAttack's settings) on every point;
+    its lowest-margin point."""
+    from pyautoattack.square import SquareAttack
+
+    attacker = SquareAttack(model, p_init=0.8, n_queries=n_queries, eps=eps, norm=norm, n_restarts=1, seed=seed,
+                            device=x.device, resc_schedule=False)
+    attacker.init_hyperparam(x)
+    out = torch.empty_like(x)
+    ctx = _forked_rng(seed, x.device)
+    try:
+        for lo in range(0, x.shape[0], batch_size):
+            rows = slice(lo, lo + batch_size)
+            out[rows] = attacker.attack_single_run(x[rows], y[rows])[1].detach()
+    finally:
+        ctx.__exit__(None, None, None)
+    return out, _all_moved(x)
