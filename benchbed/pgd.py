@@ -13,6 +13,9 @@ Start: a uniform random point of the eps ball (seeded by ``generator``); step si
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -22,35 +25,61 @@ PGD_STEPS = 20
 NORMS = ("Linf", "L2")
 
 
-def top_wrong_class(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per row, the class with the highest logit other than the label."""
-    masked = logits.clone()
-    masked[torch.arange(len(labels)), labels] = -torch.inf
-    return masked.argmax(1)
+Loss = Callable[[torch.Tensor, slice], torch.Tensor]  # (logits of a batch, its rows) -> loss per row
 
 
-def _random_start(x: torch.Tensor, norm: str, eps: float, generator: torch.Generator) -> torch.Tensor:
+def runner_up(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The highest-scoring class other than the label, per row (the targeted attacks' target)."""
+    return logits.scatter(1, labels.view(-1, 1), -math.inf).argmax(dim=1)
+
+
+def _flat_norm(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(t.shape[0], -1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (t.dim() - 1)))
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    """x_adv projected onto the ``norm`` ball of radius eps around x, then clipped to the image box [0, 1]."""
+    delta = x_adv - x
     if norm == "Linf":
-        noise = (torch.rand(x.shape, generator=generator, dtype=x.dtype) * 2 - 1) * eps
-    else:  # L2: a uniform direction, a uniform radius in [0, eps]
-        direction = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-        direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
-        noise = direction * eps * torch.rand((x.shape[0], *[1] * (x.dim() - 1)), generator=generator, dtype=x.dtype)
-    return noise
+        delta = delta.clamp(-eps, eps)
+    elif norm == "L2":
+        delta = delta * torch.clamp(eps / _flat_norm(delta), max=1.0)
+    else:
+        raise ValueError(f"norm {norm!r} is not one of {NORMS}")
+    return (x + delta).clamp(0.0, 1.0)
 
 
-def _project(delta: torch.Tensor, norm: str, eps: float) -> torch.Tensor:
+def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    """The steepest-ascent unit step: sign(g) for Linf, g / ||g||_2 for L2."""
+    return grad.sign() if norm == "Linf" else grad / _flat_norm(grad)
+
+
+def random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Generator) -> torch.Tensor:
+    """A point drawn uniformly from the Linf ball (or uniformly in direction and radius in the L2 ball),
+    drawn on the CPU from ``generator`` for all of x at once (so batching changes nothing)."""
     if norm == "Linf":
-        return delta.clamp(-eps, eps)
-    flat = delta.flatten(1).norm(dim=1).view(-1, *[1] * (delta.dim() - 1))
-    return delta * torch.clamp(eps / flat.clamp_min(1e-12), max=1.0)
+        noise = (torch.rand(x.shape, generator=generator, dtype=torch.float32) * 2 - 1) * eps
+    else:
+        d = torch.randn(x.shape, generator=generator, dtype=torch.float32)
+        r = torch.rand((x.shape[0],), generator=generator, dtype=torch.float32).view(-1, *([1] * (x.dim() - 1)))
+        noise = d / _flat_norm(d) * r * eps
+    return project(x + noise.to(x.device, x.dtype), x, eps, norm)
 
 
-def _step(grad: torch.Tensor, norm: str, size: float) -> torch.Tensor:
-    if norm == "Linf":
-        return size * grad.sign()
-    flat = grad.flatten(1).norm(dim=1).view(-1, *[1] * (grad.dim() - 1))
-    return size * grad / flat.clamp_min(1e-12)
+def ascend(model, x: torch.Tensor, start: torch.Tensor, loss: Loss, *, eps: float, norm: str, steps: int,
+           step_size: float, batch_size: int) -> torch.Tensor:
+    """``steps`` projected steepest-ascent steps of ``loss`` from ``start``; the final iterate, per batch."""
+    out = torch.empty_like(x)
+    for lo in range(0, x.shape[0], batch_size):
+        rows = slice(lo, min(lo + batch_size, x.shape[0]))
+        xb, x_adv = x[rows], start[rows].clone()
+        for _ in range(steps):
+            x_adv.requires_grad_(True)
+            value = loss(model(x_adv), rows).sum()
+            grad, = torch.autograd.grad(value, x_adv)
+            x_adv = project(x_adv.detach() + step_size * ascent_direction(grad, norm), xb, eps, norm)
+        out[rows] = x_adv.detach()
+    return out
 
 
 def pgd_final_iterate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *, norm: str, eps: float,
@@ -58,28 +87,17 @@ def pgd_final_iterate(model: torch.nn.Module, images: torch.Tensor, labels: torc
                       device: torch.device | str = "cpu", batch_size: int = 500) -> torch.Tensor:
     """The final PGD iterate for every point (CPU float32, same shape as ``images``).
 
-    ``targets`` None: untargeted; else a class per point to reach. The random starts for all points
-    are drawn up front from ``generator`` (in point order), so the result does not depend on batching.
+    ``targets`` None: untargeted (ascend CE on the label); else a class per point to reach (descend CE
+    on it). The random starts for all points are drawn up front from ``generator`` (in point order), so
+    the result does not depend on batching.
     """
     if norm not in NORMS:
         raise ConfigError(f"the PGD final-iterate protocol supports norms {NORMS}, not {norm!r}: run the energy "
                           f"metric on an Linf or L2 track")
-    images = images.detach().to("cpu", torch.float32)
-    starts = _random_start(images, norm, eps, generator)
-    size = 2.5 * eps / steps
-    out = torch.empty_like(images)
-    for lo in range(0, len(images), batch_size):
-        x = images[lo:lo + batch_size].to(device)
-        y = (labels if targets is None else targets)[lo:lo + batch_size].to(device)
-        sign = 1.0 if targets is None else -1.0  # ascend CE on the label, descend it on the target
-        delta = starts[lo:lo + batch_size].to(device)
-        delta = (x + delta).clamp(0, 1) - x
-        for _ in range(steps):
-            delta.requires_grad_(True)
-            loss = F.cross_entropy(model(x + delta), y, reduction="sum")
-            (grad,) = torch.autograd.grad(sign * loss, delta)
-            with torch.no_grad():
-                delta = _project(delta + _step(grad, norm, size), norm, eps)
-                delta = (x + delta).clamp(0, 1) - x
-        out[lo:lo + batch_size] = (x + delta).detach().to("cpu", torch.float32)
-    return out
+    x = images.detach().to(device, torch.float32)
+    goal = (labels if targets is None else targets).to(device)
+    sign = 1.0 if targets is None else -1.0
+    start = random_start(x, eps, norm, generator)
+    x_star = ascend(model, x, start, lambda z, rows: sign * F.cross_entropy(z, goal[rows], reduction="none"),
+                    eps=eps, norm=norm, steps=steps, step_size=2.5 * eps / steps, batch_size=batch_size)
+    return x_star.to("cpu", torch.float32)

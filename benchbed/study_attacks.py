@@ -24,48 +24,11 @@ Which x* each attack gives (docs/studies.md):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-NORMS = ("Linf", "L2")  # of the hand-written loops; pyautoattack's attacks also take L1
-
-Loss = Callable[[torch.Tensor, slice], torch.Tensor]  # (logits of a batch, its rows) -> loss per row
-
-
-# -- geometry --------------------------------------------------------------------------------------------
-def _flat_norm(t: torch.Tensor) -> torch.Tensor:
-    return t.reshape(t.shape[0], -1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (t.dim() - 1)))
-
-
-def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-    """x_adv projected onto the ``norm`` ball of radius eps around x, then clipped to the image box [0, 1]."""
-    delta = x_adv - x
-    if norm == "Linf":
-        delta = delta.clamp(-eps, eps)
-    elif norm == "L2":
-        delta = delta * torch.clamp(eps / _flat_norm(delta), max=1.0)
-    else:
-        raise ValueError(f"norm {norm!r} is not one of {NORMS}")
-    return (x + delta).clamp(0.0, 1.0)
-
-
-def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
-    """The steepest-ascent unit step: sign(g) for Linf, g / ||g||_2 for L2."""
-    return grad.sign() if norm == "Linf" else grad / _flat_norm(grad)
-
-
-def random_start(x: torch.Tensor, eps: float, norm: str, seed: int) -> torch.Tensor:
-    """A point drawn uniformly from the Linf ball (or uniformly in direction and radius in the L2 ball)."""
-    g = torch.Generator().manual_seed(seed)
-    if norm == "Linf":
-        noise = (torch.rand(x.shape, generator=g, dtype=torch.float32) * 2 - 1) * eps
-    else:
-        d = torch.randn(x.shape, generator=g, dtype=torch.float32)
-        r = torch.rand((x.shape[0],), generator=g, dtype=torch.float32).view(-1, *([1] * (x.dim() - 1)))
-        noise = d / _flat_norm(d) * r * eps
-    return project(x + noise.to(x.device, x.dtype), x, eps, norm)
+from .pgd import ascend, project, random_start, runner_up
 
 
 # -- losses -------------------------------------------------------------------------------------------------
@@ -82,28 +45,7 @@ def kl_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tenso
     return (log_p.exp() * (log_p - F.log_softmax(logits_q, dim=1))).sum(dim=1)
 
 
-def runner_up(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The highest-scoring class other than the label, per row (the CW attack's target)."""
-    return logits.scatter(1, labels.view(-1, 1), -math.inf).argmax(dim=1)
-
-
 # -- the hand-written loops -----------------------------------------------------------------------------------
-def ascend(model, x: torch.Tensor, start: torch.Tensor, loss: Loss, *, eps: float, norm: str, steps: int,
-           step_size: float, batch_size: int) -> torch.Tensor:
-    """``steps`` projected steepest-ascent steps of ``loss`` from ``start``; the final iterate, per batch."""
-    out = torch.empty_like(x)
-    for lo in range(0, x.shape[0], batch_size):
-        rows = slice(lo, min(lo + batch_size, x.shape[0]))
-        xb, x_adv = x[rows], start[rows].clone()
-        for _ in range(steps):
-            x_adv.requires_grad_(True)
-            value = loss(model(x_adv), rows).sum()
-            grad, = torch.autograd.grad(value, x_adv)
-            x_adv = project(x_adv.detach() + step_size * ascent_direction(grad, norm), xb, eps, norm)
-        out[rows] = x_adv.detach()
-    return out
-
-
 @torch.no_grad()
 def logits_of(model, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     return torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
@@ -116,7 +58,7 @@ def _all_moved(x: torch.Tensor) -> torch.Tensor:
 def pgd(model, x, y, *, eps, norm="Linf", seed=0, steps=10, step_size=None, batch_size=500):
     """PGD on cross-entropy from a random start; the final iterate (step eps/4 unless given)."""
     step = eps / 4 if step_size is None else step_size
-    start = random_start(x, eps, norm, seed)
+    start = random_start(x, eps, norm, torch.Generator().manual_seed(seed))
     x_star = ascend(model, x, start, lambda z, rows: F.cross_entropy(z, y[rows], reduction="none"),
                     eps=eps, norm=norm, steps=steps, step_size=step, batch_size=batch_size)
     return x_star, _all_moved(x)

@@ -45,7 +45,7 @@ from ..energy import (
 from ..errors import BenchbedError
 from ..hookspecs import hookimpl
 from ..pgd import NORMS as PGD_NORMS
-from ..pgd import PGD_STEPS, pgd_final_iterate, top_wrong_class
+from ..pgd import PGD_STEPS, pgd_final_iterate, runner_up
 from ..reductions import Reduction, finite_mean
 from ..specs import TARGETED, UNTARGETED, Column, MetricOutput, MetricSpec
 
@@ -201,7 +201,7 @@ def pgd_final_iterates(ctx) -> dict[str, torch.Tensor]:
         track = ctx.track
         out = {kind: torch.empty_like(ctx.images, dtype=torch.float32) for kind in KINDS}
         blocks = block_ids(ctx.indices, track.block_size)
-        targets = top_wrong_class(ctx.clean_logits, ctx.labels)
+        targets = runner_up(ctx.clean_logits, ctx.labels)
         for block in np.unique(blocks):
             where = torch.as_tensor(np.flatnonzero(blocks == block))
             for kind in KINDS:

@@ -185,10 +185,10 @@ def test_a_track_whose_norm_or_options_its_attack_does_not_declare_is_refused_be
     from benchbed.runner import resolve_track
 
     registry = registry_with()
-    l2 = TrackSpec(name="digits-l2-probe", dataset="digits", norm="L2", eps=0.5, attack="pgd-linf-only", n_examples=10,
-                   metrics=("clean_accuracy",), attack_options={})
-    odd = TrackSpec(name="digits-odd-options", dataset="digits", norm="Linf", eps=0.1, attack="autoattack", n_examples=10,
-                    metrics=("clean_accuracy",), attack_options={"version": "standard", "steps": 5})
+    l2 = TrackSpec(name="digits-l2-probe", dataset="digits", norm="L2", eps=0.5, attack="pgd-linf-only",
+                   n_examples=10, metrics=("clean_accuracy",), attack_options={})
+    odd = TrackSpec(name="digits-odd-options", dataset="digits", norm="Linf", eps=0.1, attack="autoattack",
+                    n_examples=10, metrics=("clean_accuracy",), attack_options={"version": "standard", "steps": 5})
     from benchbed.specs import AttackSpec
     host = PluginHost(load_external=False)
 

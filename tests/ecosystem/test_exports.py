@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import copy
 import io
-from dataclasses import replace
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd

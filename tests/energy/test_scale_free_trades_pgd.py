@@ -13,7 +13,7 @@ from scipy.stats import wasserstein_distance
 
 from benchbed.builtin.energy import KINDS, column_name, columns, compute_energy
 from benchbed.energy import normalised_statistics, scale_free, trades_decomposition
-from benchbed.pgd import pgd_final_iterate, top_wrong_class
+from benchbed.pgd import pgd_final_iterate, runner_up
 from benchbed.reductions import column_values
 
 
@@ -127,7 +127,7 @@ def test_pgd_final_iterate_matches_a_bare_loop(targeted):
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).double().float()
     x = torch.rand(12, 1, 8, 8)
     y = torch.randint(0, 10, (12,))
-    targets = top_wrong_class(model(x).detach(), y) if targeted else None
+    targets = runner_up(model(x).detach(), y) if targeted else None
     got = pgd_final_iterate(model, x, y, norm="Linf", eps=0.1, steps=5, generator=torch.Generator().manual_seed(3),
                             targets=targets, batch_size=5)
     start = (torch.rand(x.shape, generator=torch.Generator().manual_seed(3)) * 2 - 1) * 0.1
@@ -136,9 +136,9 @@ def test_pgd_final_iterate_matches_a_bare_loop(targeted):
     assert float((got - x).abs().max()) <= 0.1 + 1e-6 and got.min() >= 0 and got.max() <= 1
 
 
-def test_top_wrong_class_skips_the_label():
+def test_runner_up_skips_the_label():
     logits = torch.tensor([[5.0, 4.0, 1.0], [0.0, 1.0, 3.0]])
-    assert top_wrong_class(logits, torch.tensor([0, 2])).tolist() == [1, 1]
+    assert runner_up(logits, torch.tensor([0, 2])).tolist() == [1, 1]
 
 
 def test_pgd_protocol_covers_every_point_and_matches_a_hand_computation(tiny_digits_mlp, digits_test, make_context):
