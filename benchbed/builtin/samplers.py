@@ -4,11 +4,28 @@ from __future__ import annotations
 from ..hookspecs import hookimpl
 from ..specs import SamplerSpec
 
+# The joint samplers' own knobs (benchbed.generative.joint_samplers; kept here too so that listing
+# samplers does not import torch). A track's GenerationSettings.options override them.
+JEM_DEFAULTS = {"steps": 20, "step_size": 0.25, "noise": 0.005, "reinit": 0.05, "passes": 5, "conditional": True}
+DAT_DEFAULTS = {"steps": 33, "step_size": 0.2, "select_steps": [], "select_samples": 1000}
+
 
 def _sample_sgld(request):
     from ..generative.sgld import sample_sgld  # torch only when sampling, not when listing plugins
 
     return sample_sgld(request)
+
+
+def _sample_jem_sgld(request):
+    from ..generative.joint_samplers import sample_jem_sgld
+
+    return sample_jem_sgld(request, JEM_DEFAULTS)
+
+
+def _sample_dat_pgd(request):
+    from ..generative.joint_samplers import sample_dat_pgd
+
+    return sample_dat_pgd(request, DAT_DEFAULTS)
 
 
 @hookimpl
@@ -17,4 +34,14 @@ def register_samplers(register):
         name="sgld", sample=_sample_sgld,
         description="SGLD with momentum on the joint energy E(x, y) = -f(x)[y] from class-conditional seeds "
                     "(per-class PCA, class Gaussian or uniform noise); science.md section 3",
+    ))
+    register(SamplerSpec(
+        name="jem-sgld", sample=_sample_jem_sgld, defaults=JEM_DEFAULTS,
+        description="JEM's replay-buffer SGLD (Grathwohl et al. 2020): U[0, 1] starts, 5% re-initialised, "
+                    "x <- x + a grad f(x)[y] + s N (or logsumexp f(x) with conditional=False)",
+    ))
+    register(SamplerSpec(
+        name="dat-pgd", sample=_sample_dat_pgd, defaults=DAT_DEFAULTS,
+        description="DAT's generation (Yin et al. 2025): deterministic L2-normalised ascent of f(x)[y] from the "
+                    "track's seeds, step 0.2, 33 steps, clipped to [0, 1]; optional step count chosen by FID",
     ))
