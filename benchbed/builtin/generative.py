@@ -149,9 +149,10 @@ def compute_generative(ctx) -> MetricOutput:
         "mean_joint_energy_samples": float(joint_energy(logits, labels).mean()),
         "sampler_stats": stats,
         "fidelity": scores.info,
-        "grid": {"array": GRID_ARRAY, "format": "png", "rows": rows, "per_class": GRID_PER_CLASS},
+        "grid": {"array": GRID_ARRAY, "format": "png", "rows": rows, "per_class": GRID_PER_CLASS,
+                 "row_labels": True},
     }
-    grid = grid_png(samples, labels, rows, GRID_PER_CLASS)
+    grid = grid_png(samples, labels, rows, GRID_PER_CLASS, class_names=tuple(ctx.dataset.class_names))
     arrays = {GRID_ARRAY: np.frombuffer(grid, dtype=np.uint8).copy(),
               f"{prefix}is": np.float64(scores.inception_score), f"{prefix}fid": np.float64(scores.fid),
               f"{prefix}kid": np.float64(scores.kid)}

@@ -47,7 +47,8 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths = save_pngs(samples, labels, out / "samples", dataset.class_names)
-    atomic_write_bytes(out / "grid.png", grid_png(samples, labels, min(dataset.num_classes, 10), 8))
+    atomic_write_bytes(out / "grid.png", grid_png(samples, labels, min(dataset.num_classes, 10), 8,
+                                                      class_names=tuple(dataset.class_names)))
     meta = {"model": model_spec.name, "track": track.name, "dataset": track.dataset, "n_samples": len(samples),
             "device": device_name(device), "settings": dataclasses.asdict(track.generation),
             "files": [p.name for p in paths], "labels": labels.tolist(), **stats}
