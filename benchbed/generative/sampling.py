@@ -15,7 +15,7 @@ import torch
 
 from ..errors import BenchbedError, ConfigError
 from ..specs import GenerationSettings, LabelledImages
-from .seeds import SeedModel, fit_seeds
+from .seeds import SeedModel, cached_fit_seeds
 
 
 def class_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -54,8 +54,9 @@ class SampleRequest:
                 labels = torch.zeros(1, dtype=torch.int64)
             else:
                 images, labels = self.train.images, self.train.labels
-            self.seed_model = fit_seeds(s.seed_kind, images, labels, self.num_classes,
-                                        retained_variance=s.retained_variance, scale=s.seed_scale)
+            self.seed_model = cached_fit_seeds(s.seed_kind, images, labels, self.num_classes,
+                                               retained_variance=s.retained_variance, scale=s.seed_scale,
+                                               cache_dir=self.cache_dir, dataset=self.dataset)
         return self.seed_model
 
 
