@@ -35,7 +35,7 @@ COLUMN_TEMPLATES = (
     Column(CLASSIFIER_COLUMN, f"independent-classifier accuracy: how often {EXTRACTOR} (not the sampled model) "
            f"classifies a sample drawn for class y as y", True, "%", reduce=scalar(CLASSIFIER_COLUMN)),
 )
-CLASSIFIER_EXTRACTORS = ("digits-cnn",)  # extractors with a head over their dataset's classes
+CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # == generative.fidelity's (kept here: no torch import)
 
 
 def sampler_protocol(settings, sampler: str) -> str:
@@ -83,7 +83,7 @@ class GenerativeMetricSpec(MetricSpec):
         mixed = " (each model's own sampler: compare rows with care)" if gen is not None and gen.sampler == "model" \
             else ""
         columns = [c for c in self.columns
-                   if c.name != CLASSIFIER_COLUMN or extractor in CLASSIFIER_EXTRACTORS]
+                   if c.name != CLASSIFIER_COLUMN or CLASSIFYING_EXTRACTORS.get(extractor) == track.dataset]
         return tuple(dataclasses.replace(
             c, name=c.name.format(prefix=prefix),
             reduce=dataclasses.replace(c.reduce, inputs=tuple(i.format(prefix=prefix) for i in c.reduce.inputs)),
@@ -126,7 +126,7 @@ def compute_generative(ctx) -> MetricOutput:
                               batch_size=settings.batch_size, cache_dir=ctx.cache_dir)
     prefix = settings.column_prefix
     classifier = independent_classifier_accuracy(samples, labels, extractor=settings.feature_extractor,
-                                                 num_classes=ctx.dataset.num_classes, device=ctx.device)
+                                                 dataset=track.dataset, device=ctx.device)
     registered = _registered_n_samples(ctx)
     rows = min(ctx.dataset.num_classes, GRID_MAX_ROWS)
     sampler, seed = stats.pop("sampler"), stats.pop("seed")

@@ -246,14 +246,17 @@ def compute_fidelity(samples: torch.Tensor, reference: torch.Tensor, *, extracto
     return out
 
 
+CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # extractor -> the dataset whose classes its head predicts
+
+
 def independent_classifier_accuracy(samples: torch.Tensor, labels: torch.Tensor, *, extractor: str,
-                                    num_classes: int, device="cpu") -> dict[str, Any] | None:
+                                    dataset: str, device="cpu") -> dict[str, Any] | None:
     """How often a classifier that is not the sampled model calls a "class y" sample a y (percent).
 
     The classifier is the track's feature extractor when it has a head over the dataset's classes: the
     digits extractor (``digits-cnn``) does; Inception's 1008 ImageNet classes are not CIFAR's, so there
     the answer is None. The samples go in as the extractor sees them for FID (8-bit quantised)."""
-    if extractor != "digits-cnn" or num_classes != 10:
+    if CLASSIFYING_EXTRACTORS.get(extractor) != dataset:
         return None
     from .extractor import load_net, uint8_to_unit
 
@@ -264,5 +267,5 @@ def independent_classifier_accuracy(samples: torch.Tensor, labels: torch.Tensor,
                           for i in range(0, len(x), 1000)])
     hit = (pred == labels.cpu()).float()
     per_class = [100.0 * float(hit[labels == y].mean()) if bool((labels == y).any()) else None
-                 for y in range(num_classes)]
+                 for y in range(int(net.head.out_features))]
     return {"classifier": extractor, "accuracy": 100.0 * float(hit.mean()), "per_class": per_class}

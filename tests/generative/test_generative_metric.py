@@ -62,11 +62,12 @@ def test_independent_classifier_accuracy_against_a_hand_count(digits_train):
 
     x, y = digits_train.images[:200], digits_train.labels[:200].clone()
     y[:50] = (y[:50] + 1) % 10  # a quarter drawn "for" the wrong class
-    got = independent_classifier_accuracy(x, y, extractor="digits-cnn", num_classes=10)
+    got = independent_classifier_accuracy(x, y, extractor="digits-cnn", dataset="digits")
     with torch.no_grad():
         pred = load_net()(torch.round(x * 255) / 255).argmax(1)  # the 8-bit images FID sees
     assert got["accuracy"] == pytest.approx(100.0 * (pred == y).float().mean().item())
-    assert independent_classifier_accuracy(x, y, extractor="inception-v3-compat", num_classes=10) is None
+    assert independent_classifier_accuracy(x, y, extractor="inception-v3-compat", dataset="cifar10") is None
+    assert independent_classifier_accuracy(x, y, extractor="digits-cnn", dataset="cifar10") is None  # not its classes
 
 
 class TinyModel:
