@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "benchbed.cli.results",
     "benchbed.cli.leaderboard",
     "benchbed.cli.sample",
+    "benchbed.cli.study",
 )
 
 
