@@ -49,7 +49,7 @@ def _columns(prefix: str, extractor: str, classifier: bool) -> dict[str, ColumnI
     cols = {
         "sampler": col(0, "the sampler", None),
         "seed_kind": col(1, "where the chains start (pca / gaussian / uniform)", None),
-        "steps": col(2, "sampler steps per sample (gradient evaluations)", None, "steps"),
+        "steps": col(2, "sampler steps per sample (gradient evaluations)", None, "count"),
         f"{prefix}is": col(3, f"Inception Score of the samples (logits of {extractor}, 10 splits)", True),
         f"{prefix}fid": col(4, f"FID against the track's full training split (features of {extractor})", False),
         f"{prefix}kid": col(5, f"KID against the track's full training split (features of {extractor})", False),
