@@ -40,7 +40,7 @@ CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # == generative.fidelity's (k
 
 def sampler_protocol(settings, sampler: str) -> str:
     """The sampler part of the protocol, in words (built-in samplers' knobs spelled out)."""
-    from .samplers import DAT_DEFAULTS, JEM_DEFAULTS
+    from ..generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
 
     s, o = settings, dict(settings.options)
     if sampler == "sgld":

@@ -1,13 +1,9 @@
 """Built-in samplers. A model author registers their own the same way (``register_samplers`` hook)."""
 from __future__ import annotations
 
+from ..generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS  # torch-free; a track's options override them
 from ..hookspecs import hookimpl
 from ..specs import SamplerSpec
-
-# The joint samplers' own knobs (benchbed.generative.joint_samplers; kept here too so that listing
-# samplers does not import torch). A track's GenerationSettings.options override them.
-JEM_DEFAULTS = {"steps": 20, "step_size": 0.25, "noise": 0.005, "reinit": 0.05, "passes": 5, "conditional": True}
-DAT_DEFAULTS = {"steps": 33, "step_size": 0.2, "select_steps": [], "select_samples": 1000}
 
 
 def _sample_sgld(request):

@@ -34,10 +34,10 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
+from .defaults import DAT_DEFAULTS, JEM_DEFAULTS
 from .sampling import SampleRequest, class_labels
 from .sgld import _device_generator, joint_energy
 
-from ..builtin.samplers import DAT_DEFAULTS, JEM_DEFAULTS  # the registered defaults
 GRAD_NORM_FLOOR = 1e-10  # DAT adds this to the gradient's norm
 
 
@@ -142,9 +142,10 @@ def _ascend_in_chunks(request: SampleRequest, labels: torch.Tensor, generator: t
     for start in range(0, len(labels), chunk):
         y = labels[start:start + chunk]
         x0 = seeds.draw(y, generator).to(device)
+        rows = slice(start, start + len(y))
 
-        def keep(k, x, start=start, size=len(y)):
-            kept[k][start:start + size] = x.float().cpu()
+        def keep(k, x, rows=rows):
+            kept[k][rows] = x.float().cpu()
 
         x = dat_ascent(request.model, x0, y.to(device), steps=steps, step_size=step_size, snapshots=snapshots,
                        on_snapshot=keep)

@@ -97,8 +97,8 @@ def test_dat_step_selection_picks_the_lowest_held_out_fid(tiny_digits_mlp, small
     x, y, stats = draw_samples(tiny_digits_mlp, track, registry.datasets.get("digits"), registry, "cpu", n=20,
                                progress=False)
     assert stats["step_selection"]["chosen"] == 3 and stats["options"]["steps"] == 3  # ties: fewer steps
-    direct, _, _ = draw_samples(tiny_digits_mlp, _track(small_track, "dat-pgd", steps=3), registry.datasets.get("digits"),
-                                registry, "cpu", n=20, progress=False)
+    direct, _, _ = draw_samples(tiny_digits_mlp, _track(small_track, "dat-pgd", steps=3),
+                                registry.datasets.get("digits"), registry, "cpu", n=20, progress=False)
     assert torch.equal(x, direct)
 
 
