@@ -3,10 +3,10 @@ loaded from the user's folder, checked against hand-written forward passes on ti
 import pytest
 import torch
 import torch.nn.functional as F
-
-from benchbed.errors import ConfigError
 from benchbed_joint_models import plugin
 from benchbed_joint_models.architectures import DatWideResNet, JemClassifier
+
+from benchbed.errors import ConfigError
 
 
 def _random_state(module, seed=0):
