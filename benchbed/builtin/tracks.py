@@ -57,7 +57,7 @@ def register_tracks(register):
     # FID from 10,000 samples is biased upward: never compare this track's numbers with cifar10-linf's.
     register(TrackSpec(
         name=JOINT_CIFAR_TRACK, dataset="cifar10", norm="L2", eps=0.5, eps_label="0.5",
-        n_examples=10_000, metrics=ACCURACY + GENERATIVE,
+        n_examples=10_000, metrics=ACCURACY + ENERGY + GENERATIVE,
         generation=GenerationSettings(sampler="model", n_samples=50_000, batch_size=500),
         description="CIFAR-10, the DAT/JEM generative protocol: 50,000 samples from each model's own sampler, "
                     "FID against the full training set, IS over 10 splits; robust accuracy at L2 0.5",
