@@ -144,3 +144,28 @@ def test_samplers_are_listed(capsys):
     out = capsys.readouterr().out
     assert all(name in out for name in ("sgld", "jem-sgld", "dat-pgd"))
 
+
+
+def test_benchbed_sample_sampler_overrides_the_tracks(tiny_digits_mlp, tmp_path, monkeypatch, capsys):
+    import json
+
+    import benchbed
+    from benchbed import plugins
+    from benchbed.cli import main
+    from benchbed.plugins import PluginHost
+
+    class Tiny:
+        @benchbed.plugin.hookimpl
+        def register_models(self, register):
+            register(ModelSpec(name="tiny", dataset="digits", threat_models=("Linf",), architecture="mlp",
+                               recipe="standard", loader=lambda d: tiny_digits_mlp))
+
+    host = PluginHost(load_external=False)
+    host.register(Tiny(), name="tiny")
+    monkeypatch.setattr(plugins, "registry", lambda: host.registry)
+    assert main(["sample", "--model", "tiny", "--sampler", "dat-pgd", "--n", "20", "--out", str(tmp_path),
+                 "--quiet", "--device", "cpu"]) == 0
+    meta = json.loads((tmp_path / "samples.json").read_text())
+    assert meta["sampler"] == "dat-pgd" and meta["options"]["steps"] == 33  # the sampler's own defaults
+    assert main(["sample", "--model", "tiny", "--sampler", "nope", "--n", "20", "--out", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
