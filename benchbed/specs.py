@@ -321,6 +321,10 @@ class MetricSpec:
         return self.columns
 
 
+MODEL_SAMPLER = "model"  # GenerationSettings.sampler: each model's preferred sampler (ModelSpec.sampler)
+FALLBACK_SAMPLER = "sgld"  # ... for a model that names none
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """How images are sampled from a classifier (science.md section 3); every knob a track parameter."""
@@ -347,6 +351,15 @@ class GenerationSettings:
         d = dataclasses.asdict(self)
         d["options"] = dict(self.options)
         return d
+
+    def sampler_for(self, model: ModelSpec | None = None, override: str | None = None) -> str:
+        """The sampler a model is drawn with: ``override`` (``benchbed sample --sampler``), else ``sampler``.
+        ``sampler="model"`` means each model's own ``ModelSpec.sampler`` (``sgld`` where it names none); a
+        track that names a sampler forces it on every model, so its columns hold one protocol."""
+        name = override or self.sampler
+        if name == MODEL_SAMPLER:
+            name = (model.sampler if model is not None else "") or FALLBACK_SAMPLER
+        return name
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,8 @@ def plugin_provenance(registry, model: ModelSpec, track: TrackSpec, metrics: Seq
     for spec in specs:
         out[f"metric:{spec.name}"] = registry.provenance("metrics", spec.name)
     if track.generation is not None and any("generation" in s.requires for s in specs):
-        out[f"sampler:{track.generation.sampler}"] = registry.provenance("samplers", track.generation.sampler)
+        name = track.generation.sampler_for(model)
+        out[f"sampler:{name}"] = registry.provenance("samplers", name)
     return out
 
 

@@ -24,6 +24,7 @@ GRID_MAX_ROWS = 10  # datasets with more classes show their first 10
 
 # Names take the track's generation.column_prefix; "the track's extractor" becomes its name per track.
 EXTRACTOR = "the track's extractor"
+CLASSIFIER_COLUMN = "{prefix}class_acc"  # only on tracks whose extractor can classify the dataset's classes
 COLUMN_TEMPLATES = (
     Column("{prefix}is", f"Inception Score of the class-conditional samples (logits of {EXTRACTOR})", True, "",
            reduce=scalar("{prefix}is"), headline=True),
@@ -31,7 +32,42 @@ COLUMN_TEMPLATES = (
            False, "", reduce=scalar("{prefix}fid"), headline=True, plot="x"),
     Column("{prefix}kid", f"KID (polynomial-kernel MMD^2, mean over subsets) of the samples against the track's "
            f"training set (features of {EXTRACTOR})", False, "", reduce=scalar("{prefix}kid")),
+    Column(CLASSIFIER_COLUMN, f"independent-classifier accuracy: how often {EXTRACTOR} (not the sampled model) "
+           f"classifies a sample drawn for class y as y", True, "%", reduce=scalar(CLASSIFIER_COLUMN)),
 )
+CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # == generative.fidelity's (kept here: no torch import)
+
+
+def sampler_protocol(settings, sampler: str) -> str:
+    """The sampler part of the protocol, in words (built-in samplers' knobs spelled out)."""
+    from ..generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
+
+    s, o = settings, dict(settings.options)
+    if sampler == "sgld":
+        return (f"sgld ({s.steps} steps, eta {s.step_size:g}, sigma {s.noise:g}, momentum {s.momentum:g}) from "
+                f"{s.seed_kind} seeds")
+    if sampler == "jem-sgld":
+        k = {**JEM_DEFAULTS, **o}
+        return (f"jem-sgld ({k['passes']} passes x {k['steps']} steps, alpha {k['step_size']:g}, sigma {k['noise']:g}, "
+                f"re-init {k['reinit']:g}, {'f(x)[y]' if k['conditional'] else 'logsumexp f(x)'}) from U[0, 1] "
+                f"replay-buffer starts")
+    if sampler == "dat-pgd":
+        k = {**DAT_DEFAULTS, **o}
+        steps = (f"steps chosen by FID among {list(k['select_steps'])} on {k['select_samples']} held-out samples"
+                 if k["select_steps"] else f"{k['steps']} steps")
+        return f"dat-pgd (L2 ascent of f(x)[y], step {k['step_size']:g}, {steps}) from {s.seed_kind} seeds"
+    return f"{sampler} (options {o or 'its defaults'})"
+
+
+def protocol_text(settings) -> str:
+    """Everything a generative number depends on besides the model, in one line (Column.protocol)."""
+    if settings.sampler == "model":
+        sampler = "each model's own sampler (ModelSpec.sampler, sgld where none): rows differ in protocol, see " \
+                  "each model page"
+    else:
+        sampler = sampler_protocol(settings, settings.sampler)
+    return (f"{settings.n_samples:,} samples, balanced over classes; sampler {sampler}; reference: the track's full "
+            f"training split; features: {settings.feature_extractor}; IS over 10 splits")
 
 
 @dataclass(frozen=True)
@@ -43,11 +79,16 @@ class GenerativeMetricSpec(MetricSpec):
         prefix = gen.column_prefix if gen is not None else ""
         extractor = gen.feature_extractor if gen is not None else "inception-v3-compat"
         label = f"{prefix.rstrip('_')}-" if prefix else ""  # digits_ -> "digits-IS: ..."
+        protocol = protocol_text(gen) if gen is not None else ""
+        mixed = " (each model's own sampler: compare rows with care)" if gen is not None and gen.sampler == "model" \
+            else ""
+        columns = [c for c in self.columns
+                   if c.name != CLASSIFIER_COLUMN or CLASSIFYING_EXTRACTORS.get(extractor) == track.dataset]
         return tuple(dataclasses.replace(
             c, name=c.name.format(prefix=prefix),
             reduce=dataclasses.replace(c.reduce, inputs=tuple(i.format(prefix=prefix) for i in c.reduce.inputs)),
             description=(f"{label}{c.name.format(prefix='').upper()}: " if label else "")
-            + c.description.replace(EXTRACTOR, extractor)) for c in self.columns)
+            + c.description.replace(EXTRACTOR, extractor) + mixed, protocol=protocol) for c in columns)
 
 
 def _registered_n_samples(ctx) -> int | None:
@@ -59,7 +100,7 @@ def _registered_n_samples(ctx) -> int | None:
 def compute_generative(ctx) -> MetricOutput:
     import numpy as np
 
-    from ..generative.fidelity import compute_fidelity
+    from ..generative.fidelity import compute_fidelity, independent_classifier_accuracy
     from ..generative.grid import GRID_ARRAY, grid_png
     from ..generative.sampling import draw_samples
     from ..generative.sgld import joint_energy
@@ -74,7 +115,8 @@ def compute_generative(ctx) -> MetricOutput:
     def generate():
         with ctx.model.phase("inputs evaluated by the sampler"):
             return draw_samples(ctx.model, track, ctx.dataset, ctx.registry, ctx.device, train=train,
-                                progress=False, report=ctx.progress)
+                                progress=False, report=ctx.progress, model_spec=ctx.model_spec,
+                                cache_dir=ctx.cache_dir)
 
     samples, labels, stats = ctx.cached("generation", generate)
     stats = dict(stats)
@@ -83,12 +125,23 @@ def compute_generative(ctx) -> MetricOutput:
                               dataset=track.dataset, split="train", seed=track.seed,
                               batch_size=settings.batch_size, cache_dir=ctx.cache_dir)
     prefix = settings.column_prefix
+    classifier = independent_classifier_accuracy(samples, labels, extractor=settings.feature_extractor,
+                                                 dataset=track.dataset, device=ctx.device)
     registered = _registered_n_samples(ctx)
     rows = min(ctx.dataset.num_classes, GRID_MAX_ROWS)
+    sampler, seed = stats.pop("sampler"), stats.pop("seed")
     info = {
         "n_samples": int(len(samples)),
         "quick": registered is not None and len(samples) < registered,
-        "sampler": stats.pop("sampler"), "seed": stats.pop("seed"),
+        "sampler": sampler, "seed": seed,
+        # what every number here depends on besides the model (shown on the pages with each number)
+        "protocol": {"sampler": sampler, "sampler_protocol": sampler_protocol(settings, sampler),
+                     "seed_kind": stats.get("seed_kind", settings.seed_kind), "seed": seed,
+                     "sampler_options": stats.get("options", {}), "n_samples": int(len(samples)),
+                     "reference": f"{track.dataset} train split ({len(train)} images)",
+                     "feature_extractor": settings.feature_extractor, "isc_splits": scores.info.get("isc_splits"),
+                     "track_sampler": settings.sampler},
+        "independent_classifier": classifier,
         "settings": dataclasses.asdict(settings),
         "inception_score_std": scores.inception_score_std, "kid_std": scores.kid_std,
         # how often the model itself classifies a sample as the class it was drawn for (percent)
@@ -96,15 +149,16 @@ def compute_generative(ctx) -> MetricOutput:
         "mean_joint_energy_samples": float(joint_energy(logits, labels).mean()),
         "sampler_stats": stats,
         "fidelity": scores.info,
-        "grid": {"array": GRID_ARRAY, "format": "png", "rows": rows, "per_class": GRID_PER_CLASS},
+        "grid": {"array": GRID_ARRAY, "format": "png", "rows": rows, "per_class": GRID_PER_CLASS,
+                 "row_labels": True},
     }
-    grid = grid_png(samples, labels, rows, GRID_PER_CLASS)
-    return MetricOutput(
-        arrays={GRID_ARRAY: np.frombuffer(grid, dtype=np.uint8).copy(),
-                f"{prefix}is": np.float64(scores.inception_score), f"{prefix}fid": np.float64(scores.fid),
-                f"{prefix}kid": np.float64(scores.kid)},
-        info=info,
-    )
+    grid = grid_png(samples, labels, rows, GRID_PER_CLASS, class_names=tuple(ctx.dataset.class_names))
+    arrays = {GRID_ARRAY: np.frombuffer(grid, dtype=np.uint8).copy(),
+              f"{prefix}is": np.float64(scores.inception_score), f"{prefix}fid": np.float64(scores.fid),
+              f"{prefix}kid": np.float64(scores.kid)}
+    if classifier is not None:
+        arrays[CLASSIFIER_COLUMN.format(prefix=prefix)] = np.float64(classifier["accuracy"])
+    return MetricOutput(arrays=arrays, info=info)
 
 
 @hookimpl
@@ -112,6 +166,7 @@ def register_metrics(register):
     register(GenerativeMetricSpec(
         name="generative", columns=COLUMN_TEMPLATES, compute=compute_generative, scope="model",
         requires=("generation", "train"),
-        description="IS / FID / KID (torch-fidelity) of class-conditional samples drawn from the classifier by SGLD "
-                    "on its joint energy; columns take the track's prefix ({prefix}), e.g. digits_fid on digits",
+        description="IS / FID / KID (torch-fidelity) of class-conditional samples drawn from the classifier by the "
+                    "track's sampler (or each model's own), and an independent classifier's accuracy on them where "
+                    "the extractor has one; columns take the track's prefix ({prefix}), e.g. digits_fid on digits",
     ))

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "benchbed.cli.leaderboard",
     "benchbed.cli.sample",
     "benchbed.cli.studies",
+    "benchbed.cli.generation_study",
 )
 
 

@@ -42,11 +42,13 @@ def cmd_sample(args) -> int:
     device = resolve_device(args.device)
     model = model_spec.load(device)
     samples, labels, stats = draw_samples(model, track, dataset, registry, device, n=args.n, seed=args.seed,
-                                          data_dir=args.data_dir, progress=not args.quiet)
+                                          data_dir=args.data_dir, progress=not args.quiet, model_spec=model_spec,
+                                          sampler=args.sampler)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths = save_pngs(samples, labels, out / "samples", dataset.class_names)
-    atomic_write_bytes(out / "grid.png", grid_png(samples, labels, min(dataset.num_classes, 10), 8))
+    atomic_write_bytes(out / "grid.png", grid_png(samples, labels, min(dataset.num_classes, 10), 8,
+                                                      class_names=tuple(dataset.class_names)))
     meta = {"model": model_spec.name, "track": track.name, "dataset": track.dataset, "n_samples": len(samples),
             "device": device_name(device), "settings": dataclasses.asdict(track.generation),
             "files": [p.name for p in paths], "labels": labels.tolist(), **stats}
@@ -63,6 +65,7 @@ def add_parser(sub) -> None:
     p.add_argument("--n", type=int, help="number of samples, balanced over classes (default: the track's n_samples)")
     p.add_argument("--out", type=Path, required=True, help="output folder (grid.png, samples/, samples.json)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_argument("--sampler", help="sampler to use instead of the track's (see `benchbed samplers`)")
     p.add_argument("--seed", type=int, help="random seed (default: the track's seed)")
     p.add_argument("--data-dir", type=Path, help="dataset folder (default: $BENCHBED_DATA or ~/.cache/benchbed/data)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

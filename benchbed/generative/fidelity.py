@@ -244,3 +244,28 @@ def compute_fidelity(samples: torch.Tensor, reference: torch.Tensor, *, extracto
         out.kid = float(metrics[torch_fidelity.KEY_METRIC_KID_MEAN])
         out.kid_std = float(metrics[torch_fidelity.KEY_METRIC_KID_STD])
     return out
+
+
+CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # extractor -> the dataset whose classes its head predicts
+
+
+def independent_classifier_accuracy(samples: torch.Tensor, labels: torch.Tensor, *, extractor: str,
+                                    dataset: str, device="cpu") -> dict[str, Any] | None:
+    """How often a classifier that is not the sampled model calls a "class y" sample a y (percent).
+
+    The classifier is the track's feature extractor when it has a head over the dataset's classes: the
+    digits extractor (``digits-cnn``) does; Inception's 1008 ImageNet classes are not CIFAR's, so there
+    the answer is None. The samples go in as the extractor sees them for FID (8-bit quantised)."""
+    if CLASSIFYING_EXTRACTORS.get(extractor) != dataset:
+        return None
+    from .extractor import load_net, uint8_to_unit
+
+    net = load_net(device=device)
+    x = to_uint8(samples)
+    with torch.no_grad():
+        pred = torch.cat([net(uint8_to_unit(x[i:i + 1000]).to(device)).argmax(1).cpu()
+                          for i in range(0, len(x), 1000)])
+    hit = (pred == labels.cpu()).float()
+    per_class = [100.0 * float(hit[labels == y].mean()) if bool((labels == y).any()) else None
+                 for y in range(int(net.head.out_features))]
+    return {"classifier": extractor, "accuracy": 100.0 * float(hit.mean()), "per_class": per_class}

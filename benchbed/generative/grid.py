@@ -48,8 +48,33 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def grid_png(images: torch.Tensor, labels: torch.Tensor, num_classes: int, per_class: int = 8) -> bytes:
-    return png_bytes(grid_array(images, labels, num_classes, per_class))
+def labelled_grid_array(images: torch.Tensor, labels: torch.Tensor, num_classes: int, per_class: int = 8,
+                        class_names=()) -> np.ndarray:
+    """:func:`grid_array` with each row's class written in a strip on its left (the class name where the
+    dataset has names, else its index), so a reader sees what each row was drawn for."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    grid = grid_array(images, labels, num_classes, per_class)
+    names = [str(class_names[y]) if y < len(class_names) else str(y) for y in range(num_classes)]
+    font = ImageFont.load_default()
+    row = (grid.shape[0] - 1) // num_classes  # cell + gap, in pixels
+    width = max(int(font.getlength(n)) for n in names) + 8
+    mode = "L" if grid.ndim == 2 else "RGB"
+    canvas = Image.new(mode, (width + grid.shape[1], grid.shape[0]), 255 if mode == "L" else (255, 255, 255))
+    canvas.paste(Image.fromarray(grid), (width, 0))
+    draw = ImageDraw.Draw(canvas)
+    for y, name in enumerate(names):
+        draw.text((width - 4, 1 + y * row + row // 2), name, fill=0 if mode == "L" else (0, 0, 0), font=font,
+                  anchor="rm")
+    return np.asarray(canvas)
+
+
+def grid_png(images: torch.Tensor, labels: torch.Tensor, num_classes: int, per_class: int = 8,
+             class_names=None) -> bytes:
+    """The grid as PNG bytes; with ``class_names`` (a sequence, may be empty: indices) rows are labelled."""
+    if class_names is None:
+        return png_bytes(grid_array(images, labels, num_classes, per_class))
+    return png_bytes(labelled_grid_array(images, labels, num_classes, per_class, class_names))
 
 
 def grid_png_from_arrays(arrays: dict) -> bytes | None:

@@ -15,7 +15,7 @@ import torch
 
 from ..errors import BenchbedError, ConfigError
 from ..specs import GenerationSettings, LabelledImages
-from .seeds import SeedModel, fit_seeds
+from .seeds import SeedModel, cached_fit_seeds
 
 
 def class_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -37,6 +37,8 @@ class SampleRequest:
     seed_model: SeedModel | None = None  # pre-fitted seeds, reused across models when given
     stats: dict[str, Any] = field(default_factory=dict)  # JSON-able numbers a sampler reports
     report: Any = None  # report(message): a one-line status for the run's progress display
+    dataset: str = ""  # the track's dataset name (names cached reference statistics)
+    cache_dir: Any = None  # benchbed's cache folder (None: $BENCHBED_CACHE or ~/.cache/benchbed)
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -52,8 +54,9 @@ class SampleRequest:
                 labels = torch.zeros(1, dtype=torch.int64)
             else:
                 images, labels = self.train.images, self.train.labels
-            self.seed_model = fit_seeds(s.seed_kind, images, labels, self.num_classes,
-                                        retained_variance=s.retained_variance, scale=s.seed_scale)
+            self.seed_model = cached_fit_seeds(s.seed_kind, images, labels, self.num_classes,
+                                               retained_variance=s.retained_variance, scale=s.seed_scale,
+                                               cache_dir=self.cache_dir, dataset=self.dataset)
         return self.seed_model
 
 
@@ -71,11 +74,18 @@ def run_sampler(sampler, request: SampleRequest) -> torch.Tensor:
     return out.clamp_(0.0, 1.0)
 
 
+def resolve_sampler_name(settings: GenerationSettings, model_spec=None, override: str | None = None) -> str:
+    """See :meth:`benchbed.specs.GenerationSettings.sampler_for`."""
+    return settings.sampler_for(model_spec, override)
+
+
 def draw_samples(model: torch.nn.Module, track, dataset, registry, device, *, n: int | None = None,
                  seed: int | None = None, train: LabelledImages | None = None, data_dir=None,
-                 progress: bool = True, report=None) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                 progress: bool = True, report=None, model_spec=None, sampler: str | None = None,
+                 cache_dir=None) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Sample ``n`` (default: the track's ``n_samples``) balanced class-conditional images from ``model``
-    with the track's sampler and generation settings; returns (samples, labels, sampler stats)."""
+    with the track's sampler (or ``sampler``; see :func:`resolve_sampler_name`) and generation settings;
+    returns (samples, labels, sampler stats)."""
     settings = track.generation
     if settings is None:
         raise ConfigError(f"track {track.name!r} has no generation settings: add GenerationSettings(...) to it "
@@ -83,13 +93,14 @@ def draw_samples(model: torch.nn.Module, track, dataset, registry, device, *, n:
     n = settings.n_samples if n is None else int(n)
     if n <= 0:
         raise ConfigError(f"the number of samples must be positive, got {n}")
-    sampler = registry.samplers.get(settings.sampler)
-    if train is None and settings.seed_kind != "uniform":
+    spec = registry.samplers.get(resolve_sampler_name(settings, model_spec, sampler))
+    if train is None and (settings.seed_kind != "uniform" or settings.options.get("select_steps")):
         train = dataset.load("train", data_dir)
     request = SampleRequest(model=model, labels=class_labels(n, dataset.num_classes), settings=settings, train=train,
                             num_classes=dataset.num_classes, image_shape=tuple(dataset.image_shape),
                             device=torch.device(device), seed=track.seed if seed is None else int(seed),
-                            progress=progress, report=report or (lambda message: None))
-    samples = run_sampler(sampler, request)
-    stats = {"sampler": sampler.name, "seed": request.seed, **request.stats}
+                            progress=progress, report=report or (lambda message: None), dataset=track.dataset,
+                            cache_dir=cache_dir)
+    samples = run_sampler(spec, request)
+    stats = {"sampler": spec.name, "seed": request.seed, **request.stats}
     return samples, request.labels, stats

@@ -14,10 +14,21 @@ Three kinds:
 
 Every seed is clipped to [0, 1]. Draws come from the ``torch.Generator`` passed in, never from the
 global RNG.
+
+Fitting: a class whose data matrix is small (min(n_y, D) <= ``EXACT_LIMIT``, e.g. the digits) gets the
+full SVD in float64; a large one (CIFAR: 5,000 x 3,072) gets only its top components, by a seeded
+randomized SVD (``torch.svd_lowrank``, 4 power iterations) whose rank doubles until the kept components
+reach ``retained_variance`` of the class's total variance (||X - mean||_F^2, computed exactly). The
+fitted model is cached on disk (:func:`cached_fit_seeds`) under ``<cache>/seeds``, keyed by a content
+hash of the images, labels and settings, like the fidelity reference statistics: it depends only on
+the track's training split, so every model of a run (and every later run) reuses it.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -84,11 +95,50 @@ class SeedModel:
         return flat.clamp_(0.0, 1.0).reshape(n, *self.image_shape)
 
 
+EXACT_LIMIT = 512  # min(n, D) up to which a class gets the full SVD (digits: 64); above, randomized top-k
+LOWRANK_START = 64  # first rank tried by the randomized SVD (doubled until the variance is reached)
+LOWRANK_OVERSAMPLE = 10
+LOWRANK_ITERATIONS = 4
+LOWRANK_SEED = 0
+SEED_CACHE_VERSION = "benchbed-seeds-v1"
+
+
 def _class_basis(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     x = x.reshape(x.shape[0], -1).double()
     mean = x.mean(0)
     _, s, vh = torch.linalg.svd(x - mean, full_matrices=False)  # fitted in float64, kept in float32
     return mean.float(), s.float(), vh.float()
+
+
+def _top_basis(x: torch.Tensor, retained_variance: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean, singular values and directions of the leading components of ``x`` that reach
+    ``retained_variance`` of its total variance: a randomized SVD of growing rank (deterministic: its
+    random projections come from a fixed seed, never the caller's RNG)."""
+    x = x.reshape(x.shape[0], -1).float()
+    mean = x.double().mean(0).float()
+    xc = x - mean
+    total = float(xc.double().pow(2).sum())
+    limit = min(xc.shape)
+    q = min(LOWRANK_START, limit)
+    while True:
+        if q + LOWRANK_OVERSAMPLE >= limit:  # nothing left to save: the exact decomposition
+            _, s, vh = torch.linalg.svd(xc.double(), full_matrices=False)
+            return mean, s.float(), vh.float()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(LOWRANK_SEED)
+            _, s, v = torch.svd_lowrank(xc, q=q + LOWRANK_OVERSAMPLE, niter=LOWRANK_ITERATIONS)
+        if total <= 0.0 or float(s.double().pow(2)[:q].sum()) >= retained_variance * total:
+            return mean, s[:q].contiguous(), v[:, :q].T.contiguous()
+        q *= 2
+
+
+def _kept(s: torch.Tensor, retained_variance: float, total: float | None = None) -> int:
+    """Leading components reaching ``retained_variance`` of ``total`` (default: of the given values)."""
+    if total is None:
+        return kept_components(s, retained_variance)
+    cumulative = torch.cumsum(s.double() ** 2, 0) / total
+    return max(1, min(int(torch.searchsorted(cumulative, torch.tensor([retained_variance], dtype=torch.float64)
+                                             - 1e-12)) + 1, int(s.numel())))
 
 
 def kept_components(singular_values: torch.Tensor, retained_variance: float) -> int:
@@ -119,9 +169,55 @@ def fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_classes
         if len(x) < 2:
             raise ConfigError(f"cannot fit {kind} seeds: class {y} has {len(x)} training image(s), at least 2 "
                               f"are needed; use seed_kind='uniform' for this track")
-        mean, s, vh = _class_basis(x)
-        if kind == "pca":
-            k = kept_components(s, retained_variance)
-            s, vh = s[:k], vh[:k]
-        model.classes.append(ClassBasis(mean=mean, singular_values=s, directions=vh, n_images=len(x)))
+        if kind == "pca" and min(len(x), x[0].numel()) > EXACT_LIMIT:
+            mean, s, vh = _top_basis(x, retained_variance)
+            total = float((x.reshape(len(x), -1).double() - mean.double()).pow(2).sum())
+            k = _kept(s, retained_variance, total)
+        else:
+            mean, s, vh = _class_basis(x)
+            k = kept_components(s, retained_variance) if kind == "pca" else len(s)
+        model.classes.append(ClassBasis(mean=mean, singular_values=s[:k], directions=vh[:k], n_images=len(x)))
+    return model
+
+
+def seed_cache_name(kind: str, images: torch.Tensor, labels: torch.Tensor, num_classes: int, *,
+                    retained_variance: float, dataset: str = "", split: str = "train") -> str:
+    """A file name that changes whenever the images, labels, kind, class count or variance change."""
+    digest = hashlib.sha256()
+    digest.update(f"{SEED_CACHE_VERSION}|{kind}|{num_classes}|{retained_variance!r}|{EXACT_LIMIT}|"
+                  f"{tuple(images.shape)}|{images.dtype}|".encode())
+    digest.update(images.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(torch.as_tensor(labels, dtype=torch.int64).cpu().contiguous().numpy().tobytes())
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{dataset or 'data'}-{split}-{kind}")
+    return f"{safe}-{digest.hexdigest()[:24]}.pt"
+
+
+def cached_fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_classes: int, *,
+                     retained_variance: float = 0.95, scale: float = 0.005, cache_dir=None, dataset: str = "",
+                     split: str = "train") -> SeedModel:
+    """:func:`fit_seeds`, read from ``<cache_dir>/seeds`` when this exact fit was made before (``scale``
+    only matters when drawing, so it is not part of the key). ``uniform`` needs no fit and is not cached."""
+    if kind == "uniform" or kind not in SEED_KINDS:
+        return fit_seeds(kind, images, labels, num_classes, retained_variance=retained_variance, scale=scale)
+    root = Path(cache_dir) if cache_dir is not None else Path(
+        os.environ.get("BENCHBED_CACHE") or Path.home() / ".cache" / "benchbed")
+    path = root / "seeds" / seed_cache_name(kind, images, labels, num_classes, retained_variance=retained_variance,
+                                            dataset=dataset, split=split)
+    if path.is_file():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            return SeedModel(kind=kind, image_shape=tuple(state["image_shape"]), num_classes=num_classes, scale=scale,
+                             classes=[ClassBasis(mean=c["mean"], singular_values=c["singular_values"],
+                                                 directions=c["directions"], n_images=int(c["n_images"]))
+                                      for c in state["classes"]])
+        except Exception:  # a truncated or foreign file: fit again and overwrite it
+            pass
+    model = fit_seeds(kind, images, labels, num_classes, retained_variance=retained_variance, scale=scale)
+    state = {"image_shape": list(model.image_shape),
+             "classes": [{"mean": c.mean, "singular_values": c.singular_values, "directions": c.directions,
+                          "n_images": c.n_images} for c in model.classes]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
     return model

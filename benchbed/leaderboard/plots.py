@@ -114,6 +114,39 @@ def scatter(points: Sequence[dict[str, Any]], *, x_label: str, y_label: str, y_c
     }
 
 
+def lines(series: Sequence[dict[str, Any]], *, x_label: str, y_label: str, width: int = 360,
+          height: int = 240) -> dict[str, Any] | None:
+    """Geometry of a line chart: one polyline (with point markers) per series.
+
+    ``series``: dicts with ``label``, ``color`` (int) and ``points`` [(x, y), ...]; non-finite points
+    are dropped. Axes span the data (with nice ticks)."""
+    kept = []
+    for s in series:
+        pts = sorted((float(x), float(y)) for x, y in s["points"] if x is not None and y is not None
+                     and math.isfinite(float(x)) and math.isfinite(float(y)))
+        if pts:
+            kept.append((s, pts))
+    if not kept:
+        return None
+    left, right, top, bottom = 58, 14, 14, 46
+    xs = [x for _, pts in kept for x, _ in pts]
+    ys = [y for _, pts in kept for _, y in pts]
+    xa = _Axis(min(xs), max(xs), left, width - right, 5)
+    ya = _Axis(min(ys), max(ys), height - bottom, top, 4)
+    out = []
+    for s, pts in kept:
+        coords = [(num(xa(x)), num(ya(y)), f"{s['label']}: x {fmt_number(x)}, y {fmt_number(y)}") for x, y in pts]
+        out.append({"label": s["label"], "color": s.get("color", 0) % N_COLORS,
+                    "path": "M" + " L".join(f"{cx},{cy}" for cx, cy, _ in coords),
+                    "points": [{"cx": cx, "cy": cy, "title": t} for cx, cy, t in coords]})
+    return {
+        "width": width, "height": height, "left": left, "right": width - right, "top": top,
+        "bottom": height - bottom, "xticks": xa.tick_marks(), "yticks": ya.tick_marks(), "series": out,
+        "x_label": x_label, "y_label": y_label, "x_label_x": num((left + width - right) / 2),
+        "x_label_y": num(height - 10), "y_label_x": num(14), "y_label_y": num((top + height - bottom) / 2),
+    }
+
+
 def finite(a: Any) -> np.ndarray | None:
     try:
         arr = np.asarray(a, dtype=np.float64).reshape(-1)

@@ -163,6 +163,7 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
                 "delta": figures.delta_histogram(got, x_range=tv.delta_range),
                 "grid": figures.grid_data_uri(got),
                 "generates": bool(rec.track_info.get("generation")),
+                "sampling": _sampling_text(rec),
                 "others": others.get((tv.name, name), []),
                 "studies": studies.get((tv.name, name), []),
                 "raw": json_text(rec.to_dict()),
@@ -177,6 +178,14 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
             "tracks": per_track, "records": [e[1].record.to_dict() for e in entries],
         })
     return models
+
+
+def _sampling_text(rec) -> str:
+    """How this record's samples were drawn, in words (the generative metric's recorded protocol)."""
+    info = rec.metric_info.get("generative") if isinstance(rec.metric_info, dict) else None
+    protocol = info.get("protocol") if isinstance(info, dict) else None
+    text = protocol.get("sampler_protocol") if isinstance(protocol, dict) else None
+    return text if isinstance(text, str) else ""
 
 
 def render_site(results_dir: str | Path | None = None, out_dir: str | Path | None = None) -> Path:

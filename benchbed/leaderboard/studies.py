@@ -46,3 +46,35 @@ def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
         "finished_at": study.finished_at, "device": study.device,
     }
 
+
+def _generation_figures(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
+    """Curves of the generation study: one line per (sampler, seed kind), x = sampler steps."""
+    from .plots import lines
+
+    prefix = str(study.track_info.get("generation", {}).get("column_prefix", "")) \
+        if isinstance(study.track_info.get("generation"), dict) else ""
+    cells = list(dict.fromkeys((r.get("sampler"), r.get("seed_kind")) for r in study.rows))
+    legend = [{"label": f"{s} from {k} seeds", "color": i} for i, (s, k) in enumerate(cells)]
+
+    def series(column: str) -> list[dict[str, Any]]:
+        return [{"label": legend[i]["label"], "color": i,
+                 "points": [(r.get("steps"), r.get(column)) for r in study.rows
+                            if (r.get("sampler"), r.get("seed_kind")) == cell
+                            and isinstance(r.get(column), (int, float))]}
+                for i, cell in enumerate(cells)]
+
+    label = prefix.rstrip("_") + "-" if prefix else ""
+    x = "sampler steps per sample (steps)"
+    panels = [
+        (f"{label}FID (lower is better)", f"{prefix}fid", f"{label}FID (no unit)"),
+        (f"{label}IS (higher is better)", f"{prefix}is", f"{label}IS (no unit)"),
+        ("Mean joint energy of the samples", "mean_joint_energy", "E(x, y) = -f(x)[y] (energy)"),
+    ]
+    if any(f"{prefix}class_acc" in r for r in study.rows):
+        panels.append(("Independent-classifier accuracy", f"{prefix}class_acc", "accuracy (%)"))
+    return {"legend": legend,
+            "panels": [{"title": t, "plot": lines(series(col), x_label=x, y_label=y)} for t, col, y in panels]}
+
+
+FIGURES["generation"] = _generation_figures
+TITLES["generation"] = "generation: sample quality and energy against sampler steps"

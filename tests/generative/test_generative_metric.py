@@ -3,6 +3,8 @@ import io
 import json
 
 import numpy as np
+import pytest
+import torch
 
 import benchbed
 from benchbed.cli import main
@@ -33,14 +35,39 @@ def test_columns_follow_the_track_prefix(registry):
     metric = registry.metrics.get("generative")
     digits = {c.name: c for c in metric.columns_for(registry.tracks.get("digits-linf"))}
     cifar = {c.name: c for c in metric.columns_for(registry.tracks.get("cifar10-linf"))}
-    assert set(digits) == {"digits_is", "digits_fid", "digits_kid"}
-    assert set(cifar) == {"is", "fid", "kid"}
+    assert set(digits) == {"digits_is", "digits_fid", "digits_kid", "digits_class_acc"}
+    assert set(cifar) == {"is", "fid", "kid"}  # Inception has no head over CIFAR's classes: no accuracy column
     assert digits["digits_is"].higher_is_better is True
     assert digits["digits_fid"].higher_is_better is False and cifar["kid"].higher_is_better is False
     assert "digits-cnn" in digits["digits_fid"].description and "digits-" in digits["digits_fid"].description
     assert "inception" in cifar["fid"].description
     for name in ("digits-linf", "cifar10-linf", "cifar10-l2", "cifar100-linf"):
         assert "generative" in registry.tracks.get(name).metrics
+
+
+def test_every_generative_column_states_its_protocol(registry):
+    metric = registry.metrics.get("generative")
+    for c in metric.columns_for(registry.tracks.get("digits-linf")):
+        assert "1,000 samples" in c.protocol and "sgld (50 steps" in c.protocol and "digits-cnn" in c.protocol
+        assert "full training split" in c.protocol and "10 splits" in c.protocol
+    track = registry.tracks.get("digits-linf")
+    own = track.replace(generation=dataclasses.replace(track.generation, sampler="model"))
+    for c in metric.columns_for(own):  # different protocols in one column: said in the header and the protocol
+        assert "each model's own sampler" in c.protocol and "compare rows with care" in c.description
+
+
+def test_independent_classifier_accuracy_against_a_hand_count(digits_train):
+    from benchbed.generative.extractor import load_net
+    from benchbed.generative.fidelity import independent_classifier_accuracy
+
+    x, y = digits_train.images[:200], digits_train.labels[:200].clone()
+    y[:50] = (y[:50] + 1) % 10  # a quarter drawn "for" the wrong class
+    got = independent_classifier_accuracy(x, y, extractor="digits-cnn", dataset="digits")
+    with torch.no_grad():
+        pred = load_net()(torch.round(x * 255) / 255).argmax(1)  # the 8-bit images FID sees
+    assert got["accuracy"] == pytest.approx(100.0 * (pred == y).float().mean().item())
+    assert independent_classifier_accuracy(x, y, extractor="inception-v3-compat", dataset="cifar10") is None
+    assert independent_classifier_accuracy(x, y, extractor="digits-cnn", dataset="cifar10") is None  # not its classes
 
 
 class TinyModel:
@@ -68,19 +95,27 @@ def test_generative_metric_through_the_runner(tiny_digits_mlp, tmp_path):
     record = summary.records[0]
     assert ResultsStore(tmp_path).record("digits-linf", "tiny-mlp", record.variant) == record
     metrics = record.metrics
-    assert set(metrics) == {"clean_accuracy", "digits_is", "digits_fid", "digits_kid"}
+    assert set(metrics) == {"clean_accuracy", "digits_is", "digits_fid", "digits_kid", "digits_class_acc"}
+    assert 0.0 <= metrics["digits_class_acc"] <= 100.0
+    assert record.columns["digits_fid"].protocol.startswith("100 samples")  # the protocol this number was made with
     assert all(isinstance(v, float) and np.isfinite(v) for v in metrics.values())
     assert 1.0 <= metrics["digits_is"] <= 10.0 and metrics["digits_fid"] > 0
     assert record.columns["digits_fid"].higher_is_better is False
     info = record.metric_info["generative"]
     assert info["n_samples"] == 100 and info["quick"] is True and info["sampler"] == "sgld"
     assert info["fidelity"]["feature_extractor"] == "digits-cnn"
+    protocol = info["protocol"]  # the run's own protocol, recorded with its numbers
+    assert protocol["n_samples"] == 100 and protocol["sampler"] == "sgld" and protocol["seed_kind"] == "pca"
+    assert protocol["feature_extractor"] == "digits-cnn" and protocol["isc_splits"] == 10
+    assert protocol["reference"] == "digits train split (1348 images)" and "10 steps" in protocol["sampler_protocol"]
+    assert info["independent_classifier"]["accuracy"] == metrics["digits_class_acc"]
     assert info["sampler_stats"]["mean_joint_energy_final"] < info["sampler_stats"]["mean_joint_energy_seed"]
     png = grid_png_from_arrays(ResultsStore(tmp_path).arrays(record))
     from PIL import Image
 
     image = Image.open(io.BytesIO(png))
-    assert image.format == "PNG" and image.size == (8 * 36 + 4, 10 * 36 + 4)  # 32-px cells, 4-px gaps
+    assert image.format == "PNG" and image.size[1] == 10 * 36 + 4  # 32-px cells, 4-px gaps
+    assert 8 * 36 + 4 < image.size[0] < 8 * 36 + 40  # a strip on the left labels each row with its class
 
 
 def test_generative_is_a_model_level_unit_in_a_sharded_run(tiny_digits_mlp, tmp_path):

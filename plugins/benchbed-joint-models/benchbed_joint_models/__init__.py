@@ -1,0 +1,1 @@
+"""benchbed plugin: the joint discriminative-generative models' released CIFAR-10 checkpoints (JEM, DAT)."""
