@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-browser.sh
 bash scripts/install.sh test,ray
-python3 -m pip install --quiet --disable-pip-version-check -e plugins/benchbed-robustbench
+python3 -m pip install --quiet --disable-pip-version-check -e plugins/benchbed-robustbench -e plugins/benchbed-joint-models
 exec python3 -m pytest "$@"
