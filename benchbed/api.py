@@ -161,6 +161,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
 
     from .devices import resolve_device
     from .evaluation import Expected, UnitTask, evaluate_unit, test_points
+    from .preflight import check_run
     from .events import Observers, RunInfo
     from .provenance import library_versions, state_dict_sha256
     from .record import build_record
@@ -189,6 +190,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
         weights = state_dict_sha256(model)
     torch_device = resolve_device(device)
     data_dir = Path(data_dir) if data_dir else None
+    check_run(spec, chosen, reg, data_dir)  # every missing thing, before any work starts
     points = test_points(spec, reg, data_dir)
     versions = library_versions()
     plugins = plugin_provenance(reg, model_spec, spec, chosen)

@@ -15,6 +15,7 @@ from .errors import ConfigError, UnknownNameError
 from .evaluation import test_points
 from .events import Observers, RunInfo
 from .plugins import PluginSelection, Registry
+from .preflight import check_run
 from .provenance import library_versions
 from .runlog import new_run_id
 from .scheduler import RunSummary, Scheduler
@@ -128,6 +129,7 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
         raise ConfigError(f"shard {only_shard} is out of range for {shards} shard(s)")
     store = ResultsStore(results_dir)
     data_dir = Path(data_dir).resolve() if data_dir else None
+    check_run(spec, chosen, registry, data_dir, executor)  # every missing thing, before any work starts
     cache_dir = Path(cache_dir).resolve() if cache_dir else None
     exe = make_executor(executor, registry, address=address, workers=workers, threads=threads, retries=retries,
                         device=device if executor != "local" else None)
