@@ -41,9 +41,6 @@ def cmd_run(args) -> int:
     if hidden:
         print(f"({hidden} more column(s): --all-columns, or `benchbed results --track {summary.track} "
               f"--all-columns`; --format csv for a file)")
-    for record in records:
-        for metric, error in record.metric_errors.items():
-            print(f"PARTIAL {record.model}: metric {metric!r} failed: {error}", file=sys.stderr)
     for outcome in summary.incomplete:
         print(f"incomplete {outcome.model}: {outcome.error}; run the other shards (or `benchbed run "
               f"--shards {summary.n_shards}` on the combined folder) to merge it", file=sys.stderr)
@@ -53,7 +50,13 @@ def cmd_run(args) -> int:
 
         site = render_site(store.root, args.site)
         print(f"leaderboard pages written to {site}")
-    for outcome in summary.failed:  # last, so the final lines name the real cause
+    # last, so the final lines name the real cause: metrics that failed (their record keeps the others'
+    # numbers, marked partial), then models that failed
+    for record in records:
+        for metric, error in record.metric_errors.items():
+            print(f"PARTIAL {record.model}: metric {metric!r} failed (the other metrics' numbers are kept): "
+                  f"{error}", file=sys.stderr)
+    for outcome in summary.failed:
         print(f"FAILED {outcome.model}: {outcome.error}", file=sys.stderr)
     return 1 if summary.failed else 0
 
