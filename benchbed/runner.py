@@ -131,6 +131,11 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     data_dir = Path(data_dir).resolve() if data_dir else None
     check_run(spec, chosen, registry, data_dir, executor)  # every missing thing, before any work starts
     cache_dir = Path(cache_dir).resolve() if cache_dir else None
+    threads_said = None if threads is None else f"{threads} (--threads)"
+    if threads is None and executor == "local" and (device is None or str(device).startswith("cpu")):
+        from .devices import default_threads
+
+        threads, threads_said = default_threads()
     exe = make_executor(executor, registry, address=address, workers=workers, threads=threads, retries=retries,
                         device=device if executor != "local" else None)
     if exe.name == "local":
@@ -152,7 +157,8 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     scheduler.plan()  # fingerprints the models first, so the observers learn how many units will run
     info = RunInfo(run_id=run_id, track=spec.name, models=tuple(m.name for m in model_specs),
                    results_dir=str(store.root), planned=len(scheduler.pending), show_progress=show_progress,
-                   run_log=run_log, header={"device": device or "auto", "executor": exe.name, "shards": shards,
+                   run_log=run_log, header={"device": device or "auto", "threads": threads_said or "torch's default",
+                                            "executor": exe.name, "shards": shards,
                                             "n_examples": spec.n_examples, "metrics": ",".join(chosen),
                                             **({"variant": variant} if variant else {})})
     observers = Observers(info, list(registry.observers))
