@@ -146,7 +146,7 @@ def adhoc_spec(model: nn.Module, track: TrackSpec, name: str | None = None) -> M
 def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_examples: int | None = None,
              device: str | torch.device | None = None, metrics: list[str] | str | None = None,
              name: str | None = None, data_dir: str | Path | None = None, results_dir: str | Path | None = None,
-             *, progress: bool = True, registry=None) -> EvaluationResult:
+             *, progress: bool = True, threads: int | None = None, registry=None) -> EvaluationResult:
     """Evaluate a model on a track, as ``benchbed run`` would (default track: the embedded ``digits-linf``).
 
     ``model``: an ``nn.Module`` mapping images in [0, 1] shaped (N, C, H, W) to logits (N, classes),
@@ -155,14 +155,16 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     the first N test points (a recorded quick mode). ``metrics``: a selection of metrics (default:
     the track's; e.g. ``["clean_accuracy"]`` skips the attack). ``name``: the module's name in the
     record (default: its class name). ``results_dir``: also write the record there, where
-    ``benchbed results --out`` and the leaderboard read it. ``progress``: show progress on stderr.
+    ``benchbed results --out`` and the leaderboard read it. ``progress``: show progress on stderr. ``threads``: torch CPU threads while evaluating (default: the
+    CPUs left idle, as ``benchbed run``; torch's setting is restored afterwards).
     """
     import numpy as np
+    import torch
 
     from .devices import resolve_device
     from .evaluation import Expected, UnitTask, evaluate_unit, test_points
+    from .events import Observers, RunInfo, progress_milestone
     from .preflight import check_run
-    from .events import Observers, RunInfo
     from .provenance import library_versions, state_dict_sha256
     from .record import build_record
     from .runlog import new_run_id
@@ -198,24 +200,34 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     variant = variant_of(registered, spec, chosen)
     run_id = new_run_id()
     (unit,) = plan_units(model_spec, spec, reg, 1, metrics=chosen, variant=variant, result=key)
+    if threads is None and torch_device.type == "cpu":
+        from .devices import default_threads
+
+        threads = default_threads()[0]
     task = UnitTask(unit=unit, track=spec, expected=Expected(weights, versions, plugins, chosen),
-                    device=str(torch_device), data_dir=str(data_dir) if data_dir else None, run_id=run_id)
+                    device=str(torch_device), data_dir=str(data_dir) if data_dir else None, run_id=run_id,
+                    threads=threads)
     observers = Observers(RunInfo(run_id, spec.name, (model_spec.name,), str(results_dir or ""), 1,
                                   show_progress=progress, run_log=False, header={"device": str(torch_device)}),
                           list(reg.observers))
     observers.emit("unit_start", model=unit.model, unit=unit.uid, attempt=1, describe=unit.describe(),
                    metrics=list(chosen))
     was_training = bool(getattr(module, "training", False))
+    saved_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
     try:
         result, arrays = evaluate_unit(
             task, registry=reg, points=points,
-            progress=lambda m: observers.emit("unit_progress", model=unit.model, unit=unit.uid, message=m),
+            progress=lambda m: observers.emit("unit_progress", model=unit.model, unit=unit.uid, message=m,
+                                              milestone=progress_milestone(m)),
             on_metric=lambda m: observers.emit("metric_done", model=unit.model, unit=unit.uid, metric=m))
     except BaseException as exc:
         observers.emit("unit_failed", model=unit.model, unit=unit.uid, message=str(exc))
         observers.emit("run_end", seconds=0.0)
         raise
     finally:
+        torch.set_num_threads(saved_threads)
         if module is not None:
             module.train(was_training)
     observers.emit("unit_done", model=unit.model, unit=unit.uid, seconds=result.wall_time_s)

@@ -81,7 +81,7 @@ def compute_generative(ctx) -> MetricOutput:
     logits = ctx.logits(samples, "generated samples")
     scores = compute_fidelity(samples, train.images, extractor=settings.feature_extractor, device=ctx.device,
                               dataset=track.dataset, split="train", seed=track.seed,
-                              batch_size=settings.batch_size, cache_dir=ctx.cache_dir)
+                              batch_size=settings.batch_size, cache_dir=ctx.cache_dir, report=ctx.progress)
     prefix = settings.column_prefix
     registered = _registered_n_samples(ctx)
     rows = min(ctx.dataset.num_classes, GRID_MAX_ROWS)
