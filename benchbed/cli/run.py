@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import plugins
 from ..builtin.tracks import DEFAULT_TRACK
 from ..runlog import RUNLOG_NAME
-from ..store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
+from ..store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
 from ..tables import format_frame, hidden_columns, records_frame
 from . import warn_broken_plugins
 
@@ -45,6 +45,7 @@ def cmd_run(args) -> int:
         print(f"incomplete {outcome.model}: {outcome.error}; run the other shards (or `benchbed run "
               f"--shards {summary.n_shards}` on the combined folder) to merge it", file=sys.stderr)
     print(f"results written to {store.root} (run log: {store.root / RUNLOG_NAME})")
+    _compare(records, store, args.compare)
     if not args.no_leaderboard and store.records():
         from ..leaderboard import render_site
 
@@ -61,6 +62,19 @@ def cmd_run(args) -> int:
     return 1 if summary.failed else 0
 
 
+def _compare(records, store: ResultsStore, folder: Path | None) -> None:
+    """Print how this run's numbers compare with the published ones (unless it wrote those)."""
+    from ..compare import compare_records, describe
+
+    published = Path(folder) if folder is not None else PUBLISHED_RESULTS
+    if str(folder) == "none" or not records or not published.is_dir():
+        return
+    if published.resolve() == store.root.resolve():
+        return
+    for line in describe(compare_records(records, ResultsStore(published)), published):
+        print(line)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="evaluate models on a track (default: the embedded digits-linf track)")
     p.add_argument("--track", default=DEFAULT_TRACK, help=f"track to run (default: {DEFAULT_TRACK})")
@@ -73,10 +87,13 @@ def add_parser(sub) -> None:
                    "when some of the track's metrics are left out")
     p.add_argument("--all-columns", action="store_true", help="print every column, not the headline ones")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.add_argument("--out", type=Path, help=f"results folder (default: ${ENV_RESULTS} or ./{DEFAULT_RESULTS})")
+    p.add_argument("--out", type=Path, help=f"results folder (default: ${ENV_RESULTS} or ./{DEFAULT_RESULTS}, "
+                   f"an ignored scratch folder; publishing means --out {PUBLISHED_RESULTS})")
+    p.add_argument("--compare", type=Path, metavar="DIR", help=f"after the run, compare its numbers with the "
+                   f"records in DIR (default: the published ./{PUBLISHED_RESULTS} when it exists; 'none': don't)")
     p.add_argument("--data-dir", type=Path, help="dataset folder (default: $BENCHBED_DATA or ~/.cache/benchbed/data)")
     p.add_argument("--site", type=Path, help="where to render the leaderboard pages (default: beside "
-                   "the results folder: leaderboards/results -> leaderboards/site, any other DIR -> DIR-site)")
+                   "the results folder: X/results -> X/site, any other DIR -> DIR-site)")
     p.add_argument("--no-leaderboard", action="store_true", help="do not render the pages after the run")
     scale = p.add_argument_group("units, shards and executors (see docs/scale.md)")
     scale.add_argument("--shards", type=int, default=1, metavar="N",
