@@ -69,3 +69,21 @@ def test_compare_names_each_column_that_differs(tmp_path):
     lines = describe(result, "pub")
     assert lines[0] == "compared with the published results in pub: 1 of 2 model(s) identical in every column (1 not published)"
     assert lines[1].startswith(f"  {changed.model}: 1 column(s) differ") and column in lines[1]
+
+
+def test_compare_tells_rounding_from_real_differences():
+    published = ResultsStore(REPO / PUBLISHED_RESULTS)
+    record = next((r for r in published.records("digits-linf") if r.variant == "" and "digits_fid" in r.metrics), None)
+    if record is None:
+        pytest.skip("needs a published digits-linf record with digits_fid")
+    fid = record.metrics["digits_fid"]
+    nudged = dataclasses.replace(record, metrics={**record.metrics, "digits_fid": fid * (1 + 1e-5)},
+                                 device="cpu (x86_64, 1 threads)")
+    (c,) = compare_records([nudged], published)
+    assert c.rounding_only and c.threads == (1, 2) and c.largest_relative == pytest.approx(1e-5, rel=1e-3)
+    lines = describe([c], "pub")
+    assert "1 model(s) differ by float rounding only" in lines[1] and "--threads 2 reproduces" in lines[1]
+    accuracy = dataclasses.replace(record, metrics={**record.metrics, "clean_accuracy": record.metrics[
+        "clean_accuracy"] * (1 + 1e-5)})
+    (c,) = compare_records([accuracy], published)
+    assert not c.rounding_only and "clean_accuracy" in describe([c], "pub")[1]
