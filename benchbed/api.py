@@ -146,7 +146,8 @@ def adhoc_spec(model: nn.Module, track: TrackSpec, name: str | None = None) -> M
 def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_examples: int | None = None,
              device: str | torch.device | None = None, metrics: list[str] | str | None = None,
              name: str | None = None, data_dir: str | Path | None = None, results_dir: str | Path | None = None,
-             *, progress: bool = True, threads: int | None = None, registry=None) -> EvaluationResult:
+             *, progress: bool = True, threads: int | None = None, attack_mode: str | None = None,
+             registry=None) -> EvaluationResult:
     """Evaluate a model on a track, as ``benchbed run`` would (default track: the embedded ``digits-linf``).
 
     ``model``: an ``nn.Module`` mapping images in [0, 1] shaped (N, C, H, W) to logits (N, classes),
@@ -156,7 +157,8 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     the track's; e.g. ``["clean_accuracy"]`` skips the attack). ``name``: the module's name in the
     record (default: its class name). ``results_dir``: also write the record there, where
     ``benchbed results --out`` and the leaderboard read it. ``progress``: show progress on stderr. ``threads``: torch CPU threads while evaluating (default: the
-    CPUs left idle, as ``benchbed run``; torch's setting is restored afterwards).
+    CPUs left idle, as ``benchbed run``; torch's setting is restored afterwards). ``attack_mode``:
+    "fast" runs AutoAttack's APGD-CE + APGD-T only (a labelled variant), as ``benchbed run --attack-mode fast``.
     """
     import numpy as np
     import torch
@@ -172,7 +174,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     from .units import plan_units, plugin_provenance, result_key, variant_of
 
     reg = _registry(registry)
-    spec = resolve_track(track, reg, n_examples)
+    spec = resolve_track(track, reg, n_examples, attack_mode)
     registered = registered_track(spec, reg)
     chosen = select_metrics(spec, reg, metrics)
     module = None

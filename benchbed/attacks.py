@@ -14,6 +14,20 @@ from .specs import TARGETED, UNTARGETED, AttackIterate, AttackRequest, AttackRes
 AA_LOGGER = "auto-attack"
 _FLIPPED = re.compile(r"^(?P<attack>[a-z\-]+) - \d+/\d+ - (?P<k>\d+) out of \d+ successfully perturbed$")
 VERSIONS = ("standard", "plus", "rand", "custom")
+# ``--attack-mode``: the track's own AutoAttack ("standard"), or "fast": APGD-CE and APGD-T only (AutoAttack's
+# version 'custom'), for checks during training. Its robust accuracy is an upper bound on standard AA's (it
+# skips FAB-T and Square, which attack the points both APGDs left robust); a fast record is its own variant,
+# labelled on the pages and never ranked with, nor shown instead of, a standard one.
+ATTACK_MODES = ("standard", "fast")
+FAST_ATTACK_OPTIONS = {"version": "custom", "attacks": ["apgd-ce", "apgd-t"]}
+
+
+def attack_mode_of(options) -> str:
+    """"fast" for the fast mode's options, "standard" for AutoAttack's standard version, else "custom"."""
+    options = dict(options or {})
+    if options == FAST_ATTACK_OPTIONS:
+        return "fast"
+    return "standard" if options.get("version", "standard") == "standard" and "attacks" not in options else "custom"
 
 
 _PROGRESS = re.compile(r"^(running \S+|robust accuracy after .*|.* - \d+/\d+ - \d+ out of \d+ successfully perturbed)$")

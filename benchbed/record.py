@@ -360,6 +360,17 @@ class Record:
         return self.status == "partial"
 
     @property
+    def attack_mode(self) -> str:
+        """"fast" (APGD-CE + APGD-T only, ``--attack-mode fast``), "standard", or "custom" attack options."""
+        from .attacks import attack_mode_of
+
+        return attack_mode_of(self.track_info.get("attack_options"))
+
+    @property
+    def fast(self) -> bool:
+        return self.attack_mode == "fast"
+
+    @property
     def track_metrics(self) -> tuple[str, ...]:
         return tuple(m for m in self.track_info.get("metrics", ()) if isinstance(m, str))
 

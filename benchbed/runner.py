@@ -24,8 +24,10 @@ from .store import ResultsStore
 from .units import variant_of
 
 
-def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | None = None) -> TrackSpec:
+def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | None = None,
+                  attack_mode: str | None = None) -> TrackSpec:
     spec = registry.tracks.get(track) if isinstance(track, str) else track
+    spec = with_attack_mode(spec, attack_mode)
     registry.datasets.get(spec.dataset)
     registry.attacks.get(spec.attack)
     for name in spec.metrics:
@@ -35,6 +37,21 @@ def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | 
             raise ConfigError(f"--n-examples must be a positive number of test points, got {n_examples}")
         spec = spec.replace(n_examples=n_examples)
     return spec
+
+
+def with_attack_mode(track: TrackSpec, mode: str | None) -> TrackSpec:
+    """The track with ``--attack-mode`` applied: "standard" (or None) leaves it; "fast" runs AutoAttack's
+    APGD-CE and APGD-T only (a recorded variant, labelled on the pages, never ranked with standard)."""
+    from .attacks import ATTACK_MODES, FAST_ATTACK_OPTIONS
+
+    if mode in (None, "", "standard"):
+        return track
+    if mode not in ATTACK_MODES:
+        raise ConfigError(f"unknown attack mode {mode!r}: use one of {', '.join(ATTACK_MODES)}")
+    if track.attack != "autoattack":
+        raise ConfigError(f"--attack-mode fast applies to AutoAttack, but track {track.name!r} uses the attack "
+                          f"{track.attack!r}: drop --attack-mode")
+    return track.replace(attack_options=dict(FAST_ATTACK_OPTIONS))
 
 
 def registered_track(track: TrackSpec, registry: Registry) -> TrackSpec:
@@ -101,7 +118,8 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
               shard: int | str | None = None, executor: str = "local", address: str | None = None,
               workers: int | None = None, threads: int | None = None, force: bool = False,
               retries: int | None = None, cache_dir: str | Path | None = None,
-              selection: PluginSelection | None = None, run_log: bool = True) -> RunSummary:
+              selection: PluginSelection | None = None, run_log: bool = True,
+              attack_mode: str | None = None) -> RunSummary:
     """Evaluate ``models`` (default: all registered for the track) on ``track``, unit by unit.
 
     ``n_examples``: the first N test points (a quick mode, stored as its own variant). ``metrics``:
@@ -110,9 +128,10 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     (capped at the number of blocks). ``shard``: run only this shard here (0-based int, or ``"I/N"``
     1-based, as on the CLI). ``executor``: a registered executor (``local``, ``ray``). ``force``:
     recompute even what is stored and current. ``run_log``: append events to ``runlog.jsonl``.
+    ``attack_mode``: "standard" (default) or "fast" (AutoAttack's APGD-CE + APGD-T only; its own variant).
     """
     registry = registry or plugins.registry()
-    spec = resolve_track(track, registry, n_examples)
+    spec = resolve_track(track, registry, n_examples, attack_mode)
     registered = registered_track(spec, registry)
     chosen = select_metrics(spec, registry, metrics)
     model_specs = resolve_models(spec, registry, models)
@@ -160,6 +179,8 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
                    run_log=run_log, header={"device": device or "auto", "threads": threads_said or "torch's default",
                                             "executor": exe.name, "shards": shards,
                                             "n_examples": spec.n_examples, "metrics": ",".join(chosen),
+                                            **({"attack_mode": attack_mode} if attack_mode not in (None, "standard")
+                                               else {}),
                                             **({"variant": variant} if variant else {})})
     observers = Observers(info, list(registry.observers))
     observers.emit("run_start", models=list(info.models), shards=shards, variant=variant, force=force,

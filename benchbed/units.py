@@ -87,12 +87,16 @@ def shard_ranges(track: TrackSpec, n_shards: int) -> list[tuple[int, int]]:
 
 def variant_of(registered: TrackSpec, track: TrackSpec, metrics: Sequence[str]) -> str:
     """"" for the registered track's own protocol; else what differs: ``n<points>`` (quick mode),
-    ``a<hash>`` (other attack or attack options), ``m<hash>`` (a metric selection)."""
+    ``fast`` (the fast attack mode), ``a<hash>`` (other attack or attack options), ``m<hash>`` (a metric
+    selection)."""
     parts = []
     if track.n_examples != registered.n_examples:
         parts.append(f"n{track.n_examples}")
     if (track.attack, dict(track.attack_options)) != (registered.attack, dict(registered.attack_options)):
-        parts.append("a" + stable_hash([track.attack, dict(track.attack_options)])[:8])
+        from .attacks import FAST_ATTACK_OPTIONS
+
+        fast = track.attack == registered.attack and dict(track.attack_options) == FAST_ATTACK_OPTIONS
+        parts.append("fast" if fast else "a" + stable_hash([track.attack, dict(track.attack_options)])[:8])
     if tuple(metrics) != tuple(registered.metrics):
         parts.append("m" + stable_hash(list(metrics))[:8])
     return "-".join(parts)

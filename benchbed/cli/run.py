@@ -28,7 +28,8 @@ def cmd_run(args) -> int:
                             device=args.device, results_dir=args.out, data_dir=args.data_dir, registry=registry,
                             show_progress=not args.no_progress, shards=args.shards, shard=args.shard,
                             executor=args.executor, address=args.address, workers=args.workers,
-                            threads=args.threads, force=args.force, retries=args.retries)
+                            threads=args.threads, force=args.force, retries=args.retries,
+                            attack_mode=args.attack_mode)
     finally:
         signal.signal(signal.SIGTERM, previous)
     store = ResultsStore(args.out)
@@ -85,6 +86,10 @@ def add_parser(sub) -> None:
     p.add_argument("--metrics", metavar="M[,M...]", help="compute only these metrics (of the track's, or any "
                    "registered metric added to its run; see `benchbed metrics`); the record is marked partial "
                    "when some of the track's metrics are left out")
+    p.add_argument("--attack-mode", choices=("standard", "fast"), default="standard",
+                   help="standard: the track's AutoAttack (default); fast: APGD-CE + APGD-T only (for checks during "
+                        "training: robust accuracy is an upper bound on standard AA's), stored and labelled as its "
+                        "own variant, never ranked with standard results")
     p.add_argument("--all-columns", action="store_true", help="print every column, not the headline ones")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--out", type=Path, help=f"results folder (default: ${ENV_RESULTS} or ./{DEFAULT_RESULTS}, "

@@ -209,6 +209,7 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
         if id(rec) not in shown_ids:
             others[(rec.track, rec.model)].append({
                 "variant": rec.variant, "n_examples": rec.n_examples, "quick": rec.quick, "partial": rec.partial,
+                "attack_mode": rec.attack_mode,
                 "metrics": [(c, fmt_number(rec.value(c), info.unit)) for c, info in
                             column_catalogue([rec]).items() if info.rank or info.headline],
                 "flags": views.record_flags(rec), "finished_at": rec.finished_at})
