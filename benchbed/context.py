@@ -93,8 +93,9 @@ def batched_logits(model: torch.nn.Module, images: torch.Tensor, device, batch_s
     out = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            out.append(model(images[start:start + batch_size].to(device)).float().cpu())
-    return torch.cat(out) if out else torch.empty(0)
+            out.append(model(images[start:start + batch_size].to(device, non_blocking=True)).float())
+    # one copy to the host at the end: no per-batch synchronisation with an accelerator
+    return torch.cat(out).cpu() if out else torch.empty(0)
 
 
 def block_ids(indices: np.ndarray, block_size: int) -> np.ndarray:
