@@ -115,7 +115,9 @@ def add_parser(sub) -> None:
                        "Ray instance")
     scale.add_argument("--workers", type=int, metavar="N", help="Ray: at most N units at once (local instance: "
                        "N CPUs)")
-    scale.add_argument("--threads", type=int, metavar="N", help="torch CPU threads per unit (Ray default: 1)")
+    scale.add_argument("--threads", type=int, metavar="N", help="torch CPU threads per unit (default: locally the "
+                       "CPUs left idle -- usable CPUs minus the load average, 1 to 16, said in the run's first line; "
+                       "Ray: 1). Energies and FIDs move in their last digits with it: compare runs at the same N")
     scale.add_argument("--retries", type=int, metavar="N",
                        help="resubmit a failed unit N times (default: 1 with Ray, 0 locally)")
     scale.add_argument("--no-progress", action="store_true", help="no progress bars")
