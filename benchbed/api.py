@@ -146,7 +146,8 @@ def adhoc_spec(model: nn.Module, track: TrackSpec, name: str | None = None) -> M
 def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_examples: int | None = None,
              device: str | torch.device | None = None, metrics: list[str] | str | None = None,
              name: str | None = None, data_dir: str | Path | None = None, results_dir: str | Path | None = None,
-             *, progress: bool = True, registry=None) -> EvaluationResult:
+             *, progress: bool = True, threads: int | None = None, attack_mode: str | None = None,
+             registry=None) -> EvaluationResult:
     """Evaluate a model on a track, as ``benchbed run`` would (default track: the embedded ``digits-linf``).
 
     ``model``: an ``nn.Module`` mapping images in [0, 1] shaped (N, C, H, W) to logits (N, classes),
@@ -156,12 +157,17 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     the track's; e.g. ``["clean_accuracy"]`` skips the attack). ``name``: the module's name in the
     record (default: its class name). ``results_dir``: also write the record there, where
     ``benchbed results --out`` and the leaderboard read it. ``progress``: show progress on stderr.
+    ``threads``: torch CPU threads while evaluating (default: the CPUs left idle, as ``benchbed run``;
+    torch's setting is restored afterwards). ``attack_mode``: a cheaper mode the track's attack declares
+    (AutoAttack's "fast": APGD-CE + APGD-T only), a labelled variant, as ``benchbed run --attack-mode``.
     """
     import numpy as np
+    import torch
 
     from .devices import resolve_device
     from .evaluation import Expected, UnitTask, evaluate_unit, test_points
-    from .events import Observers, RunInfo
+    from .events import Observers, RunInfo, progress_milestone
+    from .preflight import check_run
     from .provenance import library_versions, state_dict_sha256
     from .record import build_record
     from .runlog import new_run_id
@@ -169,7 +175,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     from .units import plan_units, plugin_provenance, result_key, variant_of
 
     reg = _registry(registry)
-    spec = resolve_track(track, reg, n_examples)
+    spec = resolve_track(track, reg, n_examples, attack_mode)
     registered = registered_track(spec, reg)
     chosen = select_metrics(spec, reg, metrics)
     module = None
@@ -189,6 +195,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
         weights = state_dict_sha256(model)
     torch_device = resolve_device(device)
     data_dir = Path(data_dir) if data_dir else None
+    check_run(spec, chosen, reg, data_dir)  # every missing thing, before any work starts
     points = test_points(spec, reg, data_dir)
     versions = library_versions()
     plugins = plugin_provenance(reg, model_spec, spec, chosen)
@@ -196,24 +203,34 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     variant = variant_of(registered, spec, chosen)
     run_id = new_run_id()
     (unit,) = plan_units(model_spec, spec, reg, 1, metrics=chosen, variant=variant, result=key)
+    if threads is None and torch_device.type == "cpu":
+        from .devices import default_threads
+
+        threads = default_threads()[0]
     task = UnitTask(unit=unit, track=spec, expected=Expected(weights, versions, plugins, chosen),
-                    device=str(torch_device), data_dir=str(data_dir) if data_dir else None, run_id=run_id)
+                    device=str(torch_device), data_dir=str(data_dir) if data_dir else None, run_id=run_id,
+                    threads=threads)
     observers = Observers(RunInfo(run_id, spec.name, (model_spec.name,), str(results_dir or ""), 1,
                                   show_progress=progress, run_log=False, header={"device": str(torch_device)}),
                           list(reg.observers))
     observers.emit("unit_start", model=unit.model, unit=unit.uid, attempt=1, describe=unit.describe(),
                    metrics=list(chosen))
     was_training = bool(getattr(module, "training", False))
+    saved_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
     try:
         result, arrays = evaluate_unit(
             task, registry=reg, points=points,
-            progress=lambda m: observers.emit("unit_progress", model=unit.model, unit=unit.uid, message=m),
+            progress=lambda m: observers.emit("unit_progress", model=unit.model, unit=unit.uid, message=m,
+                                              milestone=progress_milestone(m)),
             on_metric=lambda m: observers.emit("metric_done", model=unit.model, unit=unit.uid, metric=m))
     except BaseException as exc:
         observers.emit("unit_failed", model=unit.model, unit=unit.uid, message=str(exc))
         observers.emit("run_end", seconds=0.0)
         raise
     finally:
+        torch.set_num_threads(saved_threads)
         if module is not None:
             module.train(was_training)
     observers.emit("unit_done", model=unit.model, unit=unit.uid, seconds=result.wall_time_s)

@@ -14,6 +14,10 @@ from .specs import TARGETED, UNTARGETED, AttackIterate, AttackRequest, AttackRes
 AA_LOGGER = "auto-attack"
 _FLIPPED = re.compile(r"^(?P<attack>[a-z\-]+) - \d+/\d+ - (?P<k>\d+) out of \d+ successfully perturbed$")
 VERSIONS = ("standard", "plus", "rand", "custom")
+# AutoAttack's "fast" mode (``--attack-mode fast``, declared in AttackSpec.modes by the built-in plugin): APGD-CE
+# and APGD-T only (version 'custom'), for checks during training. Its robust accuracy is an upper bound on
+# standard AA's (it skips FAB-T and Square, which attack the points both APGDs left robust).
+FAST_ATTACK_OPTIONS = {"version": "custom", "attacks": ["apgd-ce", "apgd-t"]}
 
 
 _PROGRESS = re.compile(r"^(running \S+|robust accuracy after .*|.* - \d+/\d+ - \d+ out of \d+ successfully perturbed)$")

@@ -57,8 +57,15 @@ class GuardedModel(torch.nn.Module):
         if problem:
             raise ModelOutputError(problem)
         with torch.no_grad():
-            bad = (~torch.isfinite(out.detach())).any(dim=1).sum()
-            self._bad = bad if self._bad is None else self._bad + bad
+            if out.device.type == "cpu":
+                # on the CPU a check costs no device round trip: one reduction, and the exact count only
+                # when it is not finite (a NaN or inf anywhere makes the sum NaN or inf)
+                if not bool(torch.isfinite(out.detach().sum())):
+                    bad = int((~torch.isfinite(out.detach())).any(dim=1).sum())
+                    self._bad = bad if self._bad is None else self._bad + bad
+            else:  # on an accelerator: counted on the device, read once per phase (no per-call sync)
+                bad = (~torch.isfinite(out.detach())).any(dim=1).sum()
+                self._bad = bad if self._bad is None else self._bad + bad
         self._rows += int(x.shape[0])
         return out
 
@@ -93,8 +100,9 @@ def batched_logits(model: torch.nn.Module, images: torch.Tensor, device, batch_s
     out = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            out.append(model(images[start:start + batch_size].to(device)).float().cpu())
-    return torch.cat(out) if out else torch.empty(0)
+            out.append(model(images[start:start + batch_size].to(device, non_blocking=True)).float())
+    # one copy to the host at the end: no per-batch synchronisation with an accelerator
+    return torch.cat(out).cpu() if out else torch.empty(0)
 
 
 def block_ids(indices: np.ndarray, block_size: int) -> np.ndarray:

@@ -66,15 +66,71 @@ _SOURCES = {
 }
 
 
-def _missing(name: str, root: Path, cause: BaseException) -> DatasetNotFoundError:
+def _how_to_get(name: str, root: Path) -> str:
     archive, url, extracted = _SOURCES[name]
     where = f"{root}/{extracted}" if extracted else str(root)
+    return (f"download {archive} from {url} and put it in {root}"
+            + (f" (or its extracted folder at {where})" if extracted else "")
+            + f", or point {ENV_DATA} / --data-dir at the folder that holds it")
+
+
+def _torchvision_files(name: str, split: str, root: Path) -> list[tuple[Path, str]]:
+    """The files (path, md5) torchvision's integrity check reads for ``split`` (CIFAR: all of them)."""
+    from torchvision import datasets
+
+    if name == "svhn":
+        _, filename, md5 = datasets.SVHN.split_list[split]
+        return [(root / filename, md5)]
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    folder = root / cls.base_folder
+    return [(folder / f, md5) for f, md5 in cls.train_list + cls.test_list] + \
+        [(folder / cls.meta["filename"], cls.meta["md5"])]
+
+
+def _archive(name: str, root: Path) -> tuple[Path, str] | None:
+    """CIFAR's downloadable archive (torchvision extracts it offline when its md5 is right)."""
+    from torchvision import datasets
+
+    if name == "svhn":
+        return None
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    return root / cls.filename, cls.tgz_md5
+
+
+def check_torchvision_files(name: str, split: str, data_dir: Path | None) -> str | None:
+    """None when torchvision will load ``split`` offline; else one line: which files are missing, or
+    present but failing torchvision's md5 integrity check, and how to get good ones. Reads no network."""
+    from torchvision.datasets.utils import check_integrity
+
+    root = Path(data_dir) if data_dir else default_data_dir()
+    files = _torchvision_files(name, split, root)
+    missing = [p for p, _ in files if not p.is_file()]
+    corrupt = [p for p, md5 in files if p.is_file() and not check_integrity(str(p), md5)]
+    if not missing and not corrupt:
+        return None
+    archive = _archive(name, root)
+    if archive is not None and not corrupt and archive[0].is_file():
+        if check_integrity(str(archive[0]), archive[1]):
+            return None  # torchvision extracts it on first load, no download needed
+        return (f"{name}: {archive[0]} is present but fails torchvision's integrity check (md5): a partial or "
+                f"altered download; delete it and {_how_to_get(name, root)}")
+    if corrupt:
+        shown = ", ".join(str(p) for p in corrupt[:3]) + (" ..." if len(corrupt) > 3 else "")
+        one = len(corrupt) == 1
+        return (f"{name}: {shown} {'is' if one else 'are'} present but fail{'s' if one else ''} "
+                f"torchvision's integrity check (md5): a partial or altered copy; delete "
+                f"{'it' if len(corrupt) == 1 else 'them'} and {_how_to_get(name, root)}")
+    which = f"{name} ({split} split)" if name == "svhn" else name  # CIFAR's files hold both splits
+    return f"{which}: files not found in {root}: {_how_to_get(name, root)}"
+
+
+def _missing(name: str, root: Path, cause: BaseException) -> DatasetNotFoundError:
+    problem = check_torchvision_files(name, "test", root) or check_torchvision_files(name, "train", root)
+    if problem and "integrity check" in problem:
+        return DatasetNotFoundError(problem)
     return DatasetNotFoundError(
         f"{name} files not found in {root} and the download failed ({type(cause).__name__}): "
-        f"download {archive} from {url} and put it in {root}"
-        + (f" (or its extracted folder at {where})" if extracted else "")
-        + f", or point {ENV_DATA} / --data-dir at the folder that holds it"
-    )
+        + _how_to_get(name, root))
 
 
 def _torchvision_dataset(name: str, split: str, root: Path):

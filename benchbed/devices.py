@@ -1,6 +1,8 @@
 """Choosing the evaluation device."""
 from __future__ import annotations
 
+import math
+import os
 import platform
 
 from .errors import ConfigError
@@ -43,3 +45,41 @@ def device_name(device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+MAX_DEFAULT_THREADS = 16  # beyond this, small models gain little and a shared machine loses a lot
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, capped by a cgroup CPU quota (containers)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.floor(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def default_threads(cpus: int | None = None, load: float | None = None) -> tuple[int, str]:
+    """torch CPU threads for a run when ``--threads`` is not given, and why, in words.
+
+    The CPUs left idle: usable CPUs minus the 1-minute load average, rounded, at least 1, at most
+    :data:`MAX_DEFAULT_THREADS`. torch's own default (one thread per core) oversubscribes a machine
+    others already use: threads then spin waiting for each other and burn many times the CPU time of
+    the work. ``OMP_NUM_THREADS`` set by the user wins."""
+    if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
+        n = int(os.environ["OMP_NUM_THREADS"])
+        return n, f"{n} (OMP_NUM_THREADS)"
+    cpus = usable_cpus() if cpus is None else cpus
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            load = 0.0
+    n = max(1, min(MAX_DEFAULT_THREADS, cpus, math.floor(cpus - load + 0.5)))
+    return n, f"{n} (default: {cpus} CPU(s), load {load:.1f}; set --threads N)"

@@ -10,6 +10,7 @@ Event kinds: ``run_start``, ``executor_started``, ``unit_skipped``, ``unit_defer
 """
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,16 @@ from typing import Any
 EVENT_KINDS = ("run_start", "executor_started", "unit_skipped", "unit_deferred", "unit_start", "unit_progress",
                "metric_done", "unit_done", "unit_retry", "unit_failed", "model_cached", "model_merged", "model_failed",
                "note", "run_end", "run_interrupted")
+
+
+# Progress lines that mark a change of phase (the plain display prints them however recent the last line):
+# an attack component starting or ending, and any count that reached its total ("step 50/50").
+MILESTONES = ("running ", "robust accuracy after", "successfully perturbed")
+_COMPLETE = re.compile(r"\b(\d+)/\1\b")
+
+
+def progress_milestone(message: str) -> bool:
+    return any(mark in message for mark in MILESTONES) or bool(_COMPLETE.search(message))
 
 
 @dataclass(frozen=True)

@@ -360,6 +360,17 @@ class Record:
         return self.status == "partial"
 
     @property
+    def attack_mode(self) -> str:
+        """"standard" (the track's own attack options) or the ``--attack-mode`` the run chose."""
+        mode = self.track_info.get("attack_mode", "standard")
+        return mode if isinstance(mode, str) else "standard"
+
+    @property
+    def fast(self) -> bool:
+        """Attacked in a cheaper mode than the track's own (a labelled variant, never ranked)."""
+        return self.attack_mode != "standard"
+
+    @property
     def track_metrics(self) -> tuple[str, ...]:
         return tuple(m for m in self.track_info.get("metrics", ()) if isinstance(m, str))
 

@@ -15,18 +15,21 @@ from .errors import ConfigError, UnknownNameError
 from .evaluation import test_points
 from .events import Observers, RunInfo
 from .plugins import PluginSelection, Registry
+from .preflight import check_run
 from .provenance import library_versions
 from .runlog import new_run_id
 from .scheduler import RunSummary, Scheduler
-from .specs import ModelSpec, TrackSpec
+from .specs import AttackSpec, ModelSpec, TrackSpec
 from .store import ResultsStore
 from .units import variant_of
 
 
-def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | None = None) -> TrackSpec:
+def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | None = None,
+                  attack_mode: str | None = None) -> TrackSpec:
     spec = registry.tracks.get(track) if isinstance(track, str) else track
     registry.datasets.get(spec.dataset)
     attack = registry.attacks.get(spec.attack)
+    spec = with_attack_mode(spec, attack_mode, attack)
     _check_attack_fits(spec, attack)
     for name in spec.metrics:
         registry.metrics.get(name)
@@ -48,6 +51,18 @@ def _check_attack_fits(track: TrackSpec, attack) -> None:
         raise ConfigError(f"track {track.name!r} passes attack option(s) {', '.join(unknown)} that attack "
                           f"{attack.name!r} does not accept (it accepts: {', '.join(attack.options)}): "
                           f"remove them from the track's attack_options")
+
+
+def with_attack_mode(track: TrackSpec, mode: str | None, attack: AttackSpec) -> TrackSpec:
+    """The track with ``--attack-mode`` applied: "standard" (or None) leaves it; another name picks one of
+    the option sets its attack declares (``AttackSpec.modes``), recorded as the track's ``attack_mode``."""
+    if mode in (None, "", "standard"):
+        return track
+    if mode not in attack.modes:
+        offered = ", ".join(["standard", *attack.modes])
+        raise ConfigError(f"attack {attack.name!r} of track {track.name!r} has no mode {mode!r}: choose one of "
+                          f"{offered}")
+    return track.replace(attack_options=dict(attack.modes[mode]), attack_mode=mode)
 
 
 def registered_track(track: TrackSpec, registry: Registry) -> TrackSpec:
@@ -114,7 +129,8 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
               shard: int | str | None = None, executor: str = "local", address: str | None = None,
               workers: int | None = None, threads: int | None = None, force: bool = False,
               retries: int | None = None, cache_dir: str | Path | None = None,
-              selection: PluginSelection | None = None, run_log: bool = True) -> RunSummary:
+              selection: PluginSelection | None = None, run_log: bool = True,
+              attack_mode: str | None = None) -> RunSummary:
     """Evaluate ``models`` (default: all registered for the track) on ``track``, unit by unit.
 
     ``n_examples``: the first N test points (a quick mode, stored as its own variant). ``metrics``:
@@ -123,9 +139,10 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     (capped at the number of blocks). ``shard``: run only this shard here (0-based int, or ``"I/N"``
     1-based, as on the CLI). ``executor``: a registered executor (``local``, ``ray``). ``force``:
     recompute even what is stored and current. ``run_log``: append events to ``runlog.jsonl``.
+    ``attack_mode``: "standard" (default) or "fast" (AutoAttack's APGD-CE + APGD-T only; its own variant).
     """
     registry = registry or plugins.registry()
-    spec = resolve_track(track, registry, n_examples)
+    spec = resolve_track(track, registry, n_examples, attack_mode)
     registered = registered_track(spec, registry)
     chosen = select_metrics(spec, registry, metrics)
     model_specs = resolve_models(spec, registry, models)
@@ -142,7 +159,13 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
         raise ConfigError(f"shard {only_shard} is out of range for {shards} shard(s)")
     store = ResultsStore(results_dir)
     data_dir = Path(data_dir).resolve() if data_dir else None
+    check_run(spec, chosen, registry, data_dir, executor)  # every missing thing, before any work starts
     cache_dir = Path(cache_dir).resolve() if cache_dir else None
+    threads_said = None if threads is None else f"{threads} (--threads)"
+    if threads is None and executor == "local" and (device is None or str(device).startswith("cpu")):
+        from .devices import default_threads
+
+        threads, threads_said = default_threads()
     exe = make_executor(executor, registry, address=address, workers=workers, threads=threads, retries=retries,
                         device=device if executor != "local" else None)
     if exe.name == "local":
@@ -164,8 +187,11 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     scheduler.plan()  # fingerprints the models first, so the observers learn how many units will run
     info = RunInfo(run_id=run_id, track=spec.name, models=tuple(m.name for m in model_specs),
                    results_dir=str(store.root), planned=len(scheduler.pending), show_progress=show_progress,
-                   run_log=run_log, header={"device": device or "auto", "executor": exe.name, "shards": shards,
+                   run_log=run_log, header={"device": device or "auto", "threads": threads_said or "torch's default",
+                                            "executor": exe.name, "shards": shards,
                                             "n_examples": spec.n_examples, "metrics": ",".join(chosen),
+                                            **({"attack_mode": attack_mode} if attack_mode not in (None, "standard")
+                                               else {}),
                                             **({"variant": variant} if variant else {})})
     observers = Observers(info, list(registry.observers))
     observers.emit("run_start", models=list(info.models), shards=shards, variant=variant, force=force,

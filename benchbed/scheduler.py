@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import describe_error
 from .evaluation import Expected, UnitTask, fingerprint
-from .events import Observers
+from .events import Observers, progress_milestone
 from .executors import Done, Executor, Failed, Reporter
 from .locking import UnitLock
 from .plugins import PluginSelection, Registry
@@ -117,9 +117,6 @@ class ModelPlan:
     error: str | None = None
 
 
-# Progress lines that mark a change of phase (the plain display prints them however recent the last line)
-MILESTONES = ("running ", "robust accuracy after", "successfully perturbed")
-
 
 def _mtime(path: Path) -> float | None:
     try:
@@ -166,7 +163,7 @@ class Scheduler(Reporter):
                   stop=task.unit.stop, key=task.unit.key)
 
     def progress(self, task: UnitTask, message: str) -> None:
-        milestone = any(mark in message for mark in MILESTONES)
+        milestone = progress_milestone(message)
         self.emit("unit_progress", model=task.unit.model, unit=task.unit.uid, message=message, milestone=milestone)
 
     def metric_done(self, task: UnitTask, metric: str) -> None:

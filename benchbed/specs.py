@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,6 +237,17 @@ class AttackSpec:
     library: str = ""  # distribution whose version goes into provenance and the cache key
     provides: tuple[str, ...] = ()  # iterate kinds its results carry (UNTARGETED, TARGETED)
     options: tuple[str, ...] = ()  # the option names it accepts in a track's attack_options (empty: not checked)
+    # named option sets a run may choose instead of the track's own (``--attack-mode NAME``), e.g.
+    # AutoAttack's {"fast": APGD-CE + APGD-T only}; the description says what each costs and gives up
+    modes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    mode_descriptions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for mode in self.modes:  # a mode names a variant, which names files: keep it a plain word
+            _require(isinstance(mode, str) and re.fullmatch(r"[a-z][a-z0-9-]{0,31}", mode) is not None
+                     and mode != "standard",
+                     f"attack {self.name!r}: mode {mode!r} must be a short lower-case word (a-z, 0-9, '-') other "
+                     f"than 'standard'")
 
     def supports(self, norm: str) -> bool:
         return norm in self.norms
@@ -390,6 +402,9 @@ class TrackSpec:
     block_size: int = 500
     eps_label: str = ""  # how the eps is usually written, e.g. "8/255"
     description: str = ""
+    # "standard": the track's own attack options; else the name of one of its attack's AttackSpec.modes
+    # (set by ``--attack-mode``; the run is then a labelled variant, never ranked with standard ones)
+    attack_mode: str = "standard"
 
     def __post_init__(self):
         _require(self.norm in NORMS, f"track {self.name!r}: norm {self.norm!r} is not one of {NORMS}")

@@ -37,7 +37,10 @@ from .errors import BenchbedError, ConfigError, RecordError
 from .record import FULL, Failure, Record, StudyResult, UnitResult, dumps
 
 ENV_RESULTS = "BENCHBED_RESULTS"
-DEFAULT_RESULTS = Path("leaderboards") / "results"
+# Runs write into an ignored scratch folder by default, so running the README leaves a checkout clean;
+# the committed, published records live in PUBLISHED_RESULTS (written only with --out, by whoever publishes).
+DEFAULT_RESULTS = Path("leaderboards") / "local" / "results"
+PUBLISHED_RESULTS = Path("leaderboards") / "results"
 NAME_HASH_CHARS = 12
 
 

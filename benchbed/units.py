@@ -87,11 +87,14 @@ def shard_ranges(track: TrackSpec, n_shards: int) -> list[tuple[int, int]]:
 
 def variant_of(registered: TrackSpec, track: TrackSpec, metrics: Sequence[str]) -> str:
     """"" for the registered track's own protocol; else what differs: ``n<points>`` (quick mode),
-    ``a<hash>`` (other attack or attack options), ``m<hash>`` (a metric selection)."""
+    the attack mode's name (``--attack-mode``, e.g. ``fast``), ``a<hash>`` (other attack or attack
+    options), ``m<hash>`` (a metric selection)."""
     parts = []
     if track.n_examples != registered.n_examples:
         parts.append(f"n{track.n_examples}")
-    if (track.attack, dict(track.attack_options)) != (registered.attack, dict(registered.attack_options)):
+    if track.attack_mode != registered.attack_mode:
+        parts.append(track.attack_mode)  # a mode the attack declares (a checked plain word)
+    elif (track.attack, dict(track.attack_options)) != (registered.attack, dict(registered.attack_options)):
         parts.append("a" + stable_hash([track.attack, dict(track.attack_options)])[:8])
     if tuple(metrics) != tuple(registered.metrics):
         parts.append("m" + stable_hash(list(metrics))[:8])

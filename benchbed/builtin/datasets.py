@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 
-from ..datasets import load_digits_split, load_torchvision_split
+from ..datasets import check_torchvision_files, load_digits_split, load_torchvision_split
 from ..hookspecs import hookimpl
 from ..specs import DatasetSpec
 
@@ -21,15 +21,18 @@ def register_datasets(register):
     register(DatasetSpec(
         name="cifar10", num_classes=10, image_shape=(3, 32, 32), class_names=CIFAR10_CLASSES,
         loader=functools.partial(load_torchvision_split, "cifar10"),
+        check=functools.partial(check_torchvision_files, "cifar10"),
         description="CIFAR-10 (torchvision), 50,000 train / 10,000 test, 32x32 RGB",
     ))
     register(DatasetSpec(
         name="cifar100", num_classes=100, image_shape=(3, 32, 32),
         loader=functools.partial(load_torchvision_split, "cifar100"),
+        check=functools.partial(check_torchvision_files, "cifar100"),
         description="CIFAR-100 (torchvision), 50,000 train / 10,000 test, 32x32 RGB",
     ))
     register(DatasetSpec(
         name="svhn", num_classes=10, image_shape=(3, 32, 32), class_names=tuple(str(i) for i in range(10)),
         loader=functools.partial(load_torchvision_split, "svhn"),
+        check=functools.partial(check_torchvision_files, "svhn"),
         description="SVHN cropped digits (torchvision), 73,257 train / 26,032 test, 32x32 RGB",
     ))

@@ -123,7 +123,7 @@ def compute_generative(ctx) -> MetricOutput:
     logits = ctx.logits(samples, "generated samples")
     scores = compute_fidelity(samples, train.images, extractor=settings.feature_extractor, device=ctx.device,
                               dataset=track.dataset, split="train", seed=track.seed,
-                              batch_size=settings.batch_size, cache_dir=ctx.cache_dir)
+                              batch_size=settings.batch_size, cache_dir=ctx.cache_dir, report=ctx.progress)
     prefix = settings.column_prefix
     classifier = independent_classifier_accuracy(samples, labels, extractor=settings.feature_extractor,
                                                  dataset=track.dataset, device=ctx.device)

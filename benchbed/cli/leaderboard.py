@@ -27,5 +27,5 @@ def add_parser(sub) -> None:
     p.add_argument("--results", type=Path, metavar="DIR",
                    help=f"results folder (default: ${ENV_RESULTS} or ./{DEFAULT_RESULTS})")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: beside the results folder: "
-                   "leaderboards/results -> leaderboards/site, any other DIR -> DIR-site)")
+                   "X/results -> X/site, any other DIR -> DIR-site)")
     p.set_defaults(func=cmd_leaderboard)

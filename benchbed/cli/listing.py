@@ -69,6 +69,7 @@ def cmd_attacks(args) -> int:
     reg = plugins.registry()
     warn_broken_plugins(reg)
     rows = [{"name": a.name, "norms": ",".join(a.norms), "provides": ",".join(a.provides) or "-",
+             "modes": "; ".join(f"{m}: {a.mode_descriptions.get(m, '')}".rstrip(": ") for m in a.modes) or "-",
              "plugin": reg.attacks.source(a.name), "description": a.description}
             for a in map(reg.attacks.get, reg.attacks.names(args.pattern))]
     return _print(rows, "no attacks match")

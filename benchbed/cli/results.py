@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import plugins
 from ..errors import BenchbedError
-from ..store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
+from ..store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
 from ..tables import shown_records
 
 
@@ -25,7 +25,8 @@ def cmd_results(args) -> int:
         records = shown_records(records)
     if not records:
         where = f" for track {args.track!r}" if args.track else ""
-        raise BenchbedError(f"no results{where} in {store.root}: run `benchbed run` first or pass --out DIR")
+        raise BenchbedError(f"no results{where} in {store.root}: run `benchbed run` first or pass --out DIR "
+                            f"(the published results: --out {PUBLISHED_RESULTS})")
     options = {"all_columns": args.all_columns, "provenance": args.provenance}
     if args.format == "model-info":
         for rec in records:

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import plugins
 from ..builtin.tracks import DEFAULT_TRACK
 from ..runlog import RUNLOG_NAME
-from ..store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
+from ..store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
 from ..tables import format_frame, hidden_columns, records_frame
 from . import warn_broken_plugins
 
@@ -28,7 +28,8 @@ def cmd_run(args) -> int:
                             device=args.device, results_dir=args.out, data_dir=args.data_dir, registry=registry,
                             show_progress=not args.no_progress, shards=args.shards, shard=args.shard,
                             executor=args.executor, address=args.address, workers=args.workers,
-                            threads=args.threads, force=args.force, retries=args.retries)
+                            threads=args.threads, force=args.force, retries=args.retries,
+                            attack_mode=args.attack_mode)
     finally:
         signal.signal(signal.SIGTERM, previous)
     store = ResultsStore(args.out)
@@ -41,21 +42,38 @@ def cmd_run(args) -> int:
     if hidden:
         print(f"({hidden} more column(s): --all-columns, or `benchbed results --track {summary.track} "
               f"--all-columns`; --format csv for a file)")
-    for record in records:
-        for metric, error in record.metric_errors.items():
-            print(f"PARTIAL {record.model}: metric {metric!r} failed: {error}", file=sys.stderr)
     for outcome in summary.incomplete:
         print(f"incomplete {outcome.model}: {outcome.error}; run the other shards (or `benchbed run "
               f"--shards {summary.n_shards}` on the combined folder) to merge it", file=sys.stderr)
     print(f"results written to {store.root} (run log: {store.root / RUNLOG_NAME})")
+    _compare(records, store, args.compare)
     if not args.no_leaderboard and store.records():
         from ..leaderboard import render_site
 
         site = render_site(store.root, args.site)
         print(f"leaderboard pages written to {site}")
-    for outcome in summary.failed:  # last, so the final lines name the real cause
+    # last, so the final lines name the real cause: metrics that failed (their record keeps the others'
+    # numbers, marked partial), then models that failed
+    for record in records:
+        for metric, error in record.metric_errors.items():
+            print(f"PARTIAL {record.model}: metric {metric!r} failed (the other metrics' numbers are kept): "
+                  f"{error}", file=sys.stderr)
+    for outcome in summary.failed:
         print(f"FAILED {outcome.model}: {outcome.error}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _compare(records, store: ResultsStore, folder: Path | None) -> None:
+    """Print how this run's numbers compare with the published ones (unless it wrote those)."""
+    from ..compare import compare_records, describe
+
+    published = Path(folder) if folder is not None else PUBLISHED_RESULTS
+    if str(folder) == "none" or not records or not published.is_dir():
+        return
+    if published.resolve() == store.root.resolve():
+        return
+    for line in describe(compare_records(records, ResultsStore(published)), published):
+        print(line)
 
 
 def add_parser(sub) -> None:
@@ -68,12 +86,20 @@ def add_parser(sub) -> None:
     p.add_argument("--metrics", metavar="M[,M...]", help="compute only these metrics (of the track's, or any "
                    "registered metric added to its run; see `benchbed metrics`); the record is marked partial "
                    "when some of the track's metrics are left out")
+    p.add_argument("--attack-mode", metavar="MODE", default="standard",
+                   help="standard: the track's own attack options (default); or a cheaper mode its attack declares "
+                        "(`benchbed attacks` lists them; AutoAttack's 'fast': APGD-CE + APGD-T only, robust accuracy "
+                        "an upper bound on standard AA's), stored and labelled as its own variant, never ranked with "
+                        "standard results")
     p.add_argument("--all-columns", action="store_true", help="print every column, not the headline ones")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.add_argument("--out", type=Path, help=f"results folder (default: ${ENV_RESULTS} or ./{DEFAULT_RESULTS})")
+    p.add_argument("--out", type=Path, help=f"results folder (default: ${ENV_RESULTS} or ./{DEFAULT_RESULTS}, "
+                   f"an ignored scratch folder; publishing means --out {PUBLISHED_RESULTS})")
+    p.add_argument("--compare", type=Path, metavar="DIR", help=f"after the run, compare its numbers with the "
+                   f"records in DIR (default: the published ./{PUBLISHED_RESULTS} when it exists; 'none': don't)")
     p.add_argument("--data-dir", type=Path, help="dataset folder (default: $BENCHBED_DATA or ~/.cache/benchbed/data)")
     p.add_argument("--site", type=Path, help="where to render the leaderboard pages (default: beside "
-                   "the results folder: leaderboards/results -> leaderboards/site, any other DIR -> DIR-site)")
+                   "the results folder: X/results -> X/site, any other DIR -> DIR-site)")
     p.add_argument("--no-leaderboard", action="store_true", help="do not render the pages after the run")
     scale = p.add_argument_group("units, shards and executors (see docs/scale.md)")
     scale.add_argument("--shards", type=int, default=1, metavar="N",
@@ -90,7 +116,9 @@ def add_parser(sub) -> None:
                        "Ray instance")
     scale.add_argument("--workers", type=int, metavar="N", help="Ray: at most N units at once (local instance: "
                        "N CPUs)")
-    scale.add_argument("--threads", type=int, metavar="N", help="torch CPU threads per unit (Ray default: 1)")
+    scale.add_argument("--threads", type=int, metavar="N", help="torch CPU threads per unit (default: locally the "
+                       "CPUs left idle -- usable CPUs minus the load average, 1 to 16, said in the run's first line; "
+                       "Ray: 1). Energies and FIDs move in their last digits with it: compare runs at the same N")
     scale.add_argument("--retries", type=int, metavar="N",
                        help="resubmit a failed unit N times (default: 1 with Ray, 0 locally)")
     scale.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -48,16 +48,24 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 class UInt8Images(torch.utils.data.Dataset):
     """A fixed set of images for torch-fidelity: uint8 (3, H, W) tensors (grey repeated to RGB)."""
 
-    def __init__(self, images: torch.Tensor):
+    def __init__(self, images: torch.Tensor, report=None, label: str = "images", every: int = 0):
         x = images if images.dtype == torch.uint8 else to_uint8(images)
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         self.images = x.contiguous()
+        # report(message) every ``every`` images read: torch-fidelity reads them one by one in this
+        # process (save_cpu_ram=True: no loader workers), so this is its feature extraction's progress
+        self.report, self.label, self.every, self._read = report, label, max(1, int(every or 1)), 0
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
     def __getitem__(self, i: int) -> torch.Tensor:
+        if self.report is not None:
+            self._read += 1
+            n = len(self)
+            if self._read % self.every == 0 or self._read % n == 0:
+                self.report(f"fidelity: features of {self.label} {(self._read - 1) % n + 1}/{n}")
         return self.images[i]
 
 
@@ -188,12 +196,12 @@ def compute_fidelity(samples: torch.Tensor, reference: torch.Tensor, *, extracto
                      split: str = "train", isc: bool = True, fid: bool = True, kid: bool = True, seed: int = 0,
                      batch_size: int = 200, cache_dir: str | os.PathLike | None = None, cache: bool = True,
                      weights_path: str | None = None, inception_weights: str | None = None,
-                     kid_subsets: int = KID_SUBSETS) -> FidelityResult:
+                     kid_subsets: int = KID_SUBSETS, report=None) -> FidelityResult:
     """IS of ``samples``, FID and KID of ``samples`` against ``reference`` (both (N, C, H, W) in [0, 1]).
 
     ``weights_path`` overrides the extractor's weights (torch-fidelity's
     ``feature_extractor_weights_path``); for Inception, ``inception_weights`` /
-    ``BENCHBED_INCEPTION_WEIGHTS`` name a local file.
+    ``BENCHBED_INCEPTION_WEIGHTS`` name a local file. ``report(message)``: feature extraction's progress.
     """
     import torch_fidelity
 
@@ -224,14 +232,16 @@ def compute_fidelity(samples: torch.Tensor, reference: torch.Tensor, *, extracto
         identity = extractor_identity(extractor, weights_path)
         name = reference_cache_name(ref_u8, dataset=dataset, split=split, extractor=extractor,
                                     extractor_id=identity, layers=layers)
-        kwargs.update(input2=UInt8Images(ref_u8), input2_cache_name=name if cache else None,
+        kwargs.update(input2=UInt8Images(ref_u8, report, f"the {dataset} {split} split (reference)", batch_size),
+                      input2_cache_name=name if cache else None,
                       cache=cache, cache_root=str(cache_root))
         info["reference"].update(cache_name=name, extractor_id=identity)
     else:
         kwargs.update(cache=False)
     try:
         with _on_device(device):
-            metrics = torch_fidelity.calculate_metrics(input1=UInt8Images(samples), **kwargs)
+            metrics = torch_fidelity.calculate_metrics(
+                input1=UInt8Images(samples, report, "samples", batch_size), **kwargs)
     except ValueError as exc:  # torch-fidelity's vassert: misuse, e.g. a layer the extractor lacks
         raise BenchbedError(f"torch-fidelity refused the {extractor} metrics: {exc}") from exc
     out = FidelityResult(info=info)

@@ -27,13 +27,13 @@ from . import downloads, figures, views
 from .safety import fmt_number, fmt_seconds, safe_url
 from .studies import study_view
 
-DEFAULT_SITE = Path("leaderboards") / "site"
+DEFAULT_SITE = Path("leaderboards") / "local" / "site"  # beside the default results folder
 
 
 def default_site_for(results_root: str | Path) -> Path:
     """Where pages go when no folder is named: beside the results, never inside them.
 
-    ``X/results`` -> ``X/site`` (so the default ``leaderboards/results`` gives ``leaderboards/site``);
+    ``X/results`` -> ``X/site`` (so the default ``leaderboards/local/results`` gives ``leaderboards/local/site``);
     any other folder ``X/name`` -> ``X/name-site``.
     """
     root = Path(results_root)
@@ -198,7 +198,8 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
     if not every:
         where = store.root if store.root.is_dir() else f"{store.root} (no such folder)"
         raise BenchbedError(f"no valid result records in {where}: run `benchbed run` first to evaluate models, "
-                            f"or pass --results DIR pointing at a results folder")
+                            f"or pass --results DIR pointing at a results folder (the published ones: "
+                            f"--results leaderboards/results)")
     out = Path(out_dir) if out_dir is not None else default_site_for(store.root)
     if out.exists() and not out.is_dir():
         raise BenchbedError(f"cannot write the leaderboard site to {out}: it is a file, not a folder")
@@ -217,6 +218,7 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
         if id(rec) not in shown_ids:
             others[(rec.track, rec.model)].append({
                 "variant": rec.variant, "n_examples": rec.n_examples, "quick": rec.quick, "partial": rec.partial,
+                "attack_mode": rec.attack_mode,
                 "metrics": [(c, fmt_number(rec.value(c), info.unit)) for c, info in
                             column_catalogue([rec]).items() if info.rank or info.headline],
                 "flags": views.record_flags(rec), "finished_at": rec.finished_at})

@@ -185,6 +185,10 @@ BENCHBED_FLAGS = {
     "quick": ("Variants: quick runs and metric selections",
               "Evaluated on fewer test points than the track asks for (--n-examples): more sampling noise, not "
               "directly comparable with full-protocol numbers, listed unranked."),
+    "attack mode": ("Variants: quick runs and metric selections",
+                    "Attacked in a cheaper mode its attack declares (--attack-mode; e.g. AutoAttack's fast mode: "
+                    "APGD-CE and APGD-T only, without FAB-T and Square). Its robust accuracy is an upper bound on "
+                    "the track's own attack's; listed unranked, never in place of a standard result."),
     "partial": ("Variants: quick runs and metric selections",
                 "Some of the track's metrics were not selected (--metrics) or failed; the numbers of the metrics "
                 "that finished are kept. Listed unranked."),
@@ -251,6 +255,12 @@ def status_flags(rec: Record) -> list[FlagView]:
         flags.append(benchbed_flag("quick", f"quick mode: evaluated on {rec.n_examples} of the track's "
                                             f"{rec.registered_n_examples} test points; not directly comparable",
                                    "quick"))
+    if rec.fast:
+        options = ", ".join(f"{k}={v}" for k, v in sorted(rec.track_info.get("attack_options", {}).items()))
+        flags.append(benchbed_flag("attack mode", f"attack mode {rec.attack_mode!r} (--attack-mode): "
+                                                  f"{rec.track_info.get('attack', 'the attack')} with {options}; "
+                                                  f"a cheaper attack, so its robust accuracy is an upper bound on "
+                                                  f"the track's own attack's", "quick"))
     if rec.partial:
         missing = ", ".join(rec.missing_metrics) or "some metrics"
         why = "; ".join(f"{m}: {e}" for m, e in rec.metric_errors.items())
@@ -396,7 +406,7 @@ def rank_rows(rows: list[Row], columns: Sequence[ColumnView]) -> list[Row]:
     prev, rank, position = None, 0, 0
     for r in rows:
         v = r.cells[primary].value if primary else None
-        if v is None or r.record.quick or r.record.partial:
+        if v is None or r.record.quick or r.record.partial or r.record.fast:
             r.rank = None
             continue
         position += 1

@@ -36,7 +36,7 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def test_default_site_folder():
-    assert DEFAULT_SITE == Path("leaderboards") / "site"
+    assert DEFAULT_SITE == Path("leaderboards") / "local" / "site"
 
 
 def test_every_page_and_download_is_written(site):

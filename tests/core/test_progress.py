@@ -1,0 +1,49 @@
+"""Progress that means something: attack components, sampler steps, feature extraction; the Python API too."""
+import re
+
+import benchbed
+from benchbed.events import progress_milestone
+from benchbed.specs import GenerationSettings, TrackSpec
+
+ANSI = re.compile(r"\x1b\[|\r")
+
+
+def small_generative_track():
+    return TrackSpec(name="digits-gen-small", dataset="digits", norm="Linf", eps=0.1, n_examples=20,
+                     metrics=("clean_accuracy", "robust_accuracy", "generative"), batch_size=20, block_size=20,
+                     attack_options={"version": "custom", "attacks": ["apgd-ce"]},
+                     generation=GenerationSettings(n_samples=40, steps=20, batch_size=20,
+                                                   feature_extractor="digits-cnn", column_prefix="digits_"))
+
+
+def test_milestones_are_phase_changes_and_finished_counts():
+    assert progress_milestone("autoattack block 0 (20 points): running apgd-t")
+    assert progress_milestone("robust accuracy after APGD-CE: 40.00% (total time 0.1 s)")
+    assert progress_milestone("sgld: step 40/40 (40 samples in chunks of 20)")
+    assert progress_milestone("fidelity: features of samples 40/40")
+    assert not progress_milestone("sgld: step 10/40 (40 samples in chunks of 20)")
+    assert not progress_milestone("fidelity: features of samples 4/40")
+
+
+def test_evaluate_reports_attack_sampler_and_feature_progress(tiny_digits_mlp, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("BENCHBED_PROGRESS", "plain")
+    monkeypatch.setenv("BENCHBED_CACHE", str(tmp_path / "cache"))  # the reference features are computed here
+    result = benchbed.evaluate(tiny_digits_mlp, small_generative_track(), device="cpu", name="mlp")
+    err = capsys.readouterr().err
+    assert not ANSI.search(err)
+    lines = err.splitlines()
+    for expected in ("running apgd-ce", "robust accuracy after APGD-CE", "sgld: step 40/40",
+                     "fidelity: features of the digits train split (reference) 1348/1348",
+                     "fidelity: features of samples 40/40"):
+        assert any(expected in line for line in lines), (expected, lines)
+    order = [next(i for i, line in enumerate(lines) if key in line)
+             for key in ("running apgd-ce", "sgld: step 40/40", "fidelity: features of samples 40/40")]
+    assert order == sorted(order)
+    assert result.metrics["digits_fid"] >= 0
+
+
+def test_evaluate_progress_can_be_switched_off(tiny_digits_mlp, capsys, monkeypatch):
+    monkeypatch.setenv("BENCHBED_PROGRESS", "plain")
+    benchbed.evaluate(tiny_digits_mlp, n_examples=20, metrics="clean_accuracy", device="cpu", name="mlp",
+                      progress=False)
+    assert capsys.readouterr().err == ""
