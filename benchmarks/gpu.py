@@ -90,11 +90,13 @@ def bench_sgld(model, shape, n, batch, num_classes, device) -> dict:
     labels = torch.arange(n, device=device) % num_classes
     x0 = torch.rand((n, *shape), device=device)
     steps = 20
-    sgld(model, x0[:min(batch, 16)], labels[:min(batch, 16)], steps=1, step_size=0.8, noise=0.001, momentum=0.0, generator=gen)
+    sgld(model, x0[:min(batch, 16)], labels[:min(batch, 16)], steps=1, step_size=0.8, noise=0.001, momentum=0.0,
+         generator=gen)
 
     def run():
         for i in range(0, n, batch):
-            sgld(model, x0[i:i + batch], labels[i:i + batch], steps=steps, step_size=0.8, noise=0.001, momentum=0.0, generator=gen)
+            sgld(model, x0[i:i + batch], labels[i:i + batch], steps=steps, step_size=0.8, noise=0.001, momentum=0.0,
+                 generator=gen)
 
     out = stage(f"SGLD ({steps} steps)", n, batch, timed(run, device))
     out["image_steps_per_s"] = round(out["images_per_s"] * steps, 2) if out["images_per_s"] else None

@@ -16,8 +16,8 @@ In one process, with torch at 1 thread, alternately:
   the digits extractor) of the samples against the training split.
 
 An untimed benchbed run first pays the one-time costs (lazy imports, first calls); then the two
-sides alternate ``--repeats`` times and medians are reported. It reports the process CPU time (``time.process_time``: the steadier measure on a shared machine) and
-the wall time of each, and the ratio benchbed / direct (target <= 1.03).
+sides alternate ``--repeats`` times and medians are reported. It reports the process CPU time
+(``time.process_time``: the steadier measure on a shared machine) and the wall time of each, and the ratio benchbed / direct (target <= 1.03).
 """
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def direct(model_spec, track, registry) -> dict:
         input1=U8(samples), input2=U8(train.images), cuda=False, isc=True, fid=True, kid=True,
         feature_extractor=gen.feature_extractor, batch_size=gen.batch_size, rng_seed=track.seed, verbose=False,
         save_cpu_ram=True, cache=False, kid_subset_size=min(1000, gen.n_samples, len(train)))
-    return {"robust_accuracy": 100.0 * float((y_adv == y).float().mean()), "fid": float(scores["frechet_inception_distance"]),
+    return {"robust_accuracy": 100.0 * float((y_adv == y).float().mean()),
+            "fid": float(scores["frechet_inception_distance"]),
             "energy_nat_mean": float(energies[0].mean())}
 
 
@@ -141,7 +142,7 @@ def main(argv=None) -> int:
         if not args.no_warmup:
             with_benchbed(args.model, registry, Path(tmp) / "warmup")
         for i in range(args.repeats):
-            for name, fn in (("benchbed", lambda: with_benchbed(args.model, registry, Path(tmp) / f"r{i}")),
+            for name, fn in (("benchbed", lambda i=i: with_benchbed(args.model, registry, Path(tmp) / f"r{i}")),
                              ("direct", lambda: direct(spec, track, registry))):
                 cpu, wall, result = measure(fn)
                 runs[name].append({"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "load": os.getloadavg()})
