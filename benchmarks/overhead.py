@@ -17,7 +17,8 @@ In one process, with torch at 1 thread, alternately:
 
 An untimed benchbed run first pays the one-time costs (lazy imports, first calls); then the two
 sides alternate ``--repeats`` times and medians are reported. It reports the process CPU time
-(``time.process_time``: the steadier measure on a shared machine) and the wall time of each, and the ratio benchbed / direct (target <= 1.03).
+(``time.process_time``: the steadier measure on a shared machine) and the wall time of each, and the
+ratio benchbed / direct (target <= 1.03).
 """
 from __future__ import annotations
 
