@@ -195,7 +195,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
         weights = state_dict_sha256(model)
     torch_device = resolve_device(device)
     data_dir = Path(data_dir) if data_dir else None
-    check_run(spec, chosen, reg, data_dir)  # every missing thing, before any work starts
+    check_run(spec, chosen, reg, data_dir, models=[model_spec])  # every missing thing, before any work starts
     points = test_points(spec, reg, data_dir)
     versions = library_versions()
     plugins = plugin_provenance(reg, model_spec, spec, chosen)

@@ -79,7 +79,7 @@ def _extractor_problems(name: str) -> list[str]:
 
 
 def preflight(track: TrackSpec, metrics: Sequence[str], registry, data_dir: Path | None = None,
-              executor: str | None = None) -> list[str]:
+              executor: str | None = None, models: Sequence = ()) -> list[str]:
     """The things the run of ``metrics`` on ``track`` needs but lacks, one line each (empty: all there)."""
     specs = [registry.metrics.get(m) for m in metrics]
     needs = {r for s in specs for r in s.requires}
@@ -99,9 +99,13 @@ def preflight(track: TrackSpec, metrics: Sequence[str], registry, data_dir: Path
                             f"{', '.join(s.name for s in specs if 'generation' in s.requires)} need: give it "
                             f"GenerationSettings(...) or leave those metrics out (--metrics)")
         else:
-            if settings.sampler not in registry.samplers:
-                problems.append(f"sampler {settings.sampler!r} (track {track.name!r}) is not registered: install "
-                                f"the plugin that provides it (see `benchbed plugins`)")
+            # the sampler each model is drawn with (a track may leave it to the model: sampler="model")
+            wanted = {settings.sampler_for(m): m.name for m in models} or {settings.sampler_for(): ""}
+            for sampler, model in sorted(wanted.items()):
+                if sampler not in registry.samplers:
+                    whose = f"model {model!r} on track {track.name!r}" if model else f"track {track.name!r}"
+                    problems.append(f"sampler {sampler!r} ({whose}) is not registered: install the plugin that "
+                                    f"provides it (see `benchbed plugins`)")
             problems.extend(_extractor_problems(settings.feature_extractor))
     if executor in EXECUTOR_DEPENDENCIES:
         module, fix = EXECUTOR_DEPENDENCIES[executor]
@@ -111,8 +115,8 @@ def preflight(track: TrackSpec, metrics: Sequence[str], registry, data_dir: Path
 
 
 def check_run(track: TrackSpec, metrics: Sequence[str], registry, data_dir: Path | None = None,
-              executor: str | None = None) -> None:
+              executor: str | None = None, models: Sequence = ()) -> None:
     """Raise :class:`PreflightError` listing every missing thing, or return when the run can start."""
-    problems = preflight(track, metrics, registry, data_dir, executor)
+    problems = preflight(track, metrics, registry, data_dir, executor, models)
     if problems:
         raise PreflightError(track.name, problems)

@@ -159,7 +159,7 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
         raise ConfigError(f"shard {only_shard} is out of range for {shards} shard(s)")
     store = ResultsStore(results_dir)
     data_dir = Path(data_dir).resolve() if data_dir else None
-    check_run(spec, chosen, registry, data_dir, executor)  # every missing thing, before any work starts
+    check_run(spec, chosen, registry, data_dir, executor, model_specs)  # every missing thing, before any work starts
     cache_dir = Path(cache_dir).resolve() if cache_dir else None
     threads_said = None if threads is None else f"{threads} (--threads)"
     if threads is None and executor == "local" and (device is None or str(device).startswith("cpu")):

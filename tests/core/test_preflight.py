@@ -194,3 +194,21 @@ def test_sigterm_ends_a_run_with_a_line_and_an_end_event(tmp_path):
     events = [json.loads(line) for line in (res / "runlog.jsonl").read_text().splitlines()]
     assert events[0]["event"] == "run_start" and events[-1]["event"] == "run_interrupted"
     assert "SIGTERM" in events[-1]["message"]
+
+
+def test_preflight_checks_each_models_own_sampler_on_a_model_sampler_track(registry, tmp_path):
+    """sampler="model": every model is drawn with its own sampler, so each one is checked (and only those)."""
+    import dataclasses
+
+    from benchbed.specs import ModelSpec
+
+    track = TrackSpec(name="joint-like", dataset="digits", norm="Linf", eps=0.1, n_examples=10,
+                      metrics=("clean_accuracy", "generative"),
+                      generation=GenerationSettings(sampler="model", feature_extractor="digits-cnn"))
+    own = ModelSpec(name="own-sampler", dataset="digits", threat_models=("Linf",), architecture="MLP",
+                    recipe="joint", loader=lambda device: None, sampler="jem-sgld")
+    missing = dataclasses.replace(own, name="missing-sampler", sampler="nowhere")
+    assert preflight(track, track.metrics, registry, tmp_path / "data", models=[own]) == []
+    problems = preflight(track, track.metrics, registry, tmp_path / "data", models=[own, missing])
+    assert problems == ["sampler 'nowhere' (model 'missing-sampler' on track 'joint-like') is not registered: "
+                        "install the plugin that provides it (see `benchbed plugins`)"]
