@@ -87,7 +87,7 @@ def make_detection_metric(name: str, prefix: str, sources: dict[str, str], *, wi
         cols += [
             Column(f"{prefix}auroc_{score}", f"AUROC (%) of telling natural test points from {what} by the {text}; "
                    "higher = better detector", True, "%", reduce=Reduction("auroc", (nat, ood), _percent_auroc),
-                   headline=score == "energy" and with_calibration, group="detection",
+                   group="detection",
                    protocol="natural test points vs one OOD point per test index"),
             Column(f"{prefix}auroc_{score}_adv", f"AUROC (%) of telling adversarial test points (untargeted PGD-20 "
                    f"final iterate) from {what} by the {text}; higher = adversarial points still read as "

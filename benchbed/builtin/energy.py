@@ -106,7 +106,8 @@ _TRADES = (
     ("marginal_term", "trades_marginal_term_{kind}", "mean marginal term E(x) - E(x*) of the KL for the {text} "
      "(equals the mean energy gap); KL = joint term + this"),
 )
-HEADLINE = {("gap_mean", UNTARGETED, "attack"), ("w1_rel", UNTARGETED, "attack"), ("w1_rel", UNTARGETED, "pgd")}
+# the compact board shows one alignment column (issue 15: clean, robust, alignment, IS/FID, flags at 1400 px)
+HEADLINE = {("w1_rel", UNTARGETED, "attack")}
 NATURAL, JOINT_NATURAL = "energy_nat", "joint_energy_nat"
 
 

@@ -177,6 +177,29 @@ def test_compact_board_fits_1400px_without_scrolling(site, browser, artifacts):
     assert severe(browser) == []
 
 
+def test_the_committed_board_fits_1400px_without_scrolling(browser, artifacts):
+    """The same on the published digits site, with the real zoo's columns (the synthetic one above cannot
+    notice a new headline column that pushes IS/FID or the flags out of view)."""
+    from selenium.webdriver.common.by import By
+
+    committed = Path(__file__).resolve().parents[2] / "leaderboards" / "site"
+    page = next(committed.glob("track-digits-linf.*.html"))
+    _viewport(browser, 1400, 900)
+    try:
+        browser.get(page.as_uri())
+        wrap = browser.execute_script("var w = document.querySelector('#lb').parentElement;"
+                                      "return [w.clientWidth, w.scrollWidth];")
+        assert wrap[1] <= wrap[0], "the committed compact table scrolls sideways at 1400 px"
+        for col in ("clean_accuracy", "robust_accuracy", "energy_w1_rel_untargeted", "digits_is", "digits_fid",
+                    "flags"):
+            box = browser.execute_script("var r = arguments[0].getBoundingClientRect(); return [r.right, r.bottom];",
+                                         browser.find_element(By.CSS_SELECTOR, f'th[data-col="{col}"]'))
+            assert box[0] <= 1400 and box[1] <= 900, col
+        browser.save_screenshot(str(artifacts / "committed-track-1400.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def test_flag_badges_scroll_to_their_explanation(site, browser):
     from selenium.webdriver.common.by import By
 
