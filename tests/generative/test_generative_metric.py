@@ -140,16 +140,19 @@ def test_generative_is_a_model_level_unit_in_a_sharded_run(tiny_digits_mlp, tmp_
 
 
 def test_a_track_without_generation_settings_says_so(tiny_digits_mlp, tmp_path):
+    """Preflight refuses the run before any work, naming the track, the metric and both ways out."""
+    from benchbed.preflight import PreflightError
     from benchbed.runner import run_track
 
     host = PluginHost(load_external=False)
     host.register(TinyModel(tiny_digits_mlp), name="tiny")
     track = host.registry.tracks.get("digits-linf").replace(metrics=("generative",), generation=None, n_examples=10)
-    summary = run_track(track, ["tiny-mlp"], device="cpu", results_dir=tmp_path, registry=host.registry,
-                        show_progress=False)
-    record = summary.records[0]  # the metric fails alone: a partial record saying why
-    assert record.partial and not record.metrics
-    assert "has no generation settings" in record.metric_errors["generative"]
+    with pytest.raises(PreflightError, match=r"track 'digits-linf' has no generation settings, which metric\(s\) "
+                                             r"generative need: give it GenerationSettings\(\.\.\.\) or leave "
+                                             r"those metrics out \(--metrics\)"):
+        run_track(track, ["tiny-mlp"], device="cpu", results_dir=tmp_path, registry=host.registry,
+                  show_progress=False)
+    assert not list(tmp_path.rglob("*.json"))  # nothing was computed or stored
 
 
 def test_benchbed_sample_writes_pngs(tmp_path, fresh_plugins, monkeypatch, capsys):
