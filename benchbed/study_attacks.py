@@ -95,22 +95,28 @@ def _forked_rng(seed: int, device: torch.device):
     return ctx
 
 
-def apgd(model, x, y, *, eps, norm="Linf", seed=0, loss="ce", n_iter=100, batch_size=500):
-    """One APGD run (loss "ce" or "dlr") on every point; its highest-loss iterate."""
-    from pyautoattack.autopgd_base import APGDAttack
-
-    attacker = APGDAttack(model, n_iter=n_iter, norm=norm, n_restarts=1, eps=eps, seed=seed, loss=loss,
-                          device=x.device)
+def _single_runs(attacker, x, y, *, seed: int, batch_size: int, pick: int) -> torch.Tensor:
+    """One ``attack_single_run`` of a pyautoattack attack per batch, under a forked RNG; its output
+    ``pick`` (the x* it returns there) for every point."""
     attacker.init_hyperparam(x)
     out = torch.empty_like(x)
     ctx = _forked_rng(seed, x.device)
     try:
         for lo in range(0, x.shape[0], batch_size):
             rows = slice(lo, lo + batch_size)
-            out[rows] = attacker.attack_single_run(x[rows], y[rows])[0].detach()
+            out[rows] = attacker.attack_single_run(x[rows], y[rows])[pick].detach()
     finally:
         ctx.__exit__(None, None, None)
-    return out, _all_moved(x)
+    return out
+
+
+def apgd(model, x, y, *, eps, norm="Linf", seed=0, loss="ce", n_iter=100, batch_size=500):
+    """One APGD run (loss "ce" or "dlr") on every point; its highest-loss iterate."""
+    from pyautoattack.autopgd_base import APGDAttack
+
+    attacker = APGDAttack(model, n_iter=n_iter, norm=norm, n_restarts=1, eps=eps, seed=seed, loss=loss,
+                          device=x.device)
+    return _single_runs(attacker, x, y, seed=seed, batch_size=batch_size, pick=0), _all_moved(x)
 
 
 def apgd_targeted(model, x, y, *, eps, norm="Linf", seed=0, n_iter=100, n_target_classes=9, batch_size=500):
@@ -163,13 +169,4 @@ def square(model, x, y, *, eps, norm="Linf", seed=0, n_queries=5000, batch_size=
 
     attacker = SquareAttack(model, p_init=0.8, n_queries=n_queries, eps=eps, norm=norm, n_restarts=1, seed=seed,
                             device=x.device, resc_schedule=False)
-    attacker.init_hyperparam(x)
-    out = torch.empty_like(x)
-    ctx = _forked_rng(seed, x.device)
-    try:
-        for lo in range(0, x.shape[0], batch_size):
-            rows = slice(lo, lo + batch_size)
-            out[rows] = attacker.attack_single_run(x[rows], y[rows])[1].detach()
-    finally:
-        ctx.__exit__(None, None, None)
-    return out, _all_moved(x)
+    return _single_runs(attacker, x, y, seed=seed, batch_size=batch_size, pick=1), _all_moved(x)

@@ -78,3 +78,19 @@ def warn_broken_plugins(registry) -> None:
         if info.error and not any(info.name in p for p in registry.problems):
             print(f"benchbed: warning: plugin {info.name!r} ({info.distribution}) failed to load: {info.error}",
                   file=sys.stderr)
+
+
+def model_and_track(model: str, track: str):
+    """The registered model and track a one-model command works on (with broken plugins reported),
+    refusing a model of another dataset in one line."""
+    from .. import plugins
+    from ..errors import ConfigError
+
+    registry = plugins.registry()
+    warn_broken_plugins(registry)
+    track_spec = registry.tracks.get(track)
+    model_spec = registry.models.get(model)
+    if model_spec.dataset != track_spec.dataset:
+        raise ConfigError(f"model {model!r} is a {model_spec.dataset} model but track {track_spec.name!r} uses "
+                          f"{track_spec.dataset}: pick a {model_spec.dataset} track (see `benchbed tracks`)")
+    return registry, model_spec, track_spec

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import plugins
 from ..builtin.tracks import DEFAULT_TRACK
 from ..errors import ConfigError
-from . import warn_broken_plugins
+from . import model_and_track
 
 
 def _list(text: str | None) -> list[str] | None:
@@ -18,13 +17,7 @@ def cmd_generation_study(args) -> int:
     from ..generative.study import run_generation_study
     from ..store import ResultsStore
 
-    registry = plugins.registry()
-    warn_broken_plugins(registry)
-    track = registry.tracks.get(args.track)
-    model_spec = registry.models.get(args.model)
-    if model_spec.dataset != track.dataset:
-        raise ConfigError(f"model {args.model!r} is a {model_spec.dataset} model but track {track.name!r} uses "
-                          f"{track.dataset}: pick a {model_spec.dataset} track (see `benchbed tracks`)")
+    registry, model_spec, track = model_and_track(args.model, args.track)
     try:
         steps = [int(k) for k in _list(args.steps)] if args.steps else None
     except ValueError:

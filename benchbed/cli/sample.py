@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import plugins
 from ..builtin.tracks import DEFAULT_TRACK
 from ..errors import ConfigError
-from . import warn_broken_plugins
+from . import model_and_track
 
 
 def cmd_sample(args) -> int:
@@ -27,13 +26,7 @@ def cmd_sample(args) -> int:
     from ..generative.sampling import draw_samples
     from ..store import atomic_write_bytes
 
-    registry = plugins.registry()
-    warn_broken_plugins(registry)
-    track = registry.tracks.get(args.track)
-    model_spec = registry.models.get(args.model)
-    if model_spec.dataset != track.dataset:
-        raise ConfigError(f"model {args.model!r} is a {model_spec.dataset} model but track {track.name!r} uses "
-                          f"{track.dataset}: pick a {model_spec.dataset} track (see `benchbed tracks`)")
+    registry, model_spec, track = model_and_track(args.model, args.track)
     if track.generation is None:
         raise ConfigError(f"track {track.name!r} has no generation settings: pick a track that lists them")
     if args.n is not None and args.n <= 0:
