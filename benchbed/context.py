@@ -10,6 +10,7 @@ so no host round trip is added inside attack or sampler loops.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,7 +61,7 @@ class GuardedModel(torch.nn.Module):
             if out.device.type == "cpu":
                 # on the CPU a check costs no device round trip: one reduction, and the exact count only
                 # when it is not finite (a NaN or inf anywhere makes the sum NaN or inf)
-                if not bool(torch.isfinite(out.detach().sum())):
+                if not math.isfinite(out.detach().sum().item()):
                     bad = int((~torch.isfinite(out.detach())).any(dim=1).sum())
                     self._bad = bad if self._bad is None else self._bad + bad
             else:  # on an accelerator: counted on the device, read once per phase (no per-call sync)
