@@ -136,7 +136,8 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
             by_model[row.model].append((tv, row))
     models = []
     for name in sorted(by_model):
-        entries = sorted(by_model[name], key=lambda e: e[0].name)
+        # the track that measures the most first (e.g. digits-linf before the generative-only digits-joint)
+        entries = sorted(by_model[name], key=lambda e: (-len(e[1].record.metrics), e[0].name))
         first = entries[0][1]
         per_track = []
         for tv, row in entries:
