@@ -89,9 +89,6 @@ def preflight(track: TrackSpec, metrics: Sequence[str], registry, data_dir: Path
         if attack.library and not _installed(attack.library):
             problems.append(f"attack {attack.name!r} needs the Python package {attack.library!r}, which is not "
                             f"installed: pip install {attack.library}")
-        if not attack.supports(track.norm):
-            problems.append(f"attack {attack.name!r} does not support the {track.norm} norm of track "
-                            f"{track.name!r}: pick a track with one of {', '.join(attack.norms)}")
     if "generation" in needs:
         settings = track.generation
         if settings is None:

@@ -33,19 +33,29 @@ def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | 
     _check_attack_fits(spec, attack)
     for name in spec.metrics:
         registry.metrics.get(name)
-    if n_examples is not None:
-        if n_examples <= 0:
-            raise ConfigError(f"--n-examples must be a positive number of test points, got {n_examples}")
-        spec = spec.replace(n_examples=n_examples)
-    return spec
+    return with_n_examples(spec, n_examples)
 
 
-def _check_attack_fits(track: TrackSpec, attack) -> None:
-    """Refuse, before any work, a track whose norm or options its attack does not declare."""
+def with_n_examples(track: TrackSpec, n_examples: int | None) -> TrackSpec:
+    """The track on its first ``n_examples`` test points (a quick mode); None leaves it."""
+    if n_examples is None:
+        return track
+    if n_examples <= 0:
+        raise ConfigError(f"--n-examples must be a positive number of test points, got {n_examples}")
+    return track.replace(n_examples=n_examples)
+
+
+def check_attack_norm(track: TrackSpec, attack: AttackSpec) -> None:
+    """Refuse an attack that does not declare the track's norm (AttackSpec.norms)."""
     if not attack.supports(track.norm):
         raise ConfigError(f"track {track.name!r} attacks in {track.norm} but attack {attack.name!r} supports only "
                           f"{', '.join(attack.norms) or 'no norm'}: pick an attack for {track.norm} "
                           f"(`benchbed attacks`) or fix the attack's AttackSpec.norms")
+
+
+def _check_attack_fits(track: TrackSpec, attack) -> None:
+    """Refuse, before any work, a track whose norm or options its attack does not declare."""
+    check_attack_norm(track, attack)
     unknown = sorted(set(track.attack_options) - set(attack.options)) if attack.options else []
     if unknown:
         raise ConfigError(f"track {track.name!r} passes attack option(s) {', '.join(unknown)} that attack "

@@ -101,15 +101,20 @@ def variant_of(registered: TrackSpec, track: TrackSpec, metrics: Sequence[str]) 
     return "-".join(parts)
 
 
+def attack_provenance(registry, name: str) -> dict[str, Any]:
+    """The attack's plugin and the version of the library that does its work (both change its numbers)."""
+    attack = registry.attacks.get(name)
+    return {**registry.provenance("attacks", name), "library": attack.library,
+            "library_version": distribution_version(attack.library) if attack.library else ""}
+
+
 def plugin_provenance(registry, model: ModelSpec, track: TrackSpec, metrics: Sequence[str]) -> dict[str, Any]:
     """The plugins (and the attack's library) whose code makes this model's numbers on this track."""
     out: dict[str, Any] = {"model": registry.provenance("models", model.name),
                            "dataset": registry.provenance("datasets", track.dataset)}
     specs = [registry.metrics.get(m) for m in metrics]
     if any("attack" in s.requires for s in specs):
-        attack = registry.attacks.get(track.attack)
-        out["attack"] = {**registry.provenance("attacks", attack.name), "library": attack.library,
-                         "library_version": distribution_version(attack.library) if attack.library else ""}
+        out["attack"] = attack_provenance(registry, track.attack)
     for spec in specs:
         out[f"metric:{spec.name}"] = registry.provenance("metrics", spec.name)
     if track.generation is not None and any("generation" in s.requires for s in specs):

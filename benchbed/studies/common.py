@@ -60,19 +60,15 @@ def prepare(registry, model_name: str, track_name: str | None, *, n_examples: in
     """Check the request (one-line errors), then load the model and the points."""
     from ..devices import resolve_device
     from ..evaluation import load_model, test_points
-    from ..provenance import distribution_version, library_versions, state_dict_sha256
+    from ..provenance import library_versions, state_dict_sha256
+    from ..runner import check_attack_norm, with_n_examples
+    from ..units import attack_provenance
 
     model_spec = registry.models.get(model_name)
     track = pick_track(registry, model_spec, track_name)
     for name in attacks:
-        spec = registry.attacks.get(name)
-        if not spec.supports(track.norm):
-            raise ConfigError(f"attack {name!r} does not support the {track.norm} norm of track {track.name!r}: "
-                              f"it supports {', '.join(spec.norms)}")
-    if n_examples is not None:
-        if n_examples <= 0:
-            raise ConfigError(f"--n-examples must be a positive number of test points, got {n_examples}")
-        track = track.replace(n_examples=min(n_examples, track.n_examples))
+        check_attack_norm(track, registry.attacks.get(name))
+    track = with_n_examples(track, None if n_examples is None else min(n_examples, track.n_examples))
     dataset = registry.datasets.get(track.dataset)
     points = test_points(track, registry, data_dir)
     dev = resolve_device(device)
@@ -80,9 +76,7 @@ def prepare(registry, model_name: str, track_name: str | None, *, n_examples: in
     plugins: dict[str, Any] = {"model": registry.provenance("models", model_spec.name),
                                "dataset": registry.provenance("datasets", track.dataset)}
     for name in attacks:
-        spec = registry.attacks.get(name)
-        plugins[f"attack:{name}"] = {**registry.provenance("attacks", name), "library": spec.library,
-                                     "library_version": distribution_version(spec.library) if spec.library else ""}
+        plugins[f"attack:{name}"] = attack_provenance(registry, name)
     setup = StudySetup(registry=registry, model_spec=model_spec, track=track, dataset=dataset, device=dev,
                        model=None, points=LabelledImages(points.images.to(dev), points.labels.to(dev)),
                        weights_sha256=state_dict_sha256(module), versions=library_versions(), plugins=plugins)
