@@ -36,6 +36,7 @@ class PlainProgress:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self._last: dict[str, float] = {}
+        self._unit_errors: dict[str, str] = {}  # model -> its last unit's error (a model failing with it says it once)
         self._line(f"run {run.run_id}: track {run.track}, {len(run.models)} model(s), {run.planned} unit(s) to "
                    f"compute" + "".join(f", {k} {v}" for k, v in run.header.items()))
 
@@ -59,7 +60,11 @@ class PlainProgress:
                                             if event.fields.get("attempt", 1) > 1 else ""))
         elif kind == "metric_done":
             self._line(f"{who}: {event.fields.get('metric')} done")
+        elif kind == "model_failed" and self._unit_errors.get(event.model) == event.message:
+            return  # the unit's FAILED line just said it
         elif kind in ("unit_done", "unit_failed", "unit_retry", "model_failed", "note", "run_interrupted"):
+            if kind == "unit_failed":
+                self._unit_errors[event.model] = event.message
             text = {"unit_done": f"done in {event.fields.get('seconds', 0):.1f}s", "unit_failed": "FAILED: ",
                     "unit_retry": "failed, retrying: ", "model_failed": "FAILED: ", "note": "",
                     "run_interrupted": "run interrupted: "}[kind]

@@ -47,3 +47,21 @@ def test_evaluate_progress_can_be_switched_off(tiny_digits_mlp, capsys, monkeypa
     benchbed.evaluate(tiny_digits_mlp, n_examples=20, metrics="clean_accuracy", device="cpu", name="mlp",
                       progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_model_failing_with_its_units_error_is_said_once():
+    """unit_failed then model_failed with the same error: one FAILED line; another error still shows."""
+    import io
+
+    from benchbed.builtin.observers import PlainProgress
+    from benchbed.events import RunEvent, RunInfo
+
+    out = io.StringIO()
+    show = PlainProgress(RunInfo(run_id="r", track="t", models=("m",), results_dir="x", planned=1), stream=out)
+    error = "model 'm' returned NaN/inf logits for 3 of 40 adversarial inputs"
+    show(RunEvent("unit_failed", "r", "t", model="m", unit="all", message=error))
+    show(RunEvent("model_failed", "r", "t", model="m", message=error))
+    show(RunEvent("model_failed", "r", "t", model="m", message="its record could not be written"))
+    lines = out.getvalue().splitlines()[1:]
+    assert [line.split("] ", 1)[1] for line in lines] == [f"m: FAILED: {error}",
+                                                          "m: FAILED: its record could not be written"]
