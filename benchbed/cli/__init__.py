@@ -43,8 +43,29 @@ def build_parser(host=None) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(show):
+    """Python's warning display prints the warning's source line under it; benchbed's own warnings
+    (a damaged or foreign result file ...) are one line each on the command line."""
+    from ..store import ResultFileWarning
+
+    def display(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ResultFileWarning):
+            print(f"benchbed: warning: {message}", file=file or sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+    return display
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     try:
         from .. import plugins
 

@@ -395,3 +395,21 @@ def test_adding_a_metric_to_the_tracks_set_is_not_partial(healthy, tmp_path):
     assert added.status == "ok" and not added.partial and added.variant  # its own variant, complete
     fewer = run(reg, tmp_path, ["m"], metrics=["clean_accuracy"]).records[0]
     assert fewer.partial and fewer.missing_metrics == ("robust_accuracy",)
+
+
+def test_a_damaged_result_file_is_one_warning_line_on_the_command_line(tmp_path, capsys):
+    """Python's own warning display adds the source line under the message; the CLI says it in one line."""
+    import warnings
+
+    from benchbed.cli import main
+
+    folder = tmp_path / "results" / "digits-linf.000000000000"
+    folder.mkdir(parents=True)
+    (folder / "forged.json").write_text(json.dumps({"model": "forged-best", "metrics": {"robust_accuracy": 100.0}}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["results", "--out", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("benchbed: warning: ignoring result file ") and "forged.json" in err[0]
+    assert "schema_version" in err[0]
+    assert err[1].startswith("benchbed: error: no results in ") and len(err) == 2
