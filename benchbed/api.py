@@ -11,8 +11,8 @@
     model = benchbed.load_model("aa-example-resnet18", device="cpu")
 
 ``evaluate`` runs exactly what ``benchbed run`` runs for one model -- the worker's
-:func:`benchbed.evaluation.evaluate_unit` on the same test points, and the one record builder
-:func:`benchbed.record.build_record` -- so an unregistered model gets the numbers it would get as a
+:func:`benchbed.engine.evaluation.evaluate_unit` on the same test points, and the one record builder
+:func:`benchbed.results.record.build_record` -- so an unregistered model gets the numbers it would get as a
 registered plugin, and a registered one (pass its name) gets the record ``benchbed run`` writes.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .builtin.tracks import DEFAULT_TRACK
-from .errors import ConfigError
+from benchbed.builtin.tracks import DEFAULT_TRACK
+from benchbed.contracts.errors import ConfigError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from .plugins import Registry
-    from .record import Record
-    from .specs import ModelSpec, TrackSpec
+    from benchbed.contracts.specs import ModelSpec, TrackSpec
+    from benchbed.registry import Registry
+    from benchbed.results.record import Record
 
 ADHOC_RECIPE = "unregistered"
 ADHOC_PLUGIN = "benchbed.evaluate"
@@ -42,7 +42,7 @@ ADHOC_PLUGIN = "benchbed.evaluate"
 
 @dataclass
 class EvaluationResult:
-    """What :func:`evaluate` returns: the :class:`~benchbed.record.Record`, its per-point arrays, and
+    """What :func:`evaluate` returns: the :class:`~benchbed.results.record.Record`, its per-point arrays, and
     the numbers at hand (``result.metrics``, ``result["robust_accuracy"]``)."""
 
     record: Record
@@ -79,7 +79,7 @@ class EvaluationResult:
 
     def to_frame(self) -> pd.DataFrame:
         """A one-row DataFrame with the columns ``benchbed results`` prints for this track."""
-        from .tables import records_frame
+        from benchbed.results.tables import records_frame
 
         return records_frame([self.record], all_columns=True)
 
@@ -92,9 +92,8 @@ class EvaluationResult:
 def _registry(registry=None) -> Registry:
     if registry is not None:
         return registry
-    from . import plugins
-
-    return plugins.registry()
+    from benchbed import registry as plugin_registry
+    return plugin_registry.registry()
 
 
 def list_models(pattern: str = "*", track: str | None = None, *, registry=None) -> list[str]:
@@ -113,13 +112,13 @@ def list_tracks(pattern: str = "*", *, registry=None) -> list[str]:
 
 
 def get_model_spec(name: str, *, registry=None) -> ModelSpec:
-    """The registered :class:`~benchbed.specs.ModelSpec` (metadata, reported numbers) of a model."""
+    """The registered :class:`~benchbed.contracts.specs.ModelSpec` (metadata, reported numbers) of a model."""
     return _registry(registry).models.get(name)
 
 
 def load_model(name: str, device: str | torch.device | None = None, *, registry=None) -> nn.Module:
     """A registered model, loaded (checksum checked) in eval mode on ``device`` (default: the best here)."""
-    from .devices import resolve_device
+    from benchbed.engine.devices import resolve_device
 
     return _registry(registry).models.get(name).load(resolve_device(device))
 
@@ -127,8 +126,8 @@ def load_model(name: str, device: str | torch.device | None = None, *, registry=
 # -- evaluation -------------------------------------------------------------------------------------
 def adhoc_spec(model: nn.Module, track: TrackSpec, name: str | None = None) -> ModelSpec:
     """A ModelSpec for an unregistered module on ``track`` (loader: move it to the device)."""
-    from .provenance import state_dict_sha256
-    from .specs import ModelSpec, check_name
+    from benchbed.contracts.specs import ModelSpec, check_name
+    from benchbed.results.provenance import state_dict_sha256
 
     def loader(device, _module=model):
         return _module.to(device)
@@ -164,15 +163,15 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     import numpy as np
     import torch
 
-    from .devices import resolve_device
-    from .evaluation import Expected, UnitTask, evaluate_unit, test_points
-    from .events import Observers, RunInfo, progress_milestone
-    from .preflight import check_run
-    from .provenance import library_versions, state_dict_sha256
-    from .record import build_record
-    from .runlog import new_run_id
-    from .runner import registered_track, resolve_track, select_metrics
-    from .units import plan_units, plugin_provenance, result_key, variant_of
+    from benchbed.contracts.events import Observers, RunInfo, progress_milestone
+    from benchbed.engine.devices import resolve_device
+    from benchbed.engine.evaluation import Expected, UnitTask, evaluate_unit, test_points
+    from benchbed.engine.preflight import check_run
+    from benchbed.engine.runner import registered_track, resolve_track, select_metrics
+    from benchbed.engine.units import plan_units, plugin_provenance, result_key, variant_of
+    from benchbed.results.provenance import library_versions, state_dict_sha256
+    from benchbed.results.record import build_record
+    from benchbed.results.runlog import new_run_id
 
     reg = _registry(registry)
     spec = resolve_track(track, reg, n_examples, attack_mode)
@@ -204,7 +203,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     run_id = new_run_id()
     (unit,) = plan_units(model_spec, spec, reg, 1, metrics=chosen, variant=variant, result=key)
     if threads is None and torch_device.type == "cpu":
-        from .devices import default_threads
+        from benchbed.engine.devices import default_threads
 
         threads = default_threads()[0]
     task = UnitTask(unit=unit, track=spec, expected=Expected(weights, versions, plugins, chosen),
@@ -240,7 +239,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
                                   result_key=key, variant=variant, run_id=run_id)
     path = None
     if results_dir is not None:
-        from .store import ResultsStore
+        from benchbed.results.store import ResultsStore
 
         store = ResultsStore(results_dir)
         record = store.write(record, merged)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .checkpoints import load_state_dict, verify_sha256
-from .errors import (
+from benchbed.contracts.checkpoints import load_state_dict, verify_sha256
+from benchbed.contracts.errors import (
     BenchbedError,
     ChecksumError,
     ConfigError,
@@ -25,10 +25,9 @@ from .errors import (
     ModelOutputError,
     UnknownNameError,
 )
-from .hookspecs import hookimpl
-from .provenance import sha256_file
-from .reductions import Reduction, column_values, mean, percent, scalar
-from .specs import (
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.reductions import Reduction, column_values, mean, percent, scalar
+from benchbed.contracts.specs import (
     TARGETED,
     UNTARGETED,
     AttackIterate,
@@ -50,22 +49,22 @@ from .specs import (
     TrackSpec,
     TrainingCheckpoint,
 )
+from benchbed.results.provenance import sha256_file
 
 if TYPE_CHECKING:
-    from .context import EvaluationContext, GuardedModel
-    from .generative.sampling import SampleRequest
+    from benchbed.engine.context import EvaluationContext, GuardedModel
+    from benchbed.generative.sampling import SampleRequest
 
 # These need torch; they load on first use, so that importing this module (when plugins are listed)
 # stays cheap.
-_LAZY = {"EvaluationContext": "benchbed.context", "GuardedModel": "benchbed.context",
+_LAZY = {"EvaluationContext": "benchbed.engine.context", "GuardedModel": "benchbed.engine.context",
          "SampleRequest": "benchbed.generative.sampling"}
 
 
 def dataset_split(name: str, split: str, data_dir=None) -> LabelledImages:
     """A registered dataset's split (e.g. to train a model on ``dataset_split("digits", "train")``)."""
-    from . import plugins
-
-    return plugins.registry().datasets.get(name).load(split, data_dir)
+    from benchbed import registry as plugin_registry
+    return plugin_registry.registry().datasets.get(name).load(split, data_dir)
 
 
 def __getattr__(name: str) -> Any:

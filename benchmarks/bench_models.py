@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 import benchbed
-from benchbed.specs import ModelSpec
+from benchbed.contracts.specs import ModelSpec
 
 SEEDS = (0, 1, 2, 3)
 
@@ -18,7 +18,7 @@ SEEDS = (0, 1, 2, 3)
 def build(seed: int, device, hidden: int = 256):
     import torch
 
-    from benchbed.datasets import load_digits_split
+    from benchbed.builtin.dataset_loaders import load_digits_split
 
     train = load_digits_split("train")
     x = train.images.reshape(len(train), -1).double()

@@ -30,13 +30,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchbed.attacks import run_autoattack
+from benchbed.builtin.autoattack import run_autoattack
+from benchbed.builtin.dataset_loaders import load_digits_split
 from benchbed.builtin.energy import compute_energy
 from benchbed.builtin.metrics import robust_accuracy
-from benchbed.context import EvaluationContext
-from benchbed.datasets import load_digits_split
-from benchbed.devices import device_name, resolve_device
-from benchbed.specs import AttackSpec, LabelledImages, ModelSpec, TrackSpec
+from benchbed.contracts.specs import AttackSpec, LabelledImages, ModelSpec, TrackSpec
+from benchbed.engine.context import EvaluationContext
+from benchbed.engine.devices import device_name, resolve_device
 
 ZOO_MODELS = ("digits-cnn-standard", "digits-cnn-trades")
 
@@ -64,9 +64,8 @@ def load_models(names: list[str], device) -> list[tuple[str, torch.nn.Module]]:
             out.append((name, tiny_model().to(device)))
             continue
         if registry is None:
-            from benchbed import plugins
-
-            registry = plugins.registry()
+            from benchbed import registry as plugin_registry
+            registry = plugin_registry.registry()
         if name not in registry.items["models"]:
             print(f"skipping {name}: not installed (pip install -e plugins/benchbed-digits-zoo)", file=sys.stderr)
             continue

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from benchbed import plugins
-from benchbed.attacks import FAST_ATTACK_OPTIONS
+from benchbed import registry as plugin_registry
+from benchbed.builtin.autoattack import FAST_ATTACK_OPTIONS
 
 # "fast" is --attack-mode fast; "ce+dlr" (APGD-CE + untargeted APGD-DLR) is measured as a cheaper candidate
 MODES = {"standard": {"version": "standard"}, "fast": FAST_ATTACK_OPTIONS,
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.getLogger("auto-attack").setLevel(logging.WARNING)
-    registry = plugins.registry()
+    registry = plugin_registry.registry()
     track = registry.tracks.get("digits-linf")
     names = args.model or [m.name for m in registry.models_for(track)]
     test = registry.datasets.get(track.dataset).load("test")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from benchbed.devices import device_name, resolve_device
+from benchbed.engine.devices import device_name, resolve_device
 
 # images per stage at scale 1, and batch sizes per device kind
 COUNTS = {"logits": 10_000, "apgd-ce": 1_000, "sgld": 2_000, "features": 10_000}
@@ -130,9 +130,8 @@ def main(argv=None) -> int:
     count = {k: max(16, int(v * args.scale)) for k, v in COUNTS.items()}
     batch = {k: min(v, count[k]) for k, v in BATCH[kind].items()}
     torch.manual_seed(0)
-    from benchbed import plugins
-
-    registry = plugins.registry()
+    from benchbed import registry as plugin_registry
+    registry = plugin_registry.registry()
     results = []
     workloads = []
     if "aa-example-resnet18" in registry.models:

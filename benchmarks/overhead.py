@@ -12,7 +12,7 @@ In one process, with torch at 1 thread, alternately:
 - ``direct``: the same work as bare calls: the model's loader, its logits, ``pyautoattack.AutoAttack(...,
   version='standard', seed=0).run_standard_evaluation`` on the same points and batch size, energies
   (-logsumexp of the logits) of the natural and adversarial points, PGD-20's final iterates (untargeted
-  and targeted, ``benchbed.pgd``'s pure function, as the energy metric's second protocol), per-class PCA
+  and targeted, ``benchbed.functional.pgd``'s pure function, as the energy metric's second protocol), per-class PCA
   seeds and the SGLD loop written out in torch with the track's settings, and
   ``torch_fidelity.calculate_metrics`` (IS, FID, KID, the digits extractor) of the samples against the training split.
 
@@ -35,15 +35,15 @@ from pathlib import Path
 
 import torch
 
-from benchbed import plugins
+from benchbed import registry as plugin_registry
 
 
 def direct(model_spec, track, registry) -> dict:
     import torch_fidelity
     from pyautoattack import AutoAttack
 
+    from benchbed.functional.pgd import pgd_final_iterate, runner_up
     from benchbed.generative.fidelity import ensure_extractor, to_uint8
-    from benchbed.pgd import pgd_final_iterate, runner_up
 
     gen = track.generation
     model = model_spec.load("cpu")
@@ -117,7 +117,7 @@ def direct(model_spec, track, registry) -> dict:
 
 
 def with_benchbed(model_name, registry, out: Path) -> dict:
-    from benchbed.runner import run_track
+    from benchbed.engine.runner import run_track
 
     cache = Path(tempfile.mkdtemp(prefix="bb-overhead-cache-"))
     # the metrics the direct side reproduces (the detection metric is left out of both)
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     logging.getLogger("auto-attack").setLevel(logging.ERROR)
-    registry = plugins.registry()
+    registry = plugin_registry.registry()
     track = registry.tracks.get("digits-linf")
     spec = registry.models.get(args.model)
     runs = {"benchbed": [], "direct": []}

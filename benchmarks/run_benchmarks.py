@@ -42,10 +42,9 @@ TARGETS = {"harness_overhead": ("<=", 1.03), "shared_work": ("<=", 1.10), "scali
 def setup(threads: int):
     import torch
 
-    from benchbed import plugins
-
+    from benchbed import registry as plugin_registry
     torch.set_num_threads(threads)
-    host = plugins.host()
+    host = plugin_registry.host()
     registry = host.registry
     track = registry.tracks.get("digits-linf")
     zoo = [m.name for m in registry.models_for(track)
@@ -101,7 +100,7 @@ def summarise(name: str, numerator: str, denominator: str, times: dict[str, list
 def bench_harness(registry, model: str, n: int, repeats: int, threads: int, workdir: Path) -> dict:
     from pyautoattack import AutoAttack
 
-    from benchbed.runner import run_track, test_points
+    from benchbed.engine.runner import run_track, test_points
 
     track = registry.tracks.get("digits-linf").replace(name="bench-robust-only", metrics=("robust_accuracy",),
                                                   n_examples=n)
@@ -130,7 +129,7 @@ def bench_harness(registry, model: str, n: int, repeats: int, threads: int, work
 
 
 def bench_shared(registry, model: str, n: int, repeats: int, threads: int, workdir: Path) -> dict:
-    from benchbed.runner import run_track
+    from benchbed.engine.runner import run_track
 
     if "energy" not in registry.items["metrics"]:
         return {"name": "shared_work", "ratio": None, "note": "not measured: no 'energy' metric is registered"}
@@ -156,8 +155,8 @@ def bench_scaling(registry, models: list[str], n: int, files: list[str], workdir
         import ray
     except ImportError:
         return {"name": "scaling_speedup", "ratio": None, "note": "not measured: pip install 'benchbed[ray]'"}
-    from benchbed.executors.ray_executor import RayExecutor
-    from benchbed.runner import run_track
+    from benchbed.engine.executors.ray_executor import RayExecutor
+    from benchbed.engine.runner import run_track
 
     track = registry.tracks.get("digits-linf").replace(n_examples=n)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -181,7 +180,7 @@ def bench_scaling(registry, models: list[str], n: int, files: list[str], workdir
 
 
 def bench_second_run(registry, models: list[str], n: int, threads: int, workdir: Path) -> dict:
-    from benchbed.runner import run_track
+    from benchbed.engine.runner import run_track
 
     track = registry.tracks.get("digits-linf").replace(n_examples=n)
     out = workdir / "second-run"

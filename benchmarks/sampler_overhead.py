@@ -63,8 +63,8 @@ def _sync(device):
 
 
 def main(argv=None) -> int:
-    from benchbed.datasets import load_digits_split
-    from benchbed.plugins import PluginHost
+    from benchbed.builtin.dataset_loaders import load_digits_split
+    from benchbed.registry import PluginHost
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=1000)

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from benchbed.datasets import load_digits_split
+from benchbed.builtin.dataset_loaders import load_digits_split
 from benchbed.generative.seeds import _class_basis, cached_fit_seeds
 
 

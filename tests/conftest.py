@@ -11,11 +11,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 @pytest.fixture
 def fresh_plugins(monkeypatch):
     """A plugin host rebuilt from scratch for the test, and forgotten afterwards."""
-    from benchbed import plugins
-
-    plugins.reset()
-    yield plugins
-    plugins.reset()
+    from benchbed import registry as plugin_registry
+    plugin_registry.reset()
+    yield plugin_registry
+    plugin_registry.reset()
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +23,7 @@ def tiny_digits_mlp():
     import torch
     from torch import nn
 
-    from benchbed.datasets import load_digits_split
+    from benchbed.builtin.dataset_loaders import load_digits_split
 
     torch.manual_seed(0)
     train = load_digits_split("train")

@@ -14,9 +14,9 @@ plugin = pytest.importorskip(
     "benchbed_aa_example.plugin", reason="plugin not installed: pip install -e plugins/benchbed-aa-example"
 )
 
-from benchbed.errors import ChecksumError  # noqa: E402
-from benchbed.plugins import PluginHost  # noqa: E402
-from benchbed.provenance import sha256_file  # noqa: E402
+from benchbed.contracts.errors import ChecksumError  # noqa: E402
+from benchbed.registry import PluginHost  # noqa: E402
+from benchbed.results.provenance import sha256_file  # noqa: E402
 
 NAME = "aa-example-resnet18"
 

@@ -87,8 +87,8 @@ def test_no_import_cycle_in_benchbed():
 
 def test_the_worker_side_depends_on_nothing_above_it():
     graph = import_graph()
-    above = {"benchbed.scheduler", "benchbed.runner", "benchbed.store", "benchbed.cli", "benchbed.leaderboard",
-             "benchbed.executors", "benchbed.api"}
+    above = {"benchbed.engine.scheduler", "benchbed.engine.runner", "benchbed.results.store", "benchbed.cli",
+             "benchbed.leaderboard", "benchbed.engine.executors", "benchbed.api"}
 
     def reach(start: str) -> set[str]:
         seen, todo = set(), [start]
@@ -99,8 +99,8 @@ def test_the_worker_side_depends_on_nothing_above_it():
                     todo.append(nxt)
         return seen
 
-    bad = {m for m in reach("benchbed.evaluation") if any(m == a or m.startswith(a + ".") for a in above)}
-    assert not bad, f"benchbed.evaluation reaches {sorted(bad)}"
+    bad = {m for m in reach("benchbed.engine.evaluation") if any(m == a or m.startswith(a + ".") for a in above)}
+    assert not bad, f"benchbed.engine.evaluation reaches {sorted(bad)}"
 
 
 def test_bundled_plugins_import_only_the_public_plugin_api():

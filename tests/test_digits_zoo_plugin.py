@@ -20,7 +20,7 @@ zoo = pytest.importorskip("benchbed_digits_zoo.plugin",
 from benchbed_digits_zoo.checksums import CHECKSUMS  # noqa: E402
 
 from benchbed.plugin import ChecksumError, dataset_split, sha256_file  # noqa: E402
-from benchbed.plugins import PluginHost  # noqa: E402
+from benchbed.registry import PluginHost  # noqa: E402
 
 # name -> (recipe, family, sampler)
 MODELS = {

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from benchbed_joint_models import plugin
 from benchbed_joint_models.architectures import DatWideResNet, JemClassifier
 
-from benchbed.errors import ConfigError
+from benchbed.contracts.errors import ConfigError
 
 
 def _random_state(module, seed=0):
@@ -100,7 +100,7 @@ def test_missing_checkpoint_is_one_line_naming_file_and_source(tmp_path, monkeyp
 
 
 def test_registered_specs_name_family_sampler_and_reported():
-    from benchbed.plugins import PluginHost
+    from benchbed.registry import PluginHost
 
     host = PluginHost(load_external=False)
     host.register(plugin, name="joint-models")

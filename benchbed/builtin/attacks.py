@@ -1,9 +1,9 @@
 """Built-in attacks."""
 from __future__ import annotations
 
-from ..attacks import FAST_ATTACK_OPTIONS, run_autoattack
-from ..hookspecs import hookimpl
-from ..specs import TARGETED, UNTARGETED, AttackSpec
+from benchbed.builtin.autoattack import FAST_ATTACK_OPTIONS, run_autoattack
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.specs import TARGETED, UNTARGETED, AttackSpec
 
 
 @hookimpl

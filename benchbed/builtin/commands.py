@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import importlib
 
-from ..hookspecs import hookimpl
+from benchbed.contracts.hookspecs import hookimpl
 
 
 @hookimpl
 def register_commands(subparsers):
-    from ..cli import COMMAND_MODULES
+    from benchbed.cli import COMMAND_MODULES
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_parser(subparsers)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import functools
 
-from ..datasets import check_torchvision_files, load_digits_split, load_torchvision_split
-from ..hookspecs import hookimpl
-from ..specs import DatasetSpec
+from benchbed.builtin.dataset_loaders import check_torchvision_files, load_digits_split, load_torchvision_split
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.specs import DatasetSpec
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 

@@ -1,13 +1,13 @@
 """The ``detection`` metrics: energy as an out-of-distribution detector, and calibration (issue 13).
 
 Per test point i of a unit the metric scores three inputs with the energy score -E = logsumexp f and
-with the maximum softmax probability (maths: :mod:`benchbed.detection`):
+with the maximum softmax probability (maths: :mod:`benchbed.functional.detection`):
 
 - the natural test point x_i;
 - its adversarial x*_i: the final iterate of the untargeted 20-step PGD on all test points, shared with
   the ``energy`` metric's papers'-protocol columns (computed once per context);
 - OOD point i of the track's OOD set -- one OOD point per test index, so shards see the same points:
-  ``detection``: digits -> the embedded set of :mod:`benchbed.ood` (photo patches and noise from
+  ``detection``: digits -> the embedded set of :mod:`benchbed.functional.ood` (photo patches and noise from
   scikit-learn's sample images); CIFAR-10 / CIFAR-100 -> SVHN's test split.
   ``detection_cifar100``: CIFAR-10 -> CIFAR-100's test split.
 
@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import torch
 
-from ..detection import ECE_BINS, auroc, energy_score, expected_calibration_error, max_softmax
-from ..errors import BenchbedError
-from ..hookspecs import hookimpl
-from ..ood import digits_ood_images
-from ..reductions import Reduction
-from ..specs import UNTARGETED, Column, MetricOutput, MetricSpec
-from .energy import pgd_final_iterates
+from benchbed.builtin.energy import pgd_final_iterates
+from benchbed.contracts.errors import BenchbedError
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.reductions import Reduction
+from benchbed.contracts.specs import UNTARGETED, Column, MetricOutput, MetricSpec
+from benchbed.functional.detection import ECE_BINS, auroc, energy_score, expected_calibration_error, max_softmax
+from benchbed.functional.ood import digits_ood_images
 
 EMBEDDED_DIGITS_OOD = "digits-ood"
 SCORES = {"energy": ("energy score -E(x) = logsumexp f(x)", energy_score),

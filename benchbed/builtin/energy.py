@@ -17,7 +17,7 @@ per-point arrays hold NaN for them. The natural-energy columns cover all points.
 explains the choice; a statistic over no points is NaN.
 
 Beside them, the papers' protocol (columns ending ``_pgd``): the *final* iterate of a 20-step PGD
-(:mod:`benchbed.pgd`; untargeted CE ascent, and targeted towards the top wrong class) on *all* test
+(:mod:`benchbed.functional.pgd`; untargeted CE ascent, and targeted towards the top wrong class) on *all* test
 points, misclassified ones included, so every model is scored on the same points. Every column says
 which protocol it used (``Column.protocol``). Alignment columns come in logit units and, with ``_rel``
 in their name, divided by the std of the model's natural E(x) (joint: of E(x, y)) over all test
@@ -33,8 +33,12 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..context import block_ids
-from ..energy import (
+from benchbed.contracts.errors import BenchbedError
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.reductions import Reduction, finite_mean
+from benchbed.contracts.specs import TARGETED, UNTARGETED, Column, MetricOutput, MetricSpec
+from benchbed.engine.context import block_ids
+from benchbed.functional.energy import (
     energy_statistics,
     joint_energy,
     marginal_energy,
@@ -42,12 +46,8 @@ from ..energy import (
     normalised_statistics,
     trades_decomposition,
 )
-from ..errors import BenchbedError
-from ..hookspecs import hookimpl
-from ..pgd import NORMS as PGD_NORMS
-from ..pgd import PGD_STEPS, pgd_final_iterate, runner_up
-from ..reductions import Reduction, finite_mean
-from ..specs import TARGETED, UNTARGETED, Column, MetricOutput, MetricSpec
+from benchbed.functional.pgd import NORMS as PGD_NORMS
+from benchbed.functional.pgd import PGD_STEPS, pgd_final_iterate, runner_up
 
 _KIND_TEXT = {
     UNTARGETED: "untargeted x* (the attack's untargeted iterate, e.g. APGD-CE's max-loss point, on the points it "
@@ -67,7 +67,7 @@ PROTOCOLS = {
                                "points (misclassified included; the papers' protocol)"),
 }
 
-# statistic key of benchbed.energy.energy_statistics -> (column stem, description, higher_is_better, unit)
+# statistic key of benchbed.functional.energy.energy_statistics -> (column stem, description, higher_is_better, unit)
 _STATS = (
     ("n", "energy_n_{kind}", "number of points with an {text}; the {kind} columns cover these", None,
      "points"),
@@ -128,8 +128,8 @@ def _paired_stats(e_nat, e_adv, j_nat, j_adv) -> dict[str, float]:
 
 
 def paired_statistic(stat: str) -> Reduction:
-    """A reduction to one statistic of :func:`benchbed.energy.energy_statistics` (or of its normalised
-    companions, :func:`benchbed.energy.normalised_statistics`) over the points with an x*."""
+    """A reduction to one statistic of :func:`benchbed.functional.energy.energy_statistics` (or of its normalised
+    companions, :func:`benchbed.functional.energy.normalised_statistics`) over the points with an x*."""
     return Reduction(f"energy.{stat}", (), lambda *arrays: _paired_stats(*arrays)[stat])
 
 

@@ -1,18 +1,18 @@
 """Built-in executors: ``local`` (this process) and ``ray`` (a Ray cluster, optional extra)."""
 from __future__ import annotations
 
-from ..hookspecs import hookimpl
-from ..specs import ExecutorSpec
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.specs import ExecutorSpec
 
 
 def _local(**options):
-    from ..executors.base import LocalExecutor
+    from benchbed.engine.executors.base import LocalExecutor
 
     return LocalExecutor(**options)
 
 
 def _ray(**options):
-    from ..executors.ray_executor import RayExecutor
+    from benchbed.engine.executors.ray_executor import RayExecutor
 
     return RayExecutor(**options)
 

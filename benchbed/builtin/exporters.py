@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 
-from ..hookspecs import hookimpl
-from ..specs import ExporterSpec
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.specs import ExporterSpec
 
 
 def _frame_format(fmt: str):
     def render(records, options) -> str:
-        from ..tables import format_frame, records_frame
+        from benchbed.results.tables import format_frame, records_frame
 
         return format_frame(records_frame(records, all_columns=options.get("all_columns", False)), fmt)
 
@@ -17,13 +17,13 @@ def _frame_format(fmt: str):
 
 
 def _latex(records, options) -> str:
-    from ..exports import latex_tables
+    from benchbed.results.exports import latex_tables
 
     return latex_tables(records, all_columns=options.get("all_columns", False))
 
 
 def _model_info(records, options) -> str:
-    from ..exports import model_info
+    from benchbed.results.exports import model_info
 
     usable = [r for r in records if r.value("robust_accuracy") is not None]
     several = len({r.track for r in usable}) > 1
@@ -33,7 +33,7 @@ def _model_info(records, options) -> str:
 
 
 def _write_model_info(records, folder, options):
-    from ..exports import write_model_info
+    from benchbed.results.exports import write_model_info
 
     usable = [r for r in records if r.value("robust_accuracy") is not None]
     return write_model_info(usable, folder, provenance=options.get("provenance", False))

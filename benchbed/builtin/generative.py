@@ -14,10 +14,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..errors import ConfigError
-from ..hookspecs import hookimpl
-from ..reductions import scalar
-from ..specs import Column, MetricOutput, MetricSpec
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.reductions import scalar
+from benchbed.contracts.specs import Column, MetricOutput, MetricSpec
 
 GRID_PER_CLASS = 8
 GRID_MAX_ROWS = 10  # datasets with more classes show their first 10
@@ -40,7 +40,7 @@ CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # == generative.fidelity's (k
 
 def sampler_protocol(settings, sampler: str) -> str:
     """The sampler part of the protocol, in words (built-in samplers' knobs spelled out)."""
-    from ..generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
+    from benchbed.generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
 
     s, o = settings, dict(settings.options)
     if sampler == "sgld":
@@ -100,10 +100,10 @@ def _registered_n_samples(ctx) -> int | None:
 def compute_generative(ctx) -> MetricOutput:
     import numpy as np
 
-    from ..generative.fidelity import compute_fidelity, independent_classifier_accuracy
-    from ..generative.grid import GRID_ARRAY, grid_png
-    from ..generative.sampling import draw_samples
-    from ..generative.sgld import joint_energy
+    from benchbed.generative.fidelity import compute_fidelity, independent_classifier_accuracy
+    from benchbed.generative.grid import GRID_ARRAY, grid_png
+    from benchbed.generative.sampling import draw_samples
+    from benchbed.generative.sgld import joint_energy
 
     track = ctx.track
     settings = track.generation

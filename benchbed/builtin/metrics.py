@@ -1,9 +1,9 @@
 """Built-in accuracy metrics (percent, 0-100): per-point flags, reduced by ``percent``."""
 from __future__ import annotations
 
-from ..hookspecs import hookimpl
-from ..reductions import percent
-from ..specs import Column, MetricOutput, MetricSpec
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.reductions import percent
+from benchbed.contracts.specs import Column, MetricOutput, MetricSpec
 
 
 def clean_accuracy(ctx) -> MetricOutput:

@@ -12,9 +12,9 @@ import sys
 import time
 from typing import Any
 
-from ..hookspecs import hookimpl
-from ..runlog import RunLog
-from ..specs import ObserverSpec
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.specs import ObserverSpec
+from benchbed.results.runlog import RunLog
 
 ENV_PROGRESS = "BENCHBED_PROGRESS"
 PLAIN_EVERY_S = 5.0  # plain mode: at most one progress line per unit this often (state changes always)

@@ -1,25 +1,25 @@
 """Built-in samplers. A model author registers their own the same way (``register_samplers`` hook)."""
 from __future__ import annotations
 
-from ..generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS  # torch-free; a track's options override them
-from ..hookspecs import hookimpl
-from ..specs import SamplerSpec
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.specs import SamplerSpec
+from benchbed.generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS  # torch-free; a track's options override them
 
 
 def _sample_sgld(request):
-    from ..generative.sgld import sample_sgld  # torch only when sampling, not when listing plugins
+    from benchbed.generative.sgld import sample_sgld  # torch only when sampling, not when listing plugins
 
     return sample_sgld(request)
 
 
 def _sample_jem_sgld(request):
-    from ..generative.joint_samplers import sample_jem_sgld
+    from benchbed.generative.joint_samplers import sample_jem_sgld
 
     return sample_jem_sgld(request, JEM_DEFAULTS)
 
 
 def _sample_dat_pgd(request):
-    from ..generative.joint_samplers import sample_dat_pgd
+    from benchbed.generative.joint_samplers import sample_dat_pgd
 
     return sample_dat_pgd(request, DAT_DEFAULTS)
 

@@ -1,4 +1,4 @@
-"""The energy studies' attacks as attack plugins (maths in :mod:`benchbed.study_attacks`).
+"""The energy studies' attacks as attack plugins (maths in :mod:`benchbed.functional.study_attacks`).
 
 Each returns, like every attack, ``adversarial`` (x* where it flipped the point, x elsewhere) and
 ``robust``; and in ``iterates`` its x* on *every* point (the untargeted or targeted kind), which is
@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from ..errors import ConfigError
-from ..hookspecs import hookimpl
-from ..specs import TARGETED, UNTARGETED, AttackIterate, AttackRequest, AttackResult, AttackSpec
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.specs import TARGETED, UNTARGETED, AttackIterate, AttackRequest, AttackResult, AttackSpec
 
 VERSION = "1"
 
@@ -19,8 +19,7 @@ VERSION = "1"
 def _run(function_name: str, kind: str, allowed: tuple[str, ...], fixed: dict, request: AttackRequest) -> AttackResult:
     import torch
 
-    from .. import study_attacks
-
+    from benchbed.functional import study_attacks
     unknown = sorted(set(request.options) - set(allowed))
     if unknown:
         raise ConfigError(f"unknown option(s) {unknown} for this attack: allowed are {list(allowed)}")

@@ -1,8 +1,8 @@
 """Built-in tracks. ``digits-linf`` is the embedded default: it runs offline in minutes on a CPU."""
 from __future__ import annotations
 
-from ..hookspecs import hookimpl
-from ..specs import GenerationSettings, TrackSpec
+from benchbed.contracts.hookspecs import hookimpl
+from benchbed.contracts.specs import GenerationSettings, TrackSpec
 
 DEFAULT_TRACK = "digits-linf"
 ACCURACY = ("clean_accuracy", "robust_accuracy")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import BenchbedError
+from benchbed.contracts.errors import BenchbedError
 
 COMMAND_MODULES = (
     "benchbed.cli.listing",
@@ -27,10 +27,10 @@ def _plugin_files(argv: list[str]) -> list[str]:
 
 
 def build_parser(host=None) -> argparse.ArgumentParser:
-    from .. import plugins
-    from .._version import __version__
+    from benchbed import registry as plugin_registry
+    from benchbed._version import __version__
 
-    host = host or plugins.host()
+    host = host or plugin_registry.host()
     parser = argparse.ArgumentParser(
         prog="benchbed",
         description="Benchmark robust image classifiers as energy-based models: clean and robust accuracy "
@@ -46,7 +46,7 @@ def build_parser(host=None) -> argparse.ArgumentParser:
 def _one_line_warnings(show):
     """Python's warning display prints the warning's source line under it; benchbed's own warnings
     (a damaged or foreign result file ...) are one line each on the command line."""
-    from ..store import ResultFileWarning
+    from benchbed.results.store import ResultFileWarning
 
     def display(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, ResultFileWarning):
@@ -67,10 +67,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     try:
-        from .. import plugins
-
+        from benchbed import registry as plugin_registry
         for path in _plugin_files(argv):
-            plugins.host().load_file(path)
+            plugin_registry.host().load_file(path)
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
@@ -93,9 +92,8 @@ def _main(argv: list[str]) -> int:
 def warn_broken_plugins(registry) -> None:
     for problem in registry.problems:
         print(f"benchbed: warning: {problem}", file=sys.stderr)
-    from .. import plugins
-
-    for info in plugins.host().infos.values():
+    from benchbed import registry as plugin_registry
+    for info in plugin_registry.host().infos.values():
         if info.error and not any(info.name in p for p in registry.problems):
             print(f"benchbed: warning: plugin {info.name!r} ({info.distribution}) failed to load: {info.error}",
                   file=sys.stderr)
@@ -104,10 +102,10 @@ def warn_broken_plugins(registry) -> None:
 def model_and_track(model: str, track: str):
     """The registered model and track a one-model command works on (with broken plugins reported),
     refusing a model of another dataset in one line."""
-    from .. import plugins
-    from ..errors import ConfigError
+    from benchbed import registry as plugin_registry
+    from benchbed.contracts.errors import ConfigError
 
-    registry = plugins.registry()
+    registry = plugin_registry.registry()
     warn_broken_plugins(registry)
     track_spec = registry.tracks.get(track)
     model_spec = registry.models.get(model)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..builtin.tracks import DEFAULT_TRACK
-from ..errors import ConfigError
-from . import model_and_track
+from benchbed.builtin.tracks import DEFAULT_TRACK
+from benchbed.cli import model_and_track
+from benchbed.contracts.errors import ConfigError
 
 
 def _list(text: str | None) -> list[str] | None:
@@ -13,9 +13,9 @@ def _list(text: str | None) -> list[str] | None:
 
 
 def cmd_generation_study(args) -> int:
-    from ..devices import resolve_device
-    from ..generative.study import run_generation_study
-    from ..store import ResultsStore
+    from benchbed.engine.devices import resolve_device
+    from benchbed.generative.study import run_generation_study
+    from benchbed.results.store import ResultsStore
 
     registry, model_spec, track = model_and_track(args.model, args.track)
     try:

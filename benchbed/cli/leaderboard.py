@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..store import DEFAULT_RESULTS, ENV_RESULTS
+from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS
 
 
 def cmd_leaderboard(args) -> int:
-    from ..leaderboard import render_site
+    from benchbed.leaderboard import render_site
 
     out = render_site(args.results, args.out)
     pages = sorted(p.name for p in out.glob("*.html"))

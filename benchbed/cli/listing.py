@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import plugins
-from . import warn_broken_plugins
+from benchbed import registry as plugin_registry
+from benchbed.cli import warn_broken_plugins
 
 
 def _print(rows: list[dict], empty: str) -> int:
@@ -17,7 +17,7 @@ def _print(rows: list[dict], empty: str) -> int:
 
 
 def cmd_plugins(args) -> int:
-    host = plugins.host()
+    host = plugin_registry.host()
     registry = host.registry  # collecting marks plugins whose register hooks fail
     rows = []
     for info in host.infos.values():
@@ -33,7 +33,7 @@ def cmd_plugins(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    reg = plugins.registry()
+    reg = plugin_registry.registry()
     warn_broken_plugins(reg)
     rows = [{"name": d.name, "classes": d.num_classes, "shape": "x".join(map(str, d.image_shape)),
              "offline": "embedded" if d.embedded else "needs files", "plugin": reg.datasets.source(d.name),
@@ -42,7 +42,7 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_models(args) -> int:
-    reg = plugins.registry()
+    reg = plugin_registry.registry()
     warn_broken_plugins(reg)
     if args.track:
         candidates = reg.models_for(reg.tracks.get(args.track))
@@ -66,7 +66,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_attacks(args) -> int:
-    reg = plugins.registry()
+    reg = plugin_registry.registry()
     warn_broken_plugins(reg)
     rows = [{"name": a.name, "norms": ",".join(a.norms), "provides": ",".join(a.provides) or "-",
              "modes": "; ".join(f"{m}: {a.mode_descriptions.get(m, '')}".rstrip(": ") for m in a.modes) or "-",
@@ -77,7 +77,7 @@ def cmd_attacks(args) -> int:
 
 def cmd_metrics(args) -> int:
     """Every metric's columns, with their real names on the tracks that run it (or on --track)."""
-    reg = plugins.registry()
+    reg = plugin_registry.registry()
     warn_broken_plugins(reg)
     tracks = [reg.tracks.get(args.track)] if args.track else list(reg.tracks)
     # in order of meaning: as the tracks run them (accuracy, energy, generative), then the others by name
@@ -102,7 +102,7 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_samplers(args) -> int:
-    reg = plugins.registry()
+    reg = plugin_registry.registry()
     warn_broken_plugins(reg)
     rows = [{"name": s.name, "plugin": reg.samplers.source(s.name), "description": s.description}
             for s in map(reg.samplers.get, reg.samplers.names(args.pattern))]
@@ -110,7 +110,7 @@ def cmd_samplers(args) -> int:
 
 
 def cmd_tracks(args) -> int:
-    reg = plugins.registry()
+    reg = plugin_registry.registry()
     warn_broken_plugins(reg)
     rows = [{"name": t.name, "dataset": t.dataset, "threat model": t.norm, "eps": t.eps_label or f"{t.eps:g}",
              "n_examples": t.n_examples, "attack": f"{t.attack} ({t.attack_options.get('version', '-')})",

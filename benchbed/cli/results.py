@@ -10,14 +10,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .. import plugins
-from ..errors import BenchbedError
-from ..store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
-from ..tables import shown_records
+from benchbed import registry as plugin_registry
+from benchbed.contracts.errors import BenchbedError
+from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
+from benchbed.results.tables import shown_records
 
 
 def cmd_results(args) -> int:
-    registry = plugins.registry()
+    registry = plugin_registry.registry()
     exporter = registry.exporters.get(args.format)
     store = ResultsStore(args.out)
     records = store.records(args.track)

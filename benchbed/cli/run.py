@@ -5,12 +5,12 @@ import signal
 import sys
 from pathlib import Path
 
-from .. import plugins
-from ..builtin.tracks import DEFAULT_TRACK
-from ..runlog import RUNLOG_NAME
-from ..store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
-from ..tables import format_frame, hidden_columns, records_frame
-from . import warn_broken_plugins
+from benchbed import registry as plugin_registry
+from benchbed.builtin.tracks import DEFAULT_TRACK
+from benchbed.cli import warn_broken_plugins
+from benchbed.results.runlog import RUNLOG_NAME
+from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
+from benchbed.results.tables import format_frame, hidden_columns, records_frame
 
 
 def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C: a line, and an end event in the run log
@@ -18,9 +18,9 @@ def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C: a line, and an
 
 
 def cmd_run(args) -> int:
-    from ..runner import run_track
+    from benchbed.engine.runner import run_track
 
-    registry = plugins.registry()
+    registry = plugin_registry.registry()
     warn_broken_plugins(registry)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -48,7 +48,7 @@ def cmd_run(args) -> int:
     print(f"results written to {store.root} (run log: {store.root / RUNLOG_NAME})")
     _compare(records, store, args.compare)
     if not args.no_leaderboard and store.records():
-        from ..leaderboard import render_site
+        from benchbed.leaderboard import render_site
 
         site = render_site(store.root, args.site)
         print(f"leaderboard pages written to {site}")
@@ -65,7 +65,7 @@ def cmd_run(args) -> int:
 
 def _compare(records, store: ResultsStore, folder: Path | None) -> None:
     """Print how this run's numbers compare with the published ones (unless it wrote those)."""
-    from ..compare import compare_records, describe
+    from benchbed.results.compare import compare_records, describe
 
     published = Path(folder) if folder is not None else PUBLISHED_RESULTS
     if str(folder) == "none" or not records or not published.is_dir():

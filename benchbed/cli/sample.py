@@ -13,18 +13,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..builtin.tracks import DEFAULT_TRACK
-from ..errors import ConfigError
-from . import model_and_track
+from benchbed.builtin.tracks import DEFAULT_TRACK
+from benchbed.cli import model_and_track
+from benchbed.contracts.errors import ConfigError
 
 
 def cmd_sample(args) -> int:
     import dataclasses
 
-    from ..devices import device_name, resolve_device
-    from ..generative.grid import grid_png, save_pngs
-    from ..generative.sampling import draw_samples
-    from ..store import atomic_write_bytes
+    from benchbed.engine.devices import device_name, resolve_device
+    from benchbed.generative.grid import grid_png, save_pngs
+    from benchbed.generative.sampling import draw_samples
+    from benchbed.results.store import atomic_write_bytes
 
     registry, model_spec, track = model_and_track(args.model, args.track)
     if track.generation is None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .. import plugins
-from ..errors import ConfigError
-from ..store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
-from . import warn_broken_plugins
+from benchbed import registry as plugin_registry
+from benchbed.cli import warn_broken_plugins
+from benchbed.contracts.errors import ConfigError
+from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
 
 
 def _names(text: str | None, what: str) -> list[str] | None:
@@ -32,7 +32,7 @@ def _multipliers(text: str | None) -> list[float] | None:
 
 
 def _print(study) -> None:
-    from ..leaderboard.safety import fmt_number
+    from benchbed.leaderboard.safety import fmt_number
 
     names = [n for n, _ in sorted(study.columns.items(), key=lambda kv: kv[1].order)]
     cells = [[fmt_number(v) if isinstance(v, float) else str(v)
@@ -52,7 +52,7 @@ def _finish(args, study, arrays) -> int:
     _print(stored)
     print(f"stored in {store.study_path(stored.track, stored.model, stored.kind)}")
     if not args.no_leaderboard:
-        from ..leaderboard import render_site
+        from benchbed.leaderboard import render_site
 
         if any(r.model == stored.model and r.track == stored.track for r in store.records()):
             print(f"leaderboard pages written to {render_site(store.root, args.site)}")
@@ -63,9 +63,9 @@ def _finish(args, study, arrays) -> int:
 
 
 def _setup(args, attacks=()):
-    from ..studies.common import prepare
+    from benchbed.studies.common import prepare
 
-    registry = plugins.registry()
+    registry = plugin_registry.registry()
     warn_broken_plugins(registry)
     if args.threads is not None:
         if args.threads < 1:
@@ -78,7 +78,7 @@ def _setup(args, attacks=()):
 
 
 def cmd_study_attacks(args) -> int:
-    from ..studies import attack_study
+    from benchbed.studies import attack_study
 
     attacks = _names(args.attacks, "attacks") or list(attack_study.DEFAULT_ATTACKS)
     setup = _setup(args, attacks)
@@ -87,8 +87,8 @@ def cmd_study_attacks(args) -> int:
 
 
 def cmd_study_eps(args) -> int:
-    from ..studies import eps_study
-    from ..studies.maths import EPS_MULTIPLIERS
+    from benchbed.studies import eps_study
+    from benchbed.studies.maths import EPS_MULTIPLIERS
 
     multipliers = _multipliers(args.multipliers) or list(EPS_MULTIPLIERS)
     setup = _setup(args, (eps_study.ATTACK,))
@@ -97,9 +97,9 @@ def cmd_study_eps(args) -> int:
 
 
 def cmd_dynamics(args) -> int:
-    from ..studies import dynamics_study
+    from benchbed.studies import dynamics_study
 
-    registry = plugins.registry()
+    registry = plugin_registry.registry()
     spec = registry.models.get(args.model)
     checkpoints = dynamics_study.series_of(spec)  # refuse a model without a series before loading anything
     setup = _setup(args, (dynamics_study.ATTACK,))
@@ -123,7 +123,7 @@ def _common(p) -> None:
 
 
 def add_parser(sub) -> None:
-    from ..studies.attack_study import DEFAULT_ATTACKS
+    from benchbed.studies.attack_study import DEFAULT_ATTACKS
 
     study = sub.add_parser("study", help="energy studies of one model: per-attack energies, the eps curve")
     kinds = study.add_subparsers(dest="study", metavar="STUDY")

@@ -83,7 +83,7 @@ def uint8_to_unit(x: torch.Tensor) -> torch.Tensor:
 
 def load_net(weights_path: str | Path | None = None, device="cpu") -> DigitsFeatureNet:
     """The shipped network (checksum-verified), or one loaded from ``weights_path``."""
-    from ..checkpoints import load_state_dict
+    from benchbed.contracts.checkpoints import load_state_dict
 
     net = DigitsFeatureNet()
     if weights_path is None:
@@ -135,7 +135,7 @@ def _extractor_class():
             """What the features depend on (for the reference-statistics cache key)."""
             if weights_path is None:
                 return f"{EXTRACTOR_NAME}:sha256:{WEIGHTS_SHA256}"
-            from ..provenance import sha256_file
+            from benchbed.results.provenance import sha256_file
 
             return f"{EXTRACTOR_NAME}:sha256:{sha256_file(weights_path)}"
 

@@ -11,7 +11,7 @@
   layers): changing one pixel or the extractor's weights gives a new entry, never a stale one.
 - Inception weights (CIFAR tracks): torch-fidelity's normal download into torch hub's cache; or a local
   copy named by ``BENCHBED_INCEPTION_WEIGHTS`` (or the ``inception_weights`` argument). Offline with
-  neither, a one-line :class:`~benchbed.errors.BenchbedError` says what to download and where to put it.
+  neither, a one-line :class:`~benchbed.contracts.errors.BenchbedError` says what to download and where to put it.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ..errors import BenchbedError
+from benchbed.contracts.errors import BenchbedError
 
 ENV_CACHE = "BENCHBED_CACHE"
 ENV_INCEPTION = "BENCHBED_INCEPTION_WEIGHTS"
@@ -121,7 +121,7 @@ _FILE_HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def _file_sha256(path: str) -> str:
-    from ..provenance import sha256_file
+    from benchbed.results.provenance import sha256_file
 
     st = os.stat(path)
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
@@ -268,7 +268,7 @@ def independent_classifier_accuracy(samples: torch.Tensor, labels: torch.Tensor,
     the answer is None. The samples go in as the extractor sees them for FID (8-bit quantised)."""
     if CLASSIFYING_EXTRACTORS.get(extractor) != dataset:
         return None
-    from .extractor import load_net, uint8_to_unit
+    from benchbed.generative.extractor import load_net, uint8_to_unit
 
     net = load_net(device=device)
     x = to_uint8(samples)

@@ -33,10 +33,10 @@ from typing import Any
 
 import torch
 
-from ..errors import ConfigError
-from .defaults import DAT_DEFAULTS, JEM_DEFAULTS
-from .sampling import SampleRequest, class_labels
-from .sgld import _device_generator, joint_energy
+from benchbed.contracts.errors import ConfigError
+from benchbed.generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
+from benchbed.generative.sampling import SampleRequest, class_labels
+from benchbed.generative.sgld import _device_generator, joint_energy
 
 GRAD_NORM_FLOOR = 1e-10  # DAT adds this to the gradient's norm
 
@@ -157,7 +157,7 @@ def _ascend_in_chunks(request: SampleRequest, labels: torch.Tensor, generator: t
 
 def select_steps_by_fid(request: SampleRequest, candidates: list[int], n: int, step_size: float) -> dict[int, float]:
     """FID of ``n`` held-out samples (seeds from ``request.seed + 2``) at every candidate step count."""
-    from .fidelity import compute_fidelity
+    from benchbed.generative.fidelity import compute_fidelity
 
     if request.train is None:
         raise ConfigError("dat-pgd's select_steps needs the track's training split (the FID reference)")

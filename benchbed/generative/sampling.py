@@ -1,6 +1,6 @@
 """The sampler contract and the driver shared by the ``generative`` metric and ``benchbed sample``.
 
-A sampler is a :class:`benchbed.specs.SamplerSpec` whose ``sample(request)`` takes a
+A sampler is a :class:`benchbed.contracts.specs.SamplerSpec` whose ``sample(request)`` takes a
 :class:`SampleRequest` and returns the samples: a float32 CPU tensor (N, C, H, W) in [0, 1], the n-th
 sample drawn for class ``request.labels[n]``. Samplers register through the ``register_samplers``
 hook, so a model author can ship one fitted to their model (e.g. JEM's replay-buffer SGLD) and select
@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from ..errors import BenchbedError, ConfigError
-from ..specs import GenerationSettings, LabelledImages
-from .seeds import SeedModel, cached_fit_seeds
+from benchbed.contracts.errors import BenchbedError, ConfigError
+from benchbed.contracts.specs import GenerationSettings, LabelledImages
+from benchbed.generative.seeds import SeedModel, cached_fit_seeds
 
 
 def class_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -75,7 +75,7 @@ def run_sampler(sampler, request: SampleRequest) -> torch.Tensor:
 
 
 def resolve_sampler_name(settings: GenerationSettings, model_spec=None, override: str | None = None) -> str:
-    """See :meth:`benchbed.specs.GenerationSettings.sampler_for`."""
+    """See :meth:`benchbed.contracts.specs.GenerationSettings.sampler_for`."""
     return settings.sampler_for(model_spec, override)
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError
+from benchbed.contracts.errors import ConfigError
 
 SEED_KINDS = ("pca", "gaussian", "uniform")
 GAUSSIAN_JITTER = 1e-4  # added to the class covariance's diagonal

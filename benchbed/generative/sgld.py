@@ -4,7 +4,7 @@
     x_{n+1} = clip(x_n + v_{n+1} + sqrt(2 eta) * sigma * N(0, I), 0, 1)
 
 with v_0 = 0 and, by default, eta = 0.8, 50 steps, sigma = 0.001, z = 0 (every knob a track
-parameter, :class:`benchbed.specs.GenerationSettings`). Samples are processed in chunks of
+parameter, :class:`benchbed.contracts.specs.GenerationSettings`). Samples are processed in chunks of
 ``settings.batch_size`` on the evaluation device (memory bounded); the seeds are drawn on the CPU
 from a generator seeded with ``seed`` and the Langevin noise on the device from a generator seeded
 with ``seed + 1``, so the result does not depend on the global RNG.
@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .sampling import SampleRequest
+from benchbed.generative.sampling import SampleRequest
 
 
 def joint_energy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ Every (sampler, seed kind, steps) cell is an independent draw of ``n`` samples w
 and only the step count changed: ``settings.steps`` for ``sgld``; the ``steps`` option for ``dat-pgd``;
 for ``jem-sgld`` one pass of ``steps`` steps from its U[0, 1] buffer (``passes=1``, so no re-init: a
 plain chain), where the seed kind does not apply (swept once, seed kind "uniform"). The result is a
-:class:`benchbed.record.StudyResult` of kind ``generation`` (one row per cell), stored beside the
+:class:`benchbed.results.record.StudyResult` of kind ``generation`` (one row per cell), stored beside the
 track's records and drawn on the model page as curves.
 """
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 
-from ..errors import ConfigError
-from ..record import ColumnInfo, StudyResult
-from ..specs import GenerationSettings
-from .fidelity import compute_fidelity, independent_classifier_accuracy
-from .sampling import draw_samples
-from .seeds import SEED_KINDS
-from .sgld import joint_energy
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.specs import GenerationSettings
+from benchbed.generative.fidelity import compute_fidelity, independent_classifier_accuracy
+from benchbed.generative.sampling import draw_samples
+from benchbed.generative.seeds import SEED_KINDS
+from benchbed.generative.sgld import joint_energy
+from benchbed.results.record import ColumnInfo, StudyResult
 
 KIND = "generation"
 DEFAULT_STEPS = (0, 5, 10, 20, 35, 50)
@@ -65,9 +65,9 @@ def run_generation_study(model_spec, track, registry, *, samplers: list[str] | N
                          seed_kinds: list[str] | None = None, steps: list[int] | None = None, n: int | None = None,
                          device="cpu", data_dir=None, cache_dir=None, report=None) -> StudyResult:
     """Sweep (sampler x seed kind x steps) for one model on one track; returns the study (not stored)."""
-    from ..devices import device_name
-    from ..evaluation import load_model
-    from ..provenance import library_versions, stable_hash, state_dict_sha256
+    from benchbed.engine.devices import device_name
+    from benchbed.engine.evaluation import load_model
+    from benchbed.results.provenance import library_versions, stable_hash, state_dict_sha256
 
     settings = track.generation
     if settings is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .extractor import WEIGHTS_PATH, WEIGHTS_SHA256, DigitsFeatureNet
+from benchbed.generative.extractor import WEIGHTS_PATH, WEIGHTS_SHA256, DigitsFeatureNet
 
 SEED = 20240607
 EPOCHS = 40
@@ -65,7 +65,7 @@ def train(epochs: int = EPOCHS, log=print) -> tuple[dict, float]:
 
 
 def _train(epochs: int, log) -> tuple[dict, float]:
-    from ..datasets import load_digits_split
+    from benchbed.builtin.dataset_loaders import load_digits_split
 
     torch.manual_seed(SEED)
     gen = torch.Generator().manual_seed(SEED)

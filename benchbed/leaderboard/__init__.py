@@ -5,6 +5,6 @@ CSV/JSON downloads, into a self-contained folder (see ``docs/leaderboard.md``).
 """
 from __future__ import annotations
 
-from .site import DEFAULT_SITE, default_site_for, environment, render_site
+from benchbed.leaderboard.site import DEFAULT_SITE, default_site_for, environment, render_site
 
 __all__ = ["DEFAULT_SITE", "default_site_for", "environment", "render_site"]

@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..correlation import spearman
-from . import plots
+from benchbed.functional.correlation import spearman
+from benchbed.leaderboard import plots
 
 ENERGY_METRICS = ("energy",)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..tables import neutralise_formula
-from .views import TrackView
+from benchbed.leaderboard.views import TrackView
+from benchbed.results.tables import neutralise_formula
 
 
 def _cell_text(value: Any) -> Any:

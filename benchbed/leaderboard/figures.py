@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import plots
+from benchbed.leaderboard import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_GRID_BYTES = 8 << 20

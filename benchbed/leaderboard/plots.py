@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .safety import fmt_number
+from benchbed.leaderboard.safety import fmt_number
 
 N_COLORS = 8  # classes c0..c7 in style.css
 

@@ -19,13 +19,13 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from ..errors import BenchbedError
-from ..record import Record, _json_default
-from ..store import ResultsStore, atomic_write_bytes, file_stem
-from ..tables import column_catalogue, reported_numbers, shown_records
-from . import downloads, figures, views
-from .safety import fmt_number, fmt_seconds, safe_url
-from .studies import study_view
+from benchbed.contracts.errors import BenchbedError
+from benchbed.leaderboard import downloads, figures, views
+from benchbed.leaderboard.safety import fmt_number, fmt_seconds, safe_url
+from benchbed.leaderboard.studies import study_view
+from benchbed.results.record import Record, _json_default
+from benchbed.results.store import ResultsStore, atomic_write_bytes, file_stem
+from benchbed.results.tables import column_catalogue, reported_numbers, shown_records
 
 DEFAULT_SITE = Path("leaderboards") / "local" / "site"  # beside the default results folder
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..record import StudyResult
-from .safety import fmt_number, sort_key
-from .study_figures import STUDY_FIGURES, STUDY_TITLES
+from benchbed.leaderboard.safety import fmt_number, sort_key
+from benchbed.leaderboard.study_figures import STUDY_FIGURES, STUDY_TITLES
+from benchbed.results.record import StudyResult
 
 # study kind -> builder of its figures (plot geometry from benchbed.leaderboard.plots)
 FIGURES: dict[str, Callable[[StudyResult, Mapping[str, Any]], dict[str, Any]]] = {}
@@ -21,7 +21,7 @@ TITLES.update(STUDY_TITLES)
 
 
 def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
-    from .views import ColumnView
+    from benchbed.leaderboard.views import ColumnView
 
     columns = [ColumnView(name, info) for name, info in sorted(study.columns.items(), key=lambda kv: kv[1].order)]
     rows = []
@@ -49,7 +49,7 @@ def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
 
 def _generation_figures(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
     """Curves of the generation study: one line per (sampler, seed kind), x = sampler steps."""
-    from .plots import lines
+    from benchbed.leaderboard.plots import lines
 
     prefix = str(study.track_info.get("generation", {}).get("column_prefix", "")) \
         if isinstance(study.track_info.get("generation"), dict) else ""

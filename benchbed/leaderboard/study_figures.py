@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..record import StudyResult
-from .plots import _Axis, finite, histogram, num
-from .safety import fmt_number
+from benchbed.leaderboard.plots import _Axis, finite, histogram, num
+from benchbed.leaderboard.safety import fmt_number
+from benchbed.results.record import StudyResult
 
 ENERGY_AXIS = "energy (logit units)"
 FRACTION_AXIS = "fraction of points"

@@ -3,7 +3,7 @@
 Pure and deterministic: no file I/O (the site writer reads the store and hands arrays in), records
 visited in sorted order, ties broken by model name, numbers formatted by
 :func:`benchbed.leaderboard.safety.fmt_number`. Which columns lead, rank and get plotted comes from
-the columns' own declarations (:class:`benchbed.record.ColumnInfo`), never from their names.
+the columns' own declarations (:class:`benchbed.results.record.ColumnInfo`), never from their names.
 """
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..record import ColumnInfo, Record
-from ..specs import eps_text
-from ..store import file_stem
-from ..tables import column_catalogue, reported_numbers, sort_records
-from . import alignment, figures, plots
-from .safety import fmt_number, safe_url, sort_key
+from benchbed.contracts.specs import eps_text
+from benchbed.leaderboard import alignment, figures, plots
+from benchbed.leaderboard.safety import fmt_number, safe_url, sort_key
+from benchbed.results.record import ColumnInfo, Record
+from benchbed.results.store import file_stem
+from benchbed.results.tables import column_catalogue, reported_numbers, sort_records
 
 NORM_LABELS = {"Linf": "ℓ∞", "L2": "ℓ2", "L1": "ℓ1"}
 REPORTED = (("clean_accuracy", "reported_clean_accuracy"), ("robust_accuracy", "reported_robust_accuracy"))
@@ -521,7 +521,7 @@ def _axis(columns: Sequence[ColumnView], axis: str) -> ColumnView | None:
 
 
 def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mapping[str, Any]]) -> TrackView:
-    """The track page's data. ``records``: one per model (see :func:`benchbed.tables.shown_records`);
+    """The track page's data. ``records``: one per model (see :func:`benchbed.results.tables.shown_records`);
     ``arrays``: each model's per-point arrays, by model name."""
     records = list(records)
     columns = track_columns(records)

@@ -6,6 +6,6 @@
 - ``benchbed dynamics``: clean/robust accuracy and energies along a model's training series
   (:mod:`.dynamics_study`).
 
-Each stores a :class:`benchbed.record.StudyResult` (kinds "attacks", "eps", "dynamics") that the
+Each stores a :class:`benchbed.results.record.StudyResult` (kinds "attacks", "eps", "dynamics") that the
 model page draws (:mod:`benchbed.leaderboard.study_figures`).
 """

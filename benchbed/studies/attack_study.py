@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..energy import joint_energy, marginal_energy
-from ..record import StudyResult
-from .common import StudySetup, as_numpy, columns_of, make_study, run_attack
-from .maths import energy_row
+from benchbed.functional.energy import joint_energy, marginal_energy
+from benchbed.results.record import StudyResult
+from benchbed.studies.common import StudySetup, as_numpy, columns_of, make_study, run_attack
+from benchbed.studies.maths import energy_row
 
 KIND = "attacks"
 DEFAULT_ATTACKS = ("pgd", "apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square", "cw-margin-t", "trades-kl")

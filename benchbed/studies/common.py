@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..record import ColumnInfo, StudyResult
-from ..specs import DatasetSpec, LabelledImages, ModelSpec, TrackSpec
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.specs import DatasetSpec, LabelledImages, ModelSpec, TrackSpec
+from benchbed.results.record import ColumnInfo, StudyResult
 
 
 def pick_track(registry, model_spec: ModelSpec, track_name: str | None) -> TrackSpec:
     """The track named, or the default one for the model's dataset and threat model; refuses a mismatch."""
-    from ..builtin.tracks import DEFAULT_TRACK
+    from benchbed.builtin.tracks import DEFAULT_TRACK
 
     if track_name is not None:
         track = registry.tracks.get(track_name)
@@ -50,7 +50,7 @@ class StudySetup:
 
     def guard(self, module):
         """Another module of the same model (a training checkpoint), guarded like the model."""
-        from ..context import GuardedModel
+        from benchbed.engine.context import GuardedModel
 
         return GuardedModel(module.to(self.device).eval(), self.model_spec.name, self.dataset.num_classes).eval()
 
@@ -58,11 +58,11 @@ class StudySetup:
 def prepare(registry, model_name: str, track_name: str | None, *, n_examples: int | None, device: str | None,
             data_dir: Path | None, attacks: Sequence[str] = ()) -> StudySetup:
     """Check the request (one-line errors), then load the model and the points."""
-    from ..devices import resolve_device
-    from ..evaluation import load_model, test_points
-    from ..provenance import library_versions, state_dict_sha256
-    from ..runner import check_attack_norm, with_n_examples
-    from ..units import attack_provenance
+    from benchbed.engine.devices import resolve_device
+    from benchbed.engine.evaluation import load_model, test_points
+    from benchbed.engine.runner import check_attack_norm, with_n_examples
+    from benchbed.engine.units import attack_provenance
+    from benchbed.results.provenance import library_versions, state_dict_sha256
 
     model_spec = registry.models.get(model_name)
     track = pick_track(registry, model_spec, track_name)
@@ -89,7 +89,7 @@ def run_attack(setup: StudySetup, model, attack: str, eps: float, options: Mappi
     """Run a registered attack on all the setup's points; (x* on every point, moved mask, kind)."""
     import torch
 
-    from ..specs import AttackRequest
+    from benchbed.contracts.specs import AttackRequest
 
     spec = setup.registry.attacks.get(attack)
     if not spec.provides:
@@ -119,8 +119,8 @@ def columns_of(kind: str, spec: Sequence[tuple[str, str, str]]) -> dict[str, Col
 
 def make_study(setup: StudySetup, kind: str, *, params: dict[str, Any], rows: Sequence[dict[str, Any]],
                columns: dict[str, ColumnInfo], summary: dict[str, Any], wall_time_s: float) -> StudyResult:
-    from ..devices import device_name
-    from ..provenance import stable_hash
+    from benchbed.engine.devices import device_name
+    from benchbed.results.provenance import stable_hash
 
     key = stable_hash({"kind": kind, "model": setup.model_spec.name, "weights": setup.weights_sha256,
                        "track": setup.track.key_info(), "params": params, "versions": setup.versions,

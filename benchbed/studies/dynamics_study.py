@@ -9,11 +9,11 @@ import time
 
 import numpy as np
 
-from ..energy import marginal_energy
-from ..errors import ConfigError
-from ..record import StudyResult
-from .common import StudySetup, columns_of, make_study, run_attack
-from .maths import energy_row
+from benchbed.contracts.errors import ConfigError
+from benchbed.functional.energy import marginal_energy
+from benchbed.results.record import StudyResult
+from benchbed.studies.common import StudySetup, columns_of, make_study, run_attack
+from benchbed.studies.maths import energy_row
 
 KIND = "dynamics"
 ATTACK = "pgd"
@@ -49,7 +49,7 @@ def run(setup: StudySetup, checkpoints=None, progress: bool = True, every: int =
     import torch
     from tqdm.auto import tqdm
 
-    from ..provenance import stable_hash, state_dict_sha256
+    from benchbed.results.provenance import stable_hash, state_dict_sha256
 
     if every < 1:
         raise ConfigError(f"--every must be >= 1, got {every}")

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..energy import marginal_energy
-from ..record import StudyResult
-from .common import StudySetup, columns_of, make_study, run_attack
-from .maths import EPS_MULTIPLIERS, energy_row, sign_turn
+from benchbed.functional.energy import marginal_energy
+from benchbed.results.record import StudyResult
+from benchbed.studies.common import StudySetup, columns_of, make_study, run_attack
+from benchbed.studies.maths import EPS_MULTIPLIERS, energy_row, sign_turn
 
 KIND = "eps"
 ATTACK = "pgd"

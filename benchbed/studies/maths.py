@@ -1,6 +1,6 @@
 """The studies' numbers as pure functions of natural and adversarial logits (numpy float64 out).
 
-Signs follow :mod:`benchbed.energy`: E(x) = -logsumexp f(x), E(x, y) = -f(x)[y], and the gap
+Signs follow :mod:`benchbed.functional.energy`: E(x) = -logsumexp f(x), E(x, y) = -f(x)[y], and the gap
 dE = E(x) - E(x*) (> 0 when x* has the lower energy, i.e. looks *more* likely to the model).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..energy import _as_float64, _as_int64, joint_energy, marginal_energy, mean_std
+from benchbed.functional.energy import _as_float64, _as_int64, joint_energy, marginal_energy, mean_std
 
 EPS_MULTIPLIERS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # the eps curve's grid, in units of the track's eps
 

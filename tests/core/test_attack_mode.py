@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 import benchbed
-from benchbed.errors import ConfigError
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.specs import ModelSpec
+from benchbed.engine.runner import run_track
 from benchbed.leaderboard import views
-from benchbed.plugins import PluginHost
-from benchbed.runner import run_track
-from benchbed.specs import ModelSpec
-from benchbed.store import ResultsStore
+from benchbed.registry import PluginHost
+from benchbed.results.store import ResultsStore
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_fast_mode_equals_direct_apgd_ce_and_apgd_t_and_is_labelled(registry, ti
 
 
 def test_fast_mode_is_never_the_default_and_is_checked(registry):
-    from benchbed.runner import with_attack_mode
+    from benchbed.engine.runner import with_attack_mode
 
     track = registry.tracks.get("digits-linf")
     attack = registry.attacks.get(track.attack)
@@ -63,9 +63,9 @@ def test_fast_mode_is_never_the_default_and_is_checked(registry):
 
 def test_attack_modes_are_declared_by_the_attack_plugin_not_the_core():
     """An outside attack offers its own cheap mode; an undeclared mode is a one-line error naming the choices."""
-    from benchbed.runner import resolve_track
-    from benchbed.specs import AttackSpec, TrackSpec
-    from benchbed.units import variant_of
+    from benchbed.contracts.specs import AttackSpec, TrackSpec
+    from benchbed.engine.runner import resolve_track
+    from benchbed.engine.units import variant_of
 
     attack = AttackSpec(name="probe-attack", norms=("Linf",), run=lambda request: None, options=("steps",),
                         modes={"quick-check": {"steps": 5}})

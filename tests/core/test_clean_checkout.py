@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchbed.compare import compare_records, describe
-from benchbed.store import DEFAULT_RESULTS, PUBLISHED_RESULTS, ResultsStore
+from benchbed.results.compare import compare_records, describe
+from benchbed.results.store import DEFAULT_RESULTS, PUBLISHED_RESULTS, ResultsStore
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = [sys.executable, "-m", "benchbed", "run", "--model", "digits-cnn-standard", "--n-examples", "10",

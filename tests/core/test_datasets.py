@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchbed import plugins
-from benchbed.datasets import digits_split_indices, load_digits_split
-from benchbed.errors import DatasetNotFoundError
+from benchbed import registry as plugin_registry
+from benchbed.builtin.dataset_loaders import digits_split_indices, load_digits_split
+from benchbed.contracts.errors import DatasetNotFoundError
 
 
 def test_digits_split_is_fixed_and_disjoint():
@@ -59,13 +59,13 @@ def test_cifar10_loads_torchvision_files_from_data_dir(tmp_path, monkeypatch):
 
     folder = _write_fake_cifar10(tmp_path)
     _trust_files(monkeypatch, CIFAR10, folder)
-    test = plugins.registry().datasets.get("cifar10").load("test", tmp_path)
+    test = plugin_registry.registry().datasets.get("cifar10").load("test", tmp_path)
     assert test.images.shape == (6, 3, 32, 32)
     raw = pickle.load(open(folder / "test_batch", "rb"))
     expected = torch.from_numpy(raw["data"].reshape(6, 3, 32, 32)).float() / 255
     assert torch.equal(test.images, expected)
     assert test.labels.tolist() == raw["labels"]
-    assert len(plugins.registry().datasets.get("cifar10").load("train", tmp_path)) == 30
+    assert len(plugin_registry.registry().datasets.get("cifar10").load("train", tmp_path)) == 30
 
 
 def test_svhn_loads_mat_files(tmp_path, monkeypatch):
@@ -80,7 +80,7 @@ def test_svhn_loads_mat_files(tmp_path, monkeypatch):
     split_list = {k: list(v) for k, v in SVHN.split_list.items()}
     split_list["test"][2] = calculate_md5(str(tmp_path / "test_32x32.mat"))
     monkeypatch.setattr(SVHN, "split_list", split_list)
-    data = plugins.registry().datasets.get("svhn").load("test", tmp_path)
+    data = plugin_registry.registry().datasets.get("svhn").load("test", tmp_path)
     assert data.images.shape == (5, 3, 32, 32)
     assert data.labels.tolist() == [0, 1, 2, 3, 0]
     assert torch.equal(data.images[0], torch.from_numpy(X[..., 0]).permute(2, 0, 1).float() / 255)
@@ -95,7 +95,7 @@ def test_missing_cifar_offline_names_file_and_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(tv_utils, "urlretrieve", offline, raising=False)
     monkeypatch.setattr(tv_utils, "_urlretrieve", offline, raising=False)
     with pytest.raises(DatasetNotFoundError) as info:
-        plugins.registry().datasets.get("cifar100").load("test", tmp_path)
+        plugin_registry.registry().datasets.get("cifar100").load("test", tmp_path)
     message = str(info.value)
     assert "cifar-100-python.tar.gz" in message and str(tmp_path) in message
     assert "\n" not in message

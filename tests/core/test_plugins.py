@@ -6,9 +6,9 @@ import textwrap
 import pytest
 
 import benchbed
-from benchbed.errors import UnknownNameError
-from benchbed.plugins import PluginHost
-from benchbed.specs import ModelSpec
+from benchbed.contracts.errors import UnknownNameError
+from benchbed.contracts.specs import ModelSpec
+from benchbed.registry import PluginHost
 
 
 def _linear(device):
@@ -108,7 +108,7 @@ def installed_plugins(tmp_path_factory):
     root = tmp_path_factory.mktemp("plugin-dists")
     good = _make_distribution(root, "throwaway-zoo", "throwaway_zoo", """
         import benchbed
-        from benchbed.specs import ModelSpec
+        from benchbed.contracts.specs import ModelSpec
         from torch import nn
 
         def load(device):

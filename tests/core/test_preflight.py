@@ -14,12 +14,12 @@ import pytest
 import torch
 
 import benchbed
-from benchbed.errors import DatasetNotFoundError
-from benchbed.plugins import PluginHost
-from benchbed.preflight import PreflightError, preflight
-from benchbed.reductions import percent
-from benchbed.runner import run_track
-from benchbed.specs import Column, GenerationSettings, MetricSpec, ModelSpec, TrackSpec
+from benchbed.contracts.errors import DatasetNotFoundError
+from benchbed.contracts.reductions import percent
+from benchbed.contracts.specs import Column, GenerationSettings, MetricSpec, ModelSpec, TrackSpec
+from benchbed.engine.preflight import PreflightError, preflight
+from benchbed.engine.runner import run_track
+from benchbed.registry import PluginHost
 
 ANSI = re.compile(r"\x1b\[|\r")
 
@@ -135,10 +135,10 @@ def test_a_dataset_file_failing_the_integrity_check_is_named_as_such(registry, t
 
 def test_a_failing_metric_keeps_the_others_numbers_and_the_last_line_names_it(registry, tmp_path, capsys,
                                                                               monkeypatch):
-    from benchbed import plugins
+    from benchbed import registry as plugin_registry
     from benchbed.cli import main
 
-    monkeypatch.setattr(plugins, "registry", lambda: registry)
+    monkeypatch.setattr(plugin_registry, "registry", lambda: registry)
     code = main(["run", "--n-examples", "30", "--metrics", "clean_accuracy,broken", "--device", "cpu",
                  "--out", str(tmp_path / "res"), "--no-leaderboard", "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
@@ -200,7 +200,7 @@ def test_preflight_checks_each_models_own_sampler_on_a_model_sampler_track(regis
     """sampler="model": every model is drawn with its own sampler, so each one is checked (and only those)."""
     import dataclasses
 
-    from benchbed.specs import ModelSpec
+    from benchbed.contracts.specs import ModelSpec
 
     track = TrackSpec(name="joint-like", dataset="digits", norm="Linf", eps=0.1, n_examples=10,
                       metrics=("clean_accuracy", "generative"),

@@ -2,8 +2,8 @@
 import re
 
 import benchbed
-from benchbed.events import progress_milestone
-from benchbed.specs import GenerationSettings, TrackSpec
+from benchbed.contracts.events import progress_milestone
+from benchbed.contracts.specs import GenerationSettings, TrackSpec
 
 ANSI = re.compile(r"\x1b\[|\r")
 
@@ -54,7 +54,7 @@ def test_a_model_failing_with_its_units_error_is_said_once():
     import io
 
     from benchbed.builtin.observers import PlainProgress
-    from benchbed.events import RunEvent, RunInfo
+    from benchbed.contracts.events import RunEvent, RunInfo
 
     out = io.StringIO()
     show = PlainProgress(RunInfo(run_id="r", track="t", models=("m",), results_dir="x", planned=1), stream=out)

@@ -9,14 +9,14 @@ import torch
 from torch import nn
 
 import benchbed
-from benchbed.checkpoints import load_state_dict
 from benchbed.cli import main
-from benchbed.errors import ConfigError
-from benchbed.plugins import PluginHost
-from benchbed.provenance import sha256_file
-from benchbed.runner import run_track
-from benchbed.specs import ModelSpec, TrackSpec
-from benchbed.store import ResultsStore
+from benchbed.contracts.checkpoints import load_state_dict
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.specs import ModelSpec, TrackSpec
+from benchbed.engine.runner import run_track
+from benchbed.registry import PluginHost
+from benchbed.results.provenance import sha256_file
+from benchbed.results.store import ResultsStore
 
 
 class Zoo:
@@ -171,7 +171,7 @@ def test_stored_files_are_readable_like_any_file(tmp_path):
     """Atomic writes go through a temporary file; published records must get the user's umask (not 0600)."""
     import os
 
-    from benchbed.store import atomic_write_bytes
+    from benchbed.results.store import atomic_write_bytes
 
     old = os.umask(0o022)
     try:
@@ -182,14 +182,14 @@ def test_stored_files_are_readable_like_any_file(tmp_path):
 
 
 def test_a_track_whose_norm_or_options_its_attack_does_not_declare_is_refused_before_work():
-    from benchbed.runner import resolve_track
+    from benchbed.engine.runner import resolve_track
 
     registry = registry_with()
     l2 = TrackSpec(name="digits-l2-probe", dataset="digits", norm="L2", eps=0.5, attack="pgd-linf-only",
                    n_examples=10, metrics=("clean_accuracy",), attack_options={})
     odd = TrackSpec(name="digits-odd-options", dataset="digits", norm="Linf", eps=0.1, attack="autoattack",
                     n_examples=10, metrics=("clean_accuracy",), attack_options={"version": "standard", "steps": 5})
-    from benchbed.specs import AttackSpec
+    from benchbed.contracts.specs import AttackSpec
     host = PluginHost(load_external=False)
 
     class Attacks:

@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from benchbed.devices import MAX_DEFAULT_THREADS, default_threads
+from benchbed.engine.devices import MAX_DEFAULT_THREADS, default_threads
 
 
 @pytest.mark.parametrize("cpus, load, expected", [
@@ -25,9 +25,9 @@ def test_omp_num_threads_wins(monkeypatch):
 def test_the_run_header_says_the_threads(tiny_digits_mlp, tmp_path, monkeypatch):
     import benchbed
     from benchbed.builtin import observers
-    from benchbed.plugins import PluginHost
-    from benchbed.runner import run_track
-    from benchbed.specs import ModelSpec
+    from benchbed.contracts.specs import ModelSpec
+    from benchbed.engine.runner import run_track
+    from benchbed.registry import PluginHost
 
     class Plugin:
         @benchbed.plugin.hookimpl

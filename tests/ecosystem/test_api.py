@@ -11,13 +11,13 @@ from torch import nn
 
 import benchbed
 from benchbed.api import EvaluationResult
-from benchbed.errors import BenchbedError, ConfigError, UnknownNameError
-from benchbed.plugins import PluginHost
-from benchbed.provenance import state_dict_sha256
-from benchbed.runner import run_track
-from benchbed.specs import ModelSpec
-from benchbed.store import ResultsStore
-from benchbed.tables import records_frame
+from benchbed.contracts.errors import BenchbedError, ConfigError, UnknownNameError
+from benchbed.contracts.specs import ModelSpec
+from benchbed.engine.runner import run_track
+from benchbed.registry import PluginHost
+from benchbed.results.provenance import state_dict_sha256
+from benchbed.results.store import ResultsStore
+from benchbed.results.tables import records_frame
 
 
 class Zoo:

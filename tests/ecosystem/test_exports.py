@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from benchbed.cli import main
-from benchbed.exports import latex_table, model_info, write_model_info
-from benchbed.store import ResultsStore
+from benchbed.results.exports import latex_table, model_info, write_model_info
+from benchbed.results.store import ResultsStore
 
 COMMITTED = Path(__file__).resolve().parents[2] / "leaderboards" / "results"
 TRACK = "digits-linf"

@@ -114,7 +114,7 @@ def test_track_guide(tmp_path):
     workdir, outputs = run(tmp_path, DOCS / "plugins" / "tracks.md")
     listed = output_of(outputs, "benchbed --plugin my_tracks.py tracks")  # then `models --track`
     assert "digits-linf-0.05" in listed and "digits-cnn-standard" in listed and "digits-cnn-weat" in listed
-    compared = output_of(outputs, "from benchbed.store import ResultsStore")
+    compared = output_of(outputs, "from benchbed.results.store import ResultsStore")
     assert "units: ['shard-0001-of-0003', 'shard-0002-of-0003', 'shard-0003-of-0003'] vs ['all']" in compared
     assert "same numbers: True {'clean_accuracy':" in compared
 
@@ -127,8 +127,8 @@ def test_python_api_page(tmp_path):
     assert "my-mlp" in evaluated and "written to digits-linf." in evaluated
     looked_up = output_of(outputs, "import benchbed")
     assert "['digits-cnn-dat'" in looked_up and "TRADES" in looked_up and "training: False" in looked_up
-    read = output_of(outputs, "from benchbed.store import ResultsStore")
+    read = output_of(outputs, "from benchbed.results.store import ResultsStore")
     assert "my-mlp digits-linf 100 of 449 points; status partial" in read and "clean_correct" in read
-    exported = output_of(outputs, "from benchbed.exports import")
+    exported = output_of(outputs, "from benchbed.results.exports import")
     assert "(digits, Linf $\\epsilon = 0.1$, 100 test points)" in exported
     assert "index.html" in exported and (workdir / "site" / "index.html").is_file()

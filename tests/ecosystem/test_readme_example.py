@@ -19,14 +19,13 @@ def readme_python_block() -> str:
 
 @pytest.mark.slow
 def test_readme_python_example_runs(capsys):
-    from benchbed import plugins
-
-    plugins.reset()
+    from benchbed import registry as plugin_registry
+    plugin_registry.reset()
     namespace: dict = {}
     try:
         exec(compile(readme_python_block(), str(README), "exec"), namespace)
     finally:
-        plugins.reset()
+        plugin_registry.reset()
     result = namespace["result"]
     assert result.n_examples == 100 and result.track == "digits-linf"
     assert 80 <= result.metrics["clean_accuracy"] <= 100

@@ -25,11 +25,11 @@ from benchbed_robustbench import loading, zoo  # noqa: E402
 from eco_helpers import ACCURACY, accuracy_track, fake_cifar10_images  # noqa: E402
 
 import benchbed  # noqa: E402
-from benchbed.errors import BenchbedError  # noqa: E402
-from benchbed.plugins import PluginHost  # noqa: E402
-from benchbed.provenance import sha256_file  # noqa: E402
-from benchbed.runner import run_track  # noqa: E402
-from benchbed.store import ResultsStore  # noqa: E402
+from benchbed.contracts.errors import BenchbedError  # noqa: E402
+from benchbed.engine.runner import run_track  # noqa: E402
+from benchbed.registry import PluginHost  # noqa: E402
+from benchbed.results.provenance import sha256_file  # noqa: E402
+from benchbed.results.store import ResultsStore  # noqa: E402
 
 SMALL = "Sehwag2021Proxy_R18"  # a plain ResNet-18 on RobustBench's CIFAR-10 Linf table
 SMALL_NAME = f"rb/cifar10-linf/{SMALL}"
@@ -89,11 +89,11 @@ def test_lists_cifar10_linf_zoo_models_with_published_numbers(host):
 
 
 def test_models_command_lists_them(host, monkeypatch, capsys):
-    from benchbed import plugins
+    from benchbed import registry as plugin_registry
     from benchbed.cli import main
 
     monkeypatch.setenv("BENCHBED_PLUGINS", "robustbench")
-    monkeypatch.setattr(plugins, "_HOST", host)
+    monkeypatch.setattr(plugin_registry, "_HOST", host)
     assert main(["models", "--track", "cifar10-linf", "rb/*Proxy_R18"]) == 0
     out = capsys.readouterr().out
     assert SMALL_NAME in out and "ResNet-18" in out and "robustbench" in out
@@ -300,7 +300,7 @@ def test_evaluates_a_test_made_checkpoint_offline(host, checkpoints, fake_cifar1
     assert result.metrics == record.metrics
 
     # and exported for a RobustBench submission
-    from benchbed.exports import model_info
+    from benchbed.results.exports import model_info
 
     info = model_info(record)
     assert info["clean_acc"] == "25.00" and info["eps"] == "8/255" and info["dataset"] == "cifar10"

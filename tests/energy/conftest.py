@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchbed.datasets import load_digits_split
-from benchbed.specs import ModelSpec, TrackSpec
+from benchbed.builtin.dataset_loaders import load_digits_split
+from benchbed.contracts.specs import ModelSpec, TrackSpec
 
 ZOO_STANDARD = "digits-cnn-standard"
 
@@ -33,17 +33,15 @@ def standard_digits_model(tiny_digits_mlp):
     Both are trained with plain cross-entropy (no defence). Returns (name, model).
     """
     try:
-        from benchbed import plugins
-
-        spec = (lambda r: r.models.get(ZOO_STANDARD) if ZOO_STANDARD in r.models else None)(plugins.registry())
+        from benchbed import registry as plugin_registry
+        spec = (lambda r: r.models.get(ZOO_STANDARD) if ZOO_STANDARD in r.models else None)(plugin_registry.registry())
         if spec is not None:
             return ZOO_STANDARD, spec.load("cpu")
     except Exception:  # the zoo is optional: fall back to the tiny model
         pass
     finally:
-        from benchbed import plugins
-
-        plugins.reset()
+        from benchbed import registry as plugin_registry
+        plugin_registry.reset()
     return "tiny-digits-mlp", tiny_digits_mlp
 
 
@@ -51,8 +49,8 @@ def _make_context(model, points, *, attack, eps=0.05, n=60, block_size=500,
                  options=None, metrics=("robust_accuracy", "energy")):
     """An EvaluationContext on the first ``n`` digits test points with a given AttackSpec."""
     from benchbed.builtin.datasets import register_datasets
-    from benchbed.context import EvaluationContext
-    from benchbed.specs import LabelledImages
+    from benchbed.contracts.specs import LabelledImages
+    from benchbed.engine.context import EvaluationContext
 
     datasets = []
     register_datasets(datasets.append)

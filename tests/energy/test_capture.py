@@ -7,8 +7,8 @@ import pytest
 import torch
 from pyautoattack import AutoAttack
 
-from benchbed.attacks import ComponentRecorder, run_autoattack
-from benchbed.specs import AttackRequest
+from benchbed.builtin.autoattack import ComponentRecorder, run_autoattack
+from benchbed.contracts.specs import AttackRequest
 
 CUSTOM = {"version": "custom", "attacks": ["apgd-ce", "apgd-t"]}
 

@@ -8,10 +8,10 @@ from scipy.special import logsumexp, softmax
 from sklearn.metrics import roc_auc_score
 
 from benchbed.builtin.detection import DETECTION, DETECTION_CIFAR100
-from benchbed.detection import auroc, energy_score, expected_calibration_error, max_softmax
-from benchbed.errors import BenchbedError
-from benchbed.ood import digits_ood_images
-from benchbed.reductions import column_values
+from benchbed.contracts.errors import BenchbedError
+from benchbed.contracts.reductions import column_values
+from benchbed.functional.detection import auroc, energy_score, expected_calibration_error, max_softmax
+from benchbed.functional.ood import digits_ood_images
 
 
 @pytest.fixture

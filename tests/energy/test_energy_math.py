@@ -1,4 +1,4 @@
-"""benchbed.energy against independent hand computations (explicit loops, scipy) on random logits."""
+"""benchbed.functional.energy against independent hand computations (explicit loops, scipy) on random logits."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import wasserstein_distance
 
-from benchbed.energy import (
+from benchbed.functional.energy import (
     energy_gap,
     gap_statistics,
     joint_energy,

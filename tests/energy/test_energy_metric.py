@@ -9,13 +9,13 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import wasserstein_distance
 
-from benchbed.attacks import run_autoattack
+from benchbed.builtin.autoattack import run_autoattack
 from benchbed.builtin.energy import KINDS, columns
 from benchbed.builtin.energy import compute_energy as energy_output
 from benchbed.builtin.metrics import robust_accuracy
-from benchbed.errors import BenchbedError
-from benchbed.reductions import column_values
-from benchbed.specs import AttackSpec
+from benchbed.contracts.errors import BenchbedError
+from benchbed.contracts.reductions import column_values
+from benchbed.contracts.specs import AttackSpec
 
 
 def compute_energy(ctx):

@@ -7,10 +7,10 @@ import numpy as np
 
 import benchbed
 from benchbed.builtin.energy import columns
-from benchbed.plugins import PluginHost
-from benchbed.runner import run_track
-from benchbed.specs import ModelSpec
-from benchbed.store import ResultsStore
+from benchbed.contracts.specs import ModelSpec
+from benchbed.engine.runner import run_track
+from benchbed.registry import PluginHost
+from benchbed.results.store import ResultsStore
 
 
 class Zoo:

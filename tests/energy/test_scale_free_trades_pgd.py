@@ -12,9 +12,9 @@ from scipy.special import logsumexp, softmax
 from scipy.stats import wasserstein_distance
 
 from benchbed.builtin.energy import KINDS, column_name, columns, compute_energy
-from benchbed.energy import normalised_statistics, scale_free, trades_decomposition
-from benchbed.pgd import pgd_final_iterate, runner_up
-from benchbed.reductions import column_values
+from benchbed.contracts.reductions import column_values
+from benchbed.functional.energy import normalised_statistics, scale_free, trades_decomposition
+from benchbed.functional.pgd import pgd_final_iterate, runner_up
 
 
 @pytest.fixture
@@ -142,9 +142,9 @@ def test_runner_up_skips_the_label():
 
 
 def test_pgd_protocol_covers_every_point_and_matches_a_hand_computation(tiny_digits_mlp, digits_test, make_context):
-    from benchbed.attacks import run_autoattack
+    from benchbed.builtin.autoattack import run_autoattack
     from benchbed.builtin.energy import pgd_final_iterates
-    from benchbed.specs import AttackSpec
+    from benchbed.contracts.specs import AttackSpec
 
     ctx = make_context(tiny_digits_mlp, digits_test, eps=0.05, n=40, block_size=20,
                        attack=AttackSpec(name="autoattack", norms=("Linf",), run=run_autoattack),
@@ -190,8 +190,8 @@ def test_relative_columns_are_declared():
 
 def test_an_l1_track_keeps_the_attack_columns_and_says_the_pgd_protocol_did_not_run(tiny_digits_mlp, digits_test,
                                                                                     make_context):
-    from benchbed.attacks import run_autoattack
-    from benchbed.specs import AttackSpec
+    from benchbed.builtin.autoattack import run_autoattack
+    from benchbed.contracts.specs import AttackSpec
 
     ctx = make_context(tiny_digits_mlp, digits_test, eps=1.0, n=10,
                        attack=AttackSpec(name="autoattack", norms=("L1",), run=run_autoattack),

@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture
 def registry():
-    from benchbed.plugins import PluginHost
+    from benchbed.registry import PluginHost
 
     return PluginHost(load_external=False).registry
 
@@ -22,7 +22,7 @@ def small_track(registry):
 
 @pytest.fixture(scope="session")
 def digits_train():
-    from benchbed.datasets import load_digits_split
+    from benchbed.builtin.dataset_loaders import load_digits_split
 
     return load_digits_split("train")
 

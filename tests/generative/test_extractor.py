@@ -1,14 +1,14 @@
 import pytest
 import torch
 
-from benchbed.checkpoints import verify_sha256
-from benchbed.errors import ChecksumError
+from benchbed.contracts.checkpoints import verify_sha256
+from benchbed.contracts.errors import ChecksumError
 from benchbed.generative import extractor
 from benchbed.generative.fidelity import ensure_extractor, to_uint8
 
 
 def test_shipped_weights_match_the_recorded_checksum_and_classify_digits():
-    from benchbed.datasets import load_digits_split
+    from benchbed.builtin.dataset_loaders import load_digits_split
 
     verify_sha256(extractor.WEIGHTS_PATH, extractor.WEIGHTS_SHA256)
     net = extractor.load_net()

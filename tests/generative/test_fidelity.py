@@ -5,7 +5,7 @@ import torch
 import torch_fidelity
 from torch import nn
 
-from benchbed.errors import BenchbedError
+from benchbed.contracts.errors import BenchbedError
 from benchbed.generative import fidelity
 from benchbed.generative.fidelity import compute_fidelity, reference_cache_name, to_uint8
 from benchbed.generative.grid import save_pngs
@@ -64,8 +64,8 @@ def _register_tiny():
 
 @pytest.fixture(scope="module")
 def samples_and_reference(tiny_digits_mlp):
-    from benchbed.datasets import load_digits_split
-    from benchbed.plugins import PluginHost
+    from benchbed.builtin.dataset_loaders import load_digits_split
+    from benchbed.registry import PluginHost
 
     reg = PluginHost(load_external=False).registry
     track = reg.tracks.get("digits-linf")

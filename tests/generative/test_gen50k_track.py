@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 import benchbed
-from benchbed.plugins import PluginHost
-from benchbed.specs import ModelSpec
+from benchbed.contracts.specs import ModelSpec
+from benchbed.registry import PluginHost
 
 
 def test_the_registered_protocol_is_the_papers(registry):
@@ -60,7 +60,7 @@ def test_the_protocol_runs_end_to_end_on_small_files(tmp_path, monkeypatch):
     from torchvision.datasets import CIFAR10
     from torchvision.datasets.utils import calculate_md5
 
-    from benchbed.runner import run_track
+    from benchbed.engine.runner import run_track
 
     folder = _write_cifar10(tmp_path / "data", n_per_batch=20)
     for attr in ("train_list", "test_list"):  # torchvision's md5 table: the test's own files

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import benchbed
-from benchbed.plugins import PluginHost
-from benchbed.specs import ModelSpec
+from benchbed.contracts.specs import ModelSpec
+from benchbed.registry import PluginHost
 
 
 class _Plugin:
@@ -53,12 +53,12 @@ def test_the_sweep_has_one_row_per_cell_and_its_numbers_are_the_samplers(host, t
 
 
 def test_cli_stores_the_study_and_the_model_page_draws_labelled_curves(host, tmp_path, monkeypatch, capsys):
-    from benchbed import plugins
+    from benchbed import registry as plugin_registry
     from benchbed.cli import main
     from benchbed.leaderboard.studies import study_view
-    from benchbed.store import ResultsStore
+    from benchbed.results.store import ResultsStore
 
-    monkeypatch.setattr(plugins, "registry", lambda: host.registry)
+    monkeypatch.setattr(plugin_registry, "registry", lambda: host.registry)
     assert main(["generation-study", "--model", "tiny-joint", "--samplers", "dat-pgd", "--seed-kinds", "pca",
                  "--steps", "0,3", "--n", "20", "--out", str(tmp_path), "--quiet", "--device", "cpu"]) == 0
     assert "stored in" in capsys.readouterr().out
@@ -74,9 +74,9 @@ def test_cli_stores_the_study_and_the_model_page_draws_labelled_curves(host, tmp
 
 
 def test_bad_steps_are_one_line(host, monkeypatch, capsys):
-    from benchbed import plugins
+    from benchbed import registry as plugin_registry
     from benchbed.cli import main
 
-    monkeypatch.setattr(plugins, "registry", lambda: host.registry)
+    monkeypatch.setattr(plugin_registry, "registry", lambda: host.registry)
     assert main(["generation-study", "--model", "tiny-joint", "--steps", "a,b"]) == 2
     assert "--steps must be comma-separated integers" in capsys.readouterr().err

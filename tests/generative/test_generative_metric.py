@@ -8,15 +8,15 @@ import torch
 
 import benchbed
 from benchbed.cli import main
+from benchbed.contracts.specs import ModelSpec
 from benchbed.generative.grid import grid_png_from_arrays
-from benchbed.plugins import PluginHost
-from benchbed.specs import ModelSpec
+from benchbed.registry import PluginHost
 
 PLUGIN_FILE = '''
 import torch
 from torch import nn
 import benchbed
-from benchbed.specs import ModelSpec
+from benchbed.contracts.specs import ModelSpec
 
 
 def _load(device):
@@ -81,8 +81,8 @@ class TinyModel:
 
 
 def test_generative_metric_through_the_runner(tiny_digits_mlp, tmp_path):
-    from benchbed.runner import run_track
-    from benchbed.store import ResultsStore
+    from benchbed.engine.runner import run_track
+    from benchbed.results.store import ResultsStore
 
     host = PluginHost(load_external=False)
     host.register(TinyModel(tiny_digits_mlp), name="tiny")
@@ -119,8 +119,8 @@ def test_generative_metric_through_the_runner(tiny_digits_mlp, tmp_path):
 
 
 def test_generative_is_a_model_level_unit_in_a_sharded_run(tiny_digits_mlp, tmp_path):
-    from benchbed.runner import run_track
-    from benchbed.store import ResultsStore
+    from benchbed.engine.runner import run_track
+    from benchbed.results.store import ResultsStore
 
     host = PluginHost(load_external=False)
     host.register(TinyModel(tiny_digits_mlp), name="tiny")
@@ -141,8 +141,8 @@ def test_generative_is_a_model_level_unit_in_a_sharded_run(tiny_digits_mlp, tmp_
 
 def test_a_track_without_generation_settings_says_so(tiny_digits_mlp, tmp_path):
     """Preflight refuses the run before any work, naming the track, the metric and both ways out."""
-    from benchbed.preflight import PreflightError
-    from benchbed.runner import run_track
+    from benchbed.engine.preflight import PreflightError
+    from benchbed.engine.runner import run_track
 
     host = PluginHost(load_external=False)
     host.register(TinyModel(tiny_digits_mlp), name="tiny")

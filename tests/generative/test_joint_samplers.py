@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 import torch
 
-from benchbed.errors import ConfigError
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.specs import GenerationSettings, ModelSpec
 from benchbed.generative.joint_samplers import dat_ascent, log_density
 from benchbed.generative.sampling import SampleRequest, class_labels, draw_samples
-from benchbed.specs import GenerationSettings, ModelSpec
 
 
 def _track(small_track, sampler, **options):
@@ -150,9 +150,9 @@ def test_benchbed_sample_sampler_overrides_the_tracks(tiny_digits_mlp, tmp_path,
     import json
 
     import benchbed
-    from benchbed import plugins
+    from benchbed import registry as plugin_registry
     from benchbed.cli import main
-    from benchbed.plugins import PluginHost
+    from benchbed.registry import PluginHost
 
     class Tiny:
         @benchbed.plugin.hookimpl
@@ -162,7 +162,7 @@ def test_benchbed_sample_sampler_overrides_the_tracks(tiny_digits_mlp, tmp_path,
 
     host = PluginHost(load_external=False)
     host.register(Tiny(), name="tiny")
-    monkeypatch.setattr(plugins, "registry", lambda: host.registry)
+    monkeypatch.setattr(plugin_registry, "registry", lambda: host.registry)
     assert main(["sample", "--model", "tiny", "--sampler", "dat-pgd", "--n", "20", "--out", str(tmp_path),
                  "--quiet", "--device", "cpu"]) == 0
     meta = json.loads((tmp_path / "samples.json").read_text())

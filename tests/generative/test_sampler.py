@@ -6,12 +6,12 @@ import torch
 from torch import nn
 
 import benchbed
-from benchbed.errors import BenchbedError, ConfigError
+from benchbed.contracts.errors import BenchbedError, ConfigError
+from benchbed.contracts.specs import GenerationSettings, SamplerSpec
 from benchbed.generative.sampling import SampleRequest, class_labels, draw_samples
 from benchbed.generative.seeds import fit_seeds, kept_components
 from benchbed.generative.sgld import joint_energy, sgld
-from benchbed.plugins import PluginHost
-from benchbed.specs import GenerationSettings, SamplerSpec
+from benchbed.registry import PluginHost
 
 
 def test_fixed_seed_gives_identical_samples_twice(tiny_digits_mlp, small_track, registry):

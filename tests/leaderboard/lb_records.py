@@ -1,6 +1,6 @@
 """Realistic result records for the leaderboard tests, written through the real results store.
 
-They are real :class:`benchbed.record.Record` s (what ``benchbed run`` builds), with energy columns and
+They are real :class:`benchbed.results.record.Record` s (what ``benchbed run`` builds), with energy columns and
 per-point energies (``energy_nat``, ``energy_adv_untargeted``, ``energy_adv_targeted``) and digits
 generative columns with a PNG sample grid (``generative_grid_png``), as the energy and generative
 metrics store them."""
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchbed.record import AttackProvenance, ColumnInfo, Flag, Record
-from benchbed.specs import AttackWarning
-from benchbed.store import ResultsStore
+from benchbed.contracts.specs import AttackWarning
+from benchbed.results.record import AttackProvenance, ColumnInfo, Flag, Record
+from benchbed.results.store import ResultsStore
 
 TRACK = "digits-linf"
 ENERGY_COLUMNS = {

@@ -8,10 +8,10 @@ import pytest
 from lb_pages import parse, track_file
 from scipy.stats import spearmanr
 
-from benchbed.correlation import spearman
+from benchbed.functional.correlation import spearman
 from benchbed.leaderboard import render_site
-from benchbed.store import ResultsStore
-from benchbed.tables import shown_records
+from benchbed.results.store import ResultsStore
+from benchbed.results.tables import shown_records
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -14,7 +14,7 @@ from lb_records import TRACK, ZOO, columns_meta, energy_metrics, make_arrays, ma
 
 from benchbed.leaderboard import render_site
 from benchbed.leaderboard.views import AUTOATTACK_FLAGS_DOC
-from benchbed.record import ColumnInfo
+from benchbed.results.record import ColumnInfo
 
 AA_RANDOM = 'it seems to be a randomized defense! Please use version="rand". See flags_doc.md for details.'
 AA_ZERO = ("there are 3 points with zero gradient! This might lead to unreliable evaluation with gradient-based "

@@ -13,7 +13,7 @@ from lb_records import TRACK, make_record, write_zoo
 
 from benchbed.leaderboard import render_site
 from benchbed.leaderboard.site import MANIFEST
-from benchbed.store import ResultsStore
+from benchbed.results.store import ResultsStore
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "leaderboards" / "results"

@@ -10,10 +10,10 @@ import pandas as pd
 from lb_records import ZOO, columns_meta, make_record, write_zoo
 
 from benchbed.cli import main
-from benchbed.exports import latex_table
-from benchbed.record import ColumnInfo
-from benchbed.store import ResultsStore
-from benchbed.tables import records_frame
+from benchbed.results.exports import latex_table
+from benchbed.results.record import ColumnInfo
+from benchbed.results.store import ResultsStore
+from benchbed.results.tables import records_frame
 
 HEADLINE = [n for n, c in columns_meta().items() if c.headline or c.rank]
 COUNTED = {**columns_meta(), "energy_n_untargeted": ColumnInfo("energy", "points with an untargeted x*", None,

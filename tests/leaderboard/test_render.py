@@ -14,10 +14,10 @@ import pytest
 from lb_pages import model_file, parse, row_cells, table_models, track_file
 from lb_records import ENERGY_COLUMNS, GENERATIVE_COLUMNS, TRACK, ZOO, grid_png, make_arrays, make_record, write_zoo
 
-from benchbed.errors import BenchbedError
+from benchbed.contracts.errors import BenchbedError
 from benchbed.leaderboard import DEFAULT_SITE, environment, render_site
-from benchbed.record import Failure
-from benchbed.store import ResultFileWarning, ResultsStore
+from benchbed.results.record import Failure
+from benchbed.results.store import ResultFileWarning, ResultsStore
 
 ZOO_BY_ROBUST = [z[0] for z in sorted(ZOO, key=lambda z: -z[4])]
 

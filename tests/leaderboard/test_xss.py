@@ -15,7 +15,7 @@ from lb_records import TRACK, make_arrays, make_record, write_zoo
 from benchbed.leaderboard import render_site
 from benchbed.leaderboard.safety import safe_url
 from benchbed.leaderboard.views import model_page, track_page
-from benchbed.record import ColumnInfo, Record
+from benchbed.results.record import ColumnInfo, Record
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'

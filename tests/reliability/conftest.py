@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+from benchbed.engine.runner import run_track
 from benchbed.plugin import ModelSpec, TrackSpec, hookimpl
-from benchbed.plugins import PluginHost
-from benchbed.runner import run_track
+from benchbed.registry import PluginHost
 
 TRACK = "trust-test"
 N_POINTS = 30
@@ -50,7 +50,7 @@ def run(registry, out, models, **kwargs):
 
 def logistic_regression():
     """A digits logistic regression, fitted in closed-form-ish (deterministic, no training noise)."""
-    from benchbed.datasets import load_digits_split
+    from benchbed.builtin.dataset_loaders import load_digits_split
 
     torch.manual_seed(0)
     train = load_digits_split("train")

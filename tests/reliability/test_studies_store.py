@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from benchbed.record import ColumnInfo, StudyResult
-from benchbed.store import ResultFileWarning, ResultsStore
+from benchbed.results.record import ColumnInfo, StudyResult
+from benchbed.results.store import ResultFileWarning, ResultsStore
 
 
 def make_study(model="m", kind="eps-curve") -> StudyResult:

@@ -20,8 +20,8 @@ from torch import nn
 
 from benchbed.cli import main
 from benchbed.plugin import ModelSpec, TrackSpec, hookimpl
-from benchbed.plugins import PluginHost
-from benchbed.store import ResultFileWarning, ResultsStore
+from benchbed.registry import PluginHost
+from benchbed.results.store import ResultFileWarning, ResultsStore
 
 from .conftest import N_POINTS, TRACK, Models, registry_with, run
 
@@ -92,7 +92,7 @@ class NaNOffTheTestSet(nn.Module):
 
 
 def test_nan_logits_anywhere_fail_the_model_with_one_line(healthy, tmp_path):
-    from benchbed.datasets import load_digits_split
+    from benchbed.builtin.dataset_loaders import load_digits_split
 
     natural = load_digits_split("test").images[:N_POINTS]
     reg = registry_with({"nan-beyond-8": lambda d: NaNBeyondTheEighth(healthy),
@@ -115,8 +115,8 @@ def test_nan_logits_anywhere_fail_the_model_with_one_line(healthy, tmp_path):
 def test_nan_in_any_phase_is_counted_and_named(healthy):
     """The guard every plugin's code calls the model through counts NaN/inf rows per phase (sampler
     steps, generated samples, ...) and names the phase; finite calls in the phase do not count."""
-    from benchbed.context import GuardedModel
-    from benchbed.errors import ModelOutputError
+    from benchbed.contracts.errors import ModelOutputError
+    from benchbed.engine.context import GuardedModel
 
     guarded = GuardedModel(NaNBeyondTheEighth(healthy), "m", 10)
     with pytest.raises(ModelOutputError, match=r"model 'm' returned NaN/inf logits for 2 of 18 sampler steps"):
@@ -302,7 +302,7 @@ def test_the_attack_library_version_is_in_the_key_and_provenance(healthy, tmp_pa
 # -- 6. quick runs beside full ones -------------------------------------------------------------------------
 def test_a_quick_run_lives_beside_the_full_one(healthy, tmp_path):
     from benchbed.leaderboard import render_site
-    from benchbed.tables import shown_records
+    from benchbed.results.tables import shown_records
 
     reg = registry_with({"m": lambda d: healthy})
     full = run(reg, tmp_path, ["m"]).records[0]
@@ -353,9 +353,9 @@ def test_out_pointing_at_a_file_is_one_line(tmp_path):
 
 
 def test_a_pickled_checkpoint_is_refused_in_one_line(healthy, tmp_path):
-    from benchbed.checkpoints import load_state_dict
-    from benchbed.errors import BenchbedError
-    from benchbed.provenance import sha256_file
+    from benchbed.contracts.checkpoints import load_state_dict
+    from benchbed.contracts.errors import BenchbedError
+    from benchbed.results.provenance import sha256_file
 
     path = tmp_path / "whole-model.pt"
     torch.save(healthy, path)  # the module object itself: pickled code, not a state dict

@@ -22,7 +22,7 @@ MODELS = ["scale-template", "scale-features"]
 @pytest.fixture
 def registry():
     """A registry with the built-ins and the scale plugin file only (no installed plugins)."""
-    from benchbed.plugins import PluginHost
+    from benchbed.registry import PluginHost
 
     host = PluginHost(load_external=False)
     info = host.load_file(PLUGIN)
@@ -33,8 +33,8 @@ def registry():
 @pytest.fixture
 def run(registry):
     """run_track with the scale defaults; returns the RunSummary."""
-    from benchbed.plugins import PluginSelection
-    from benchbed.runner import run_track
+    from benchbed.engine.runner import run_track
+    from benchbed.registry import PluginSelection
 
     def _run(out, track=TRACK, models=MODELS, **kwargs):
         kwargs.setdefault("device", "cpu")
@@ -48,7 +48,7 @@ def run(registry):
 
 def results(root, track=TRACK) -> dict:
     """{model: (metrics, arrays, attack counts)} of the merged per-model records in ``root``."""
-    from benchbed.store import ResultsStore
+    from benchbed.results.store import ResultsStore
 
     store = ResultsStore(root)
     out = {}
@@ -72,8 +72,8 @@ def assert_same_results(a: dict, b: dict) -> None:
 @pytest.fixture(scope="session")
 def reference(tmp_path_factory):
     """An uninterrupted, unsharded run of the scale track (computed once per session)."""
-    from benchbed.plugins import PluginHost
-    from benchbed.runner import run_track
+    from benchbed.engine.runner import run_track
+    from benchbed.registry import PluginHost
 
     out = tmp_path_factory.mktemp("reference")
     host = PluginHost(load_external=False)

@@ -29,7 +29,7 @@ from benchbed.plugin import Column, MetricOutput, MetricSpec, ModelSpec, TrackSp
 
 
 def _train():
-    from benchbed.datasets import load_digits_split
+    from benchbed.builtin.dataset_loaders import load_digits_split
 
     train = load_digits_split("train")
     x = train.images.reshape(len(train), -1).double()

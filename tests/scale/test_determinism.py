@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchbed.store import ResultsStore
+from benchbed.results.store import ResultsStore
 
 from .conftest import MODELS
 

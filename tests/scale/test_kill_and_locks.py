@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from benchbed.locking import UnitLock
+from benchbed.engine.locking import UnitLock
 
 from .conftest import TRACK, assert_same_results, cli_args, cli_env, results, runlog, start_cli
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flo
 
 
 def units_dir(root):
-    from benchbed.store import ResultsStore
+    from benchbed.results.store import ResultsStore
 
     return ResultsStore(root).track_dir(TRACK) / "units"
 
@@ -76,7 +76,7 @@ def test_two_runs_on_one_folder_do_not_corrupt_it(reference, tmp_path):
 
 
 def _hold_lock(path):
-    code = ("import sys, time; from benchbed.locking import UnitLock; "
+    code = ("import sys, time; from benchbed.engine.locking import UnitLock; "
             f"lock = UnitLock({str(path)!r}); assert lock.acquire(); print('held', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"

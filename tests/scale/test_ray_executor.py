@@ -6,8 +6,8 @@ import importlib.util
 
 import pytest
 
-from benchbed.errors import ConfigError
-from benchbed.store import ResultsStore
+from benchbed.contracts.errors import ConfigError
+from benchbed.results.store import ResultsStore
 
 from .conftest import MODELS, PLUGIN, TRACK, assert_same_results, results, runlog
 
@@ -31,8 +31,8 @@ def test_missing_ray_names_the_extra(run, tmp_path, monkeypatch):
 @pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'benchbed[ray]')")
 def test_local_ray_instance_matches_local_executor(reference, tmp_path, monkeypatch):
     """One Ray session (starting Ray costs ~30 s here): equality, streaming, retry once, isolation."""
-    from benchbed.plugins import PluginHost, PluginSelection
-    from benchbed.runner import run_track
+    from benchbed.engine.runner import run_track
+    from benchbed.registry import PluginHost, PluginSelection
 
     monkeypatch.setenv("SCALE_TEST_BROKEN", "1")
     monkeypatch.setenv("SCALE_TEST_FLAKY_DIR", str(tmp_path / "flaky"))

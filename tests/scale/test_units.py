@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from benchbed.errors import ConfigError
-from benchbed.runner import parse_shard
-from benchbed.store import ResultFileWarning, ResultsStore
-from benchbed.units import shard_ranges
+from benchbed.contracts.errors import ConfigError
+from benchbed.engine.runner import parse_shard
+from benchbed.engine.units import shard_ranges
+from benchbed.results.store import ResultFileWarning, ResultsStore
 
 from .conftest import MODELS, TRACK, assert_same_results, results, runlog
 
@@ -86,10 +86,10 @@ def test_second_run_skips_everything_and_force_recomputes(run, reference, tmp_pa
 
 
 def test_stale_units_are_recomputed(run, tmp_path, monkeypatch):
-    import benchbed.runner as runner
+    import benchbed.engine.runner as runner
 
     run(tmp_path, shards=2)  # the worker checks the versions too: both sides see the changed ones
-    import benchbed.evaluation as evaluation
+    import benchbed.engine.evaluation as evaluation
     real = runner.library_versions
     monkeypatch.setattr(runner, "library_versions", lambda: {**real(), "torch": "0.0-other"})
     monkeypatch.setattr(evaluation, "library_versions", lambda: {**real(), "torch": "0.0-other"})
@@ -162,13 +162,13 @@ def test_one_shard_at_a_time_then_merge(run, reference, tmp_path):
 
 def test_failures_are_isolated_and_reported(run, tmp_path, monkeypatch):
     monkeypatch.setenv("SCALE_TEST_BROKEN", "1")
-    from benchbed.plugins import PluginHost
+    from benchbed.registry import PluginHost
 
     from .conftest import PLUGIN
 
     host = PluginHost(load_external=False)
     host.load_file(PLUGIN)
-    from benchbed.runner import run_track
+    from benchbed.engine.runner import run_track
 
     summary = run_track(TRACK, ["scale-broken", MODELS[0]], results_dir=tmp_path, registry=host.registry,
                         device="cpu", threads=1, show_progress=False, shards=2)

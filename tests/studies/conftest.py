@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchbed.datasets import load_digits_split
+from benchbed.builtin.dataset_loaders import load_digits_split
 
 
 @pytest.fixture(scope="package", autouse=True)

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchbed import study_attacks as sa
 from benchbed.builtin.study_attacks import STUDY_ATTACKS, _run
-from benchbed.specs import AttackRequest
+from benchbed.contracts.specs import AttackRequest
+from benchbed.functional import study_attacks as sa
 
 EPS = 0.1
 # cheap settings for a tiny model (the attacks' defaults are AutoAttack's)
@@ -21,7 +21,7 @@ CHEAP = {"pgd": {}, "apgd-ce": {"n_iter": 10}, "apgd-dlr": {"n_iter": 10},
 
 
 def run_plugin(name, model, x, y, norm="Linf", seed=0):
-    from benchbed.context import GuardedModel
+    from benchbed.engine.context import GuardedModel
 
     function, kind, options, fixed, _, _ = STUDY_ATTACKS[name]
 

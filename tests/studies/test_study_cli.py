@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchbed.cli import main
-from benchbed.store import ResultsStore
+from benchbed.results.store import ResultsStore
 
 PLUGIN = str(Path(__file__).with_name("tiny_study_plugin.py"))
 COMMON = ["--track", "tiny-digits", "--no-progress", "--no-leaderboard", "--threads", "1"]

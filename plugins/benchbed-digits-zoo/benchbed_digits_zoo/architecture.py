@@ -10,7 +10,7 @@ from torch import nn
 
 ARCHITECTURE = "DigitsCNN (conv16-conv32/2-fc128)"
 
-# Pixel mean / std of the digits training split (benchbed.datasets.load_digits_split("train")).
+# Pixel mean / std of the digits training split (benchbed.builtin.dataset_loaders.load_digits_split("train")).
 DIGITS_MEAN = 0.3053
 DIGITS_STD = 0.3760
 

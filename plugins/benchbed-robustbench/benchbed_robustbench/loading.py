@@ -8,7 +8,7 @@ Checkpoints live where RobustBench keeps them::
 ``BENCHBED_ROBUSTBENCH_DIR`` defaults to ``./models`` (RobustBench's own default ``model_dir``), so
 a folder RobustBench already filled is reused as is. A missing file is downloaded from RobustBench's
 Google Drive when the network allows it (set ``BENCHBED_ROBUSTBENCH_DOWNLOAD=0`` to never try);
-otherwise a one-line :class:`benchbed.errors.BenchbedError` names the file and the folder.
+otherwise a one-line :class:`benchbed.contracts.errors.BenchbedError` names the file and the folder.
 
 RobustBench publishes no checksums, so the checksum recorded with a result is the sha256 of the
 file actually loaded (for an ensemble: the sha256 of its members' sha256 hex digests, one per line,

@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import BenchbedError
-from .record import ColumnInfo, Record
-from .specs import eps_text
+from benchbed.contracts.errors import BenchbedError
+from benchbed.contracts.specs import eps_text
+from benchbed.results.record import ColumnInfo, Record
 
 MODEL_INFO_FIELDS = (
     "link", "name", "authors", "additional_data", "number_forward_passes", "dataset", "venue",
@@ -75,7 +75,7 @@ def model_info(record: Record, *, provenance: bool = False) -> dict[str, Any]:
     if not _is_number(metrics.get("robust_accuracy")):
         raise BenchbedError(f"record of {record.model!r} on {record.track!r} has no "
                             f"robust_accuracy: RobustBench's model_info needs clean and AutoAttack accuracy")
-    from .tables import reported_numbers
+    from benchbed.results.tables import reported_numbers
 
     info = record.model_info
     extra = robustbench_fields(record)
@@ -121,7 +121,7 @@ def model_info_path(record: Record, root: str | Path) -> Path:
 
 def write_model_info(records: list[Record], root: str | Path, *, provenance: bool = False) -> list[Path]:
     """Write one ``model_info`` JSON per record under ``root`` (RobustBench's layout); returns the paths."""
-    from .store import atomic_write_bytes
+    from benchbed.results.store import atomic_write_bytes
 
     paths = []
     for record in records:
@@ -164,7 +164,7 @@ def latex_table(records: list[Record], track: str | None = None, *, columns: lis
     accuracy published elsewhere (``ModelSpec.reported``) follows benchbed's, where any model has one.
     Without ``track``, the records must all be of one track.
     """
-    from .tables import column_catalogue, records_frame, reported_numbers
+    from benchbed.results.tables import column_catalogue, records_frame, reported_numbers
 
     tracks = sorted({r.track for r in records})
     if track is None:

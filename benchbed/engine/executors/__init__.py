@@ -3,6 +3,6 @@ them to a Ray cluster (``pip install 'benchbed[ray]'``). Both hand results back 
 which alone writes the results store. More executors can come from plugins (``register_executors``)."""
 from __future__ import annotations
 
-from .base import Done, Executor, Failed, LocalExecutor, Reporter, run_task
+from benchbed.engine.executors.base import Done, Executor, Failed, LocalExecutor, Reporter, run_task
 
 __all__ = ["Done", "Executor", "Failed", "LocalExecutor", "Reporter", "run_task"]

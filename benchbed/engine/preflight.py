@@ -18,8 +18,8 @@ import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import BenchbedError
-from .specs import TrackSpec
+from benchbed.contracts.errors import BenchbedError
+from benchbed.contracts.specs import TrackSpec
 
 # executor -> (module it imports, how to install it)
 EXECUTOR_DEPENDENCIES = {"ray": ("ray", "pip install 'benchbed[ray]'")}
@@ -61,15 +61,15 @@ def _dataset_problems(track: TrackSpec, registry, data_dir: Path | None, needs_t
 def _extractor_problems(name: str) -> list[str]:
     if not _installed("torch-fidelity"):
         return ["torch-fidelity (IS/FID/KID) is not installed: pip install torch-fidelity"]
-    from .generative.fidelity import INCEPTION, ensure_extractor, resolve_inception_weights
+    from benchbed.generative.fidelity import INCEPTION, ensure_extractor, resolve_inception_weights
 
     try:
         ensure_extractor(name)
         if name == INCEPTION:
             resolve_inception_weights()  # a local file, torch hub's cache, or torch-fidelity's download now
         elif name == "digits-cnn":
-            from .checkpoints import verify_sha256
-            from .generative.extractor import WEIGHTS_PATH, WEIGHTS_SHA256
+            from benchbed.contracts.checkpoints import verify_sha256
+            from benchbed.generative.extractor import WEIGHTS_PATH, WEIGHTS_SHA256
 
             verify_sha256(WEIGHTS_PATH, WEIGHTS_SHA256, "reinstall benchbed (the digits extractor ships with it) "
                           "or retrain it with python -m benchbed.generative.train_extractor")

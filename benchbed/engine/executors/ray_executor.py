@@ -13,9 +13,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from ..errors import ConfigError
-from ..evaluation import UnitTask
-from .base import Done, Executor, Failed, Reporter, describe_failure, run_task
+from benchbed.contracts.errors import ConfigError
+from benchbed.engine.evaluation import UnitTask
+from benchbed.engine.executors.base import Done, Executor, Failed, Reporter, describe_failure, run_task
 
 INSTALL_HINT = "pip install 'benchbed[ray]'"
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import ModelOutputError
-from .specs import AttackRequest, AttackResult, DatasetSpec, LabelledImages, ModelSpec, TrackSpec
+from benchbed.contracts.errors import ModelOutputError
+from benchbed.contracts.specs import AttackRequest, AttackResult, DatasetSpec, LabelledImages, ModelSpec, TrackSpec
 
 
 def describe_output_problem(logits: Any, n_inputs: int, num_classes: int, model_name: str) -> str | None:
@@ -209,7 +209,7 @@ class EvaluationContext:
 
 
 def merge_attack_results(parts: list[tuple[np.ndarray, AttackResult]], n: int) -> AttackResult:
-    from .specs import AttackIterate
+    from benchbed.contracts.specs import AttackIterate
 
     if len(parts) == 1 and len(parts[0][0]) == n:
         return parts[0][1]

@@ -1,8 +1,8 @@
 """A run's records beside the published ones: which numbers it reproduced, which it did not.
 
-``benchbed run`` writes into a scratch folder by default (:data:`benchbed.store.DEFAULT_RESULTS`) and
+``benchbed run`` writes into a scratch folder by default (:data:`benchbed.results.store.DEFAULT_RESULTS`) and
 then compares each record with the published record of the same (track, model, variant) in
-:data:`benchbed.store.PUBLISHED_RESULTS`, column by column, exactly (the numbers are deterministic on
+:data:`benchbed.results.store.PUBLISHED_RESULTS`, column by column, exactly (the numbers are deterministic on
 the same torch build and thread count). Differences below :data:`ROUNDING` (relative) are reported as
 rounding: float sums are ordered differently with another number of CPU threads or another CPU kind,
 which moves energies and FIDs in their 4th-5th significant digit but no accuracy.

@@ -1,6 +1,6 @@
 """The executor contract and the local (in-process) executor.
 
-An executor runs :class:`~benchbed.evaluation.UnitTask` s somewhere and hands back ``Done`` or
+An executor runs :class:`~benchbed.engine.evaluation.UnitTask` s somewhere and hands back ``Done`` or
 ``Failed`` events; the scheduler alone writes results. Executors are plugins
 (``register_executors``; the built-in ``local`` and ``ray`` are registered in
 :mod:`benchbed.builtin.executors`).
@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import describe_error
-from ..evaluation import UnitTask, evaluate_unit, worker_points, worker_registry
-from ..record import UnitResult
-from ..specs import LabelledImages
+from benchbed.contracts.errors import describe_error
+from benchbed.contracts.specs import LabelledImages
+from benchbed.engine.evaluation import UnitTask, evaluate_unit, worker_points, worker_registry
+from benchbed.results.record import UnitResult
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Run a track: resolve what to run, then hand it to a :class:`~benchbed.scheduler.Scheduler`.
+"""Run a track: resolve what to run, then hand it to a :class:`~benchbed.engine.scheduler.Scheduler`.
 
 ``run_track`` is what ``benchbed run`` calls: it resolves the track (and a quick mode or a metric
 selection, which make a *variant* stored beside the full-protocol record, never over it), the
@@ -10,18 +10,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import plugins
-from .errors import ConfigError, UnknownNameError
-from .evaluation import test_points
-from .events import Observers, RunInfo
-from .plugins import PluginSelection, Registry
-from .preflight import check_run
-from .provenance import library_versions
-from .runlog import new_run_id
-from .scheduler import RunSummary, Scheduler
-from .specs import AttackSpec, ModelSpec, TrackSpec
-from .store import ResultsStore
-from .units import variant_of
+from benchbed import registry as plugin_registry
+from benchbed.contracts.errors import ConfigError, UnknownNameError
+from benchbed.contracts.events import Observers, RunInfo
+from benchbed.contracts.specs import AttackSpec, ModelSpec, TrackSpec
+from benchbed.engine.evaluation import test_points
+from benchbed.engine.preflight import check_run
+from benchbed.engine.scheduler import RunSummary, Scheduler
+from benchbed.engine.units import variant_of
+from benchbed.registry import PluginSelection, Registry
+from benchbed.results.provenance import library_versions
+from benchbed.results.runlog import new_run_id
+from benchbed.results.store import ResultsStore
 
 
 def resolve_track(track: str | TrackSpec, registry: Registry, n_examples: int | None = None,
@@ -151,7 +151,7 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     recompute even what is stored and current. ``run_log``: append events to ``runlog.jsonl``.
     ``attack_mode``: "standard" (default) or "fast" (AutoAttack's APGD-CE + APGD-T only; its own variant).
     """
-    registry = registry or plugins.registry()
+    registry = registry or plugin_registry.registry()
     spec = resolve_track(track, registry, n_examples, attack_mode)
     registered = registered_track(spec, registry)
     chosen = select_metrics(spec, registry, metrics)
@@ -173,18 +173,18 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     cache_dir = Path(cache_dir).resolve() if cache_dir else None
     threads_said = None if threads is None else f"{threads} (--threads)"
     if threads is None and executor == "local" and (device is None or str(device).startswith("cpu")):
-        from .devices import default_threads
+        from benchbed.engine.devices import default_threads
 
         threads, threads_said = default_threads()
     exe = make_executor(executor, registry, address=address, workers=workers, threads=threads, retries=retries,
                         device=device if executor != "local" else None)
     if exe.name == "local":
-        from .devices import resolve_device
+        from benchbed.engine.devices import resolve_device
 
         device = str(resolve_device(device))
     points = test_points(spec, registry, data_dir)
     run_id = new_run_id()
-    selection = selection or plugins.host().selection
+    selection = selection or plugin_registry.host().selection
     variant = variant_of(registered, spec, chosen)
     if only_shard is not None and shards > 1 and only_shard * spec.block_size >= spec.n_examples:
         sys.stderr.write(f"benchbed: warning: track {spec.name!r} has fewer than {only_shard + 1} shard(s) of whole "

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-from .errors import BenchbedError, ChecksumError
-from .provenance import sha256_file
+from benchbed.contracts.errors import BenchbedError, ChecksumError
+from benchbed.results.provenance import sha256_file
 
 WEIGHTS_ONLY_HINT = ("re-save it as a plain state_dict of tensors: "
                      "torch.save(model.state_dict(), path) where the model was defined, then update its sha256")

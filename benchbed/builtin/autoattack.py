@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import torch
 
-from .errors import ConfigError
-from .specs import TARGETED, UNTARGETED, AttackIterate, AttackRequest, AttackResult, AttackWarning
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.specs import TARGETED, UNTARGETED, AttackIterate, AttackRequest, AttackResult, AttackWarning
 
 AA_LOGGER = "auto-attack"
 _FLIPPED = re.compile(r"^(?P<attack>[a-z\-]+) - \d+/\d+ - (?P<k>\d+) out of \d+ successfully perturbed$")
@@ -81,7 +81,7 @@ def _captured_autoattack_log(progress):
 # 'apgd-ce' and 'apgd-dlr' (AutoAttack sets its ``loss`` before each), ``apgd_targeted`` 'apgd-t'.
 _APGD_LOSS_COMPONENT = {"ce": "apgd-ce", "dlr": "apgd-dlr"}
 
-log = logging.getLogger("benchbed.attacks")
+log = logging.getLogger("benchbed.builtin.autoattack")
 
 
 class ComponentRecorder:

@@ -3,10 +3,10 @@
 It is the only writer of the results store during a run. Planning loads each model once (on the
 CPU) to fingerprint its weights, computes the key of everything its numbers depend on, and skips
 records and units already stored under that key. A unit is computed under an exclusive per-unit lock
-(:mod:`benchbed.locking`), so a run killed at any moment loses at most the units in flight and two
+(:mod:`benchbed.engine.locking`), so a run killed at any moment loses at most the units in flight and two
 runs can share a results folder. When all of a model's units are stored, its record is built
-(:func:`benchbed.record.build_record`) and written. Everything the user sees or the run log keeps
-goes out as events to the run's observers (:mod:`benchbed.events`).
+(:func:`benchbed.results.record.build_record`) and written. Everything the user sees or the run log keeps
+goes out as events to the run's observers (:mod:`benchbed.contracts.events`).
 """
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import describe_error
-from .evaluation import Expected, UnitTask, fingerprint
-from .events import Observers, progress_milestone
-from .executors import Done, Executor, Failed, Reporter
-from .locking import UnitLock
-from .plugins import PluginSelection, Registry
-from .record import Failure, Record, build_record
-from .specs import LabelledImages, ModelSpec, TrackSpec
-from .store import ResultsStore, sweep_temporaries
-from .units import MODEL, Unit, plan_units, plugin_provenance, result_key
+from benchbed.contracts.errors import describe_error
+from benchbed.contracts.events import Observers, progress_milestone
+from benchbed.contracts.specs import LabelledImages, ModelSpec, TrackSpec
+from benchbed.engine.evaluation import Expected, UnitTask, fingerprint
+from benchbed.engine.executors import Done, Executor, Failed, Reporter
+from benchbed.engine.locking import UnitLock
+from benchbed.engine.units import MODEL, Unit, plan_units, plugin_provenance, result_key
+from benchbed.registry import PluginSelection, Registry
+from benchbed.results.record import Failure, Record, build_record
+from benchbed.results.store import ResultsStore, sweep_temporaries
 
 
 @dataclass

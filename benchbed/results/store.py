@@ -8,13 +8,13 @@ Layout (``<t>`` / ``<m>``: :func:`file_stem` of the track / model name)::
     <root>/<t>/<m>[@<variant>].npz      its per-point arrays (robust flags, energies, ...)
     <root>/<t>/<m>[@<variant>].failed.json   the last failure, while the newest attempt failed
     <root>/<t>/units/<m>/<variant|full>/<unit>.json|.npz|.lock   one finished unit (model, track, shard)
-    <root>/<t>/studies/<m>/<kind>.json|.npz   a study of the model on the track (benchbed.record.StudyResult)
-    <root>/runlog.jsonl                 the machine-readable run log (benchbed.runlog)
+    <root>/<t>/studies/<m>/<kind>.json|.npz   a study of the model on the track (benchbed.results.record.StudyResult)
+    <root>/runlog.jsonl                 the machine-readable run log (benchbed.results.runlog)
 
 File names are a readable slug plus a hash of the exact name, so two names never share a file
 (``x/y`` and ``x__y``, ``probe/ä`` and ``probe/ö``, names that differ only in case). Every file is
 written atomically (temporary file in the same folder, fsync, rename), arrays before the JSON that
-names their sha256. Every file read goes through the one validating reader of :mod:`benchbed.record`
+names their sha256. Every file read goes through the one validating reader of :mod:`benchbed.results.record`
 (schema, types, checksum, and that it lies where its names say): a file that fails is skipped with
 a :class:`ResultFileWarning` naming it and why -- never ranked, never reused, and recomputed by the
 next ``benchbed run``.
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BenchbedError, ConfigError, RecordError
-from .record import FULL, Failure, Record, StudyResult, UnitResult, dumps
+from benchbed.contracts.errors import BenchbedError, ConfigError, RecordError
+from benchbed.results.record import FULL, Failure, Record, StudyResult, UnitResult, dumps
 
 ENV_RESULTS = "BENCHBED_RESULTS"
 # Runs write into an ignored scratch folder by default, so running the README leaves a checkout clean;

@@ -5,7 +5,7 @@ import math
 import os
 import platform
 
-from .errors import ConfigError
+from benchbed.contracts.errors import ConfigError
 
 
 def best_device() -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from .energy import _as_float64, _logits_2d, marginal_energy
+from benchbed.functional.energy import _as_float64, _logits_2d, marginal_energy
 
 ECE_BINS = 15
 

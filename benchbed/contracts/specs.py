@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
-from .reductions import Reduction
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.reductions import Reduction
 
 if TYPE_CHECKING:  # imported lazily: listing plugins must not pay for torch
     import numpy as np
     import torch
     from torch import nn
 
-    from .context import EvaluationContext
+    from benchbed.engine.context import EvaluationContext
 
 NORMS = ("Linf", "L2", "L1")
 SPLITS = ("train", "test")
@@ -96,7 +96,7 @@ class DatasetSpec:
     class_names: tuple[str, ...] = ()
     embedded: bool = False  # ships inside a dependency: works offline with no files
     # check(split, data_dir) -> None | one line saying what is missing and how to get it: a cheap
-    # look for the files, run before any work starts (benchbed.preflight); None = nothing to check.
+    # look for the files, run before any work starts (benchbed.engine.preflight); None = nothing to check.
     check: Callable[[str, Path | None], str | None] | None = None
 
     def __post_init__(self):
@@ -257,7 +257,7 @@ class AttackSpec:
 class Column:
     """One number a metric produces, how it is computed from the per-point arrays, and how pages use it.
 
-    ``reduce`` turns the merged per-point arrays into the number (:mod:`benchbed.reductions`), the
+    ``reduce`` turns the merged per-point arrays into the number (:mod:`benchbed.contracts.reductions`), the
     same way for unsharded runs, sharded runs and ``benchbed.evaluate``. ``unit`` is shown in headers
     ("%", "energy", "points"). ``headline``: in the compact views (the run's table, the board's default
     columns). ``rank``: the track table's sort keys (1 first, then 2; 0 = not a key). ``plot``: the
@@ -308,7 +308,7 @@ class MetricSpec:
     ``scope``: "example" (per-point arrays, concatenated across shards) or "model" (computed once per
     model and track, e.g. FID of samples). ``info_reduce``: how each key of ``info`` combines across
     shards: "sum" (numbers, or dicts of numbers), "union" (lists), "same" (must agree; the default),
-    "first". ``requires``: what the metric needs, checked before a run starts (benchbed.preflight):
+    "first". ``requires``: what the metric needs, checked before a run starts (benchbed.engine.preflight):
     "attack" (the track's attack), "iterates:<kind>", "generation" (generation settings, sampler and
     feature extractor), "train" (the training split).
     """
@@ -452,7 +452,7 @@ def eps_text(eps: float, label: str = "") -> str:
 
 @dataclass(frozen=True)
 class ExecutorSpec:
-    """Where units run. ``make(**options)`` returns a :class:`benchbed.executors.Executor`; options are
+    """Where units run. ``make(**options)`` returns a :class:`benchbed.engine.executors.Executor`; options are
     ``threads``, ``retries``, ``device``, ``address``, ``workers`` (an executor ignores what it has no use for)."""
 
     name: str
@@ -474,8 +474,8 @@ class ExporterSpec:
 @dataclass(frozen=True)
 class ObserverSpec:
     """Something that watches runs. ``start(run)`` is called when a run starts with its
-    :class:`benchbed.events.RunInfo` and returns a callable that then receives every
-    :class:`benchbed.events.RunEvent` of that run (unit started, progress, metric done, unit done or
+    :class:`benchbed.contracts.events.RunInfo` and returns a callable that then receives every
+    :class:`benchbed.contracts.events.RunEvent` of that run (unit started, progress, metric done, unit done or
     failed, run end...), or None to sit this run out. An observer that raises is reported once and
     dropped for the rest of the run; the run goes on."""
 

@@ -1,11 +1,11 @@
 """Units of work: (model, track, shard of whole attack blocks), and what their numbers depend on.
 
 A track's test points are cut into attack blocks of ``track.block_size`` examples (block ``b`` is
-attacked with seed ``track.seed + b``, see :mod:`benchbed.context`). A run with ``--shards N`` groups
+attacked with seed ``track.seed + b``, see :mod:`benchbed.engine.context`). A run with ``--shards N`` groups
 the blocks into ``N`` contiguous shards, one unit per (model, shard). Because every block sees the
 same attack calls whichever shard it lands in, the per-point arrays of the shards, concatenated,
 are exactly the arrays of an unsharded run, and every number is a declared reduction of them
-(:mod:`benchbed.reductions`), so sharded and unsharded numbers agree exactly.
+(:mod:`benchbed.contracts.reductions`), so sharded and unsharded numbers agree exactly.
 
 Metric scope (``MetricSpec.scope``): ``"example"`` metrics run in every shard; ``"model"`` metrics
 (e.g. FID of samples, which does not depend on the test points) run once per model, in a unit of
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
-from .provenance import distribution_version, stable_hash
-from .record import UnitInfo
-from .specs import ModelSpec, TrackSpec
+from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.specs import ModelSpec, TrackSpec
+from benchbed.results.provenance import distribution_version, stable_hash
+from benchbed.results.record import UnitInfo
 
 ALL = "all"
 MODEL = "model"

@@ -28,7 +28,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .pgd import ascend, project, random_start, runner_up
+from benchbed.functional.pgd import ascend, project, random_start, runner_up
 
 
 # -- losses -------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Evaluating one unit: the worker side, the same in this process, on a Ray worker, or from Python.
 
 :func:`evaluate_unit` loads the model, checks it is the model the run planned (the fingerprint of its
-weights, the library and plugin versions), wraps it in a :class:`~benchbed.context.GuardedModel`,
+weights, the library and plugin versions), wraps it in a :class:`~benchbed.engine.context.GuardedModel`,
 and runs each of the unit's metrics on a private copy of the unit's points. A metric that fails
 costs that metric only (the record becomes partial, with the metric's one-line error); a model
 whose logits are NaN/inf or of the wrong shape anywhere fails the whole unit. It depends on nothing
@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoints import weights_only_refusal
-from .errors import BenchbedError, ConfigError, ModelOutputError, describe_error
-from .plugins import PluginHost, PluginSelection, Registry
-from .provenance import library_versions, state_dict_sha256
-from .record import AttackProvenance, Flag, UnitResult
-from .specs import LabelledImages, MetricOutput, ModelSpec, TrackSpec
-from .units import Unit, plugin_provenance
+from benchbed.contracts.checkpoints import weights_only_refusal
+from benchbed.contracts.errors import BenchbedError, ConfigError, ModelOutputError, describe_error
+from benchbed.contracts.specs import LabelledImages, MetricOutput, ModelSpec, TrackSpec
+from benchbed.engine.units import Unit, plugin_provenance
+from benchbed.registry import PluginHost, PluginSelection, Registry
+from benchbed.results.provenance import library_versions, state_dict_sha256
+from benchbed.results.record import AttackProvenance, Flag, UnitResult
 
 PROBE_SIZE = 8
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -91,7 +91,7 @@ def fingerprint(model_spec: ModelSpec) -> str:
 
 def model_flags(model_spec: ModelSpec, model, probe, device) -> list[Flag]:
     """benchbed's own observations about a model, kept with its record."""
-    from .context import inplace_mutation
+    from benchbed.engine.context import inplace_mutation
 
     flags = []
     if inplace_mutation(model, probe.to(device)):
@@ -122,8 +122,8 @@ def evaluate_unit(task: UnitTask, *, registry: Registry, points: LabelledImages,
     """Compute one unit on its points (``points``: the whole track's, the unit takes its slice)."""
     import torch
 
-    from .context import EvaluationContext, GuardedModel
-    from .devices import device_name, resolve_device
+    from benchbed.engine.context import EvaluationContext, GuardedModel
+    from benchbed.engine.devices import device_name, resolve_device
 
     start = time.perf_counter()
     unit, track = task.unit, task.track

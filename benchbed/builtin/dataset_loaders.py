@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetNotFoundError
-from .specs import LabelledImages
+from benchbed.contracts.errors import DatasetNotFoundError
+from benchbed.contracts.specs import LabelledImages
 
 ENV_DATA = "BENCHBED_DATA"
 

@@ -8,8 +8,8 @@ record comes from its column's declared reduction over the merged per-point arra
 Both types serialise to plain JSON (:meth:`Record.to_dict`) with a ``record_sha256`` over their
 canonical content, and are read back only through :meth:`Record.from_dict` / :meth:`UnitResult.from_dict`,
 which check the schema version, every field's type and the checksum, and raise a one-line
-:class:`~benchbed.errors.RecordError` naming what is wrong. A record that fails is never ranked or
-reused (see :mod:`benchbed.store`).
+:class:`~benchbed.contracts.errors.RecordError` naming what is wrong. A record that fails is never ranked or
+reused (see :mod:`benchbed.results.store`).
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import RecordError
-from .reductions import reduce_info
-from .specs import AttackWarning, MetricSpec, TrackSpec
+from benchbed.contracts.errors import RecordError
+from benchbed.contracts.reductions import reduce_info
+from benchbed.contracts.specs import AttackWarning, MetricSpec, TrackSpec
 
 SCHEMA_VERSION = 2
 FULL = ""  # the variant of a record made with the track's own protocol
@@ -102,7 +102,7 @@ def _verify(data: Any, schema: Mapping[str, str], what: str) -> None:
 # -- parts ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ColumnInfo:
-    """How a record describes one of its columns (from :meth:`benchbed.specs.Column.info`)."""
+    """How a record describes one of its columns (from :meth:`benchbed.contracts.specs.Column.info`)."""
 
     metric: str
     description: str

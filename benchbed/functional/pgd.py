@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
+from benchbed.contracts.errors import ConfigError
 
 PGD_STEPS = 20
 NORMS = ("Linf", "L2")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .record import ColumnInfo, Record
+from benchbed.results.record import ColumnInfo, Record
 
 LEADING = ["model", "track", "n_examples"]
 

@@ -1,0 +1,362 @@
+"""Plugin discovery: built-ins, installed distributions (entry-point group ``benchbed``) and local files.
+
+Built-in datasets, attacks, metrics, samplers, tracks, executors, exporters, observers and CLI
+commands are plugins registered exactly like external ones (:data:`DEFAULT_PLUGINS`). Which
+external plugins load is a :class:`PluginSelection`: read once from ``BENCHBED_PLUGINS`` (a
+comma-separated list of entry-point or distribution names; empty: none) and ``BENCHBED_PLUGIN_FILES``
+(local ``.py`` files, separated by ``os.pathsep``) at the top of a process, then passed explicitly --
+to Ray workers too. A plugin that fails to import, whose hook raises, or that registers an object
+of the wrong type or with an invalid or duplicate name is marked broken with one line saying why,
+and contributes nothing; every other plugin still loads.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.metadata as md
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import pluggy
+
+from benchbed._version import __version__
+from benchbed.contracts import hookspecs
+from benchbed.contracts.errors import BenchbedError, UnknownNameError, describe_error
+from benchbed.contracts.specs import (
+    SPEC_TYPES,
+    AttackSpec,
+    DatasetSpec,
+    ExecutorSpec,
+    ExporterSpec,
+    MetricSpec,
+    ModelSpec,
+    ObserverSpec,
+    SamplerSpec,
+    TrackSpec,
+    name_problem,
+)
+
+ENTRY_POINT_GROUP = "benchbed"
+ENV_ALLOW = "BENCHBED_PLUGINS"
+ENV_FILES = "BENCHBED_PLUGIN_FILES"
+
+DEFAULT_PLUGINS = (
+    "benchbed.builtin.datasets",
+    "benchbed.builtin.attacks",
+    "benchbed.builtin.study_attacks",
+    "benchbed.builtin.metrics",
+    "benchbed.builtin.energy",
+    "benchbed.builtin.detection",
+    "benchbed.builtin.generative",
+    "benchbed.builtin.samplers",
+    "benchbed.builtin.tracks",
+    "benchbed.builtin.executors",
+    "benchbed.builtin.exporters",
+    "benchbed.builtin.observers",
+    "benchbed.builtin.commands",
+)
+
+
+@dataclass(frozen=True)
+class PluginSelection:
+    """Which external plugins a process loads: an allow-list (None: all installed) and local files."""
+
+    allow: tuple[str, ...] | None = None
+    files: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environment(cls, extra_files: tuple[str, ...] = ()) -> PluginSelection:
+        allow = os.environ.get(ENV_ALLOW)
+        names = None if allow is None else tuple(n.strip() for n in allow.split(",") if n.strip())
+        files = tuple(f for f in os.environ.get(ENV_FILES, "").split(os.pathsep) if f)
+        return cls(names, tuple(str(Path(f).resolve()) for f in files + tuple(extra_files)))
+
+    def allows(self, ep: md.EntryPoint) -> bool:
+        if self.allow is None:
+            return True
+        dist = ep.dist.name if ep.dist else ""
+        return ep.name in self.allow or dist in self.allow
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+    builtin: bool = False
+    error: str | None = None  # set when the plugin is broken
+    provides: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def provenance(self) -> dict[str, str]:
+        return {"plugin": self.name, "distribution": self.distribution, "version": self.version}
+
+
+def _file_version(path: Path) -> str:
+    """A local plugin file's version: the sha256 of its content (editing it changes the cache key)."""
+    from benchbed.results.provenance import sha256_file
+
+    return f"sha256:{sha256_file(path)[:16]}"
+
+
+class PluginHost:
+    """Owns the pluggy manager and what each plugin registered."""
+
+    def __init__(self, selection: PluginSelection | None = None, *, load_external: bool = True):
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.selection = selection if selection is not None else PluginSelection.from_environment()
+        version = __version__
+        for module_name in DEFAULT_PLUGINS:
+            module = importlib.import_module(module_name)
+            self.pm.register(module, name=module_name)
+            self.infos[module_name] = PluginInfo(module_name, "benchbed", version, builtin=True)
+        if load_external:
+            self._load_entry_points()
+            for path in self.selection.files:
+                self.load_file(path)
+        self._registry: Registry | None = None
+
+    # -- discovery -------------------------------------------------------------------------------
+    def _load_entry_points(self) -> None:
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if not self.selection.allows(ep) or ep.name in self.infos:
+                continue
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            info = PluginInfo(ep.name, dist, version)
+            self.infos[ep.name] = info
+            try:
+                self.pm.register(ep.load(), name=ep.name)
+            except Exception as exc:  # one broken plugin must not take down the others
+                info.error = describe_error(exc)
+
+    def load_file(self, path: str | os.PathLike) -> PluginInfo:
+        """Load a plugin from a local ``.py`` file (no packaging needed)."""
+        path = Path(path).resolve()
+        name = f"file:{path.name}"
+        if name in self.infos and self.infos[name].distribution == str(path):
+            return self.infos[name]
+        info = PluginInfo(name, str(path), "local")
+        self.infos[name] = info
+        try:
+            if not path.is_file():
+                raise BenchbedError(f"plugin file {path} does not exist: check the path")
+            info.version = _file_version(path)
+            spec = importlib.util.spec_from_file_location(f"benchbed_local_{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            self.pm.register(module, name=name)
+        except Exception as exc:
+            info.error = describe_error(exc)
+        if str(path) not in self.selection.files:
+            self.selection = PluginSelection(self.selection.allow, (*self.selection.files, str(path)))
+        self._registry = None
+        return info
+
+    def register(self, plugin: Any, name: str) -> None:
+        """Register an in-process plugin object (tests, notebooks)."""
+        self.pm.register(plugin, name=name)
+        self.infos[name] = PluginInfo(name, "(in-process)", "in-process")
+        self._registry = None
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self.infos.pop(name, None)
+        self._registry = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry.collect(self)
+        return self._registry
+
+
+S = TypeVar("S")
+
+
+class KindTable(Generic[S]):
+    """The registered objects of one kind, by stable name; lookups are typed."""
+
+    def __init__(self, kind: str, spec_type: type[S]):
+        self.kind = kind
+        self.spec_type = spec_type
+        self._items: dict[str, S] = {}
+        self._sources: dict[str, str] = {}
+
+    @property
+    def singular(self) -> str:
+        return self.kind[:-1]
+
+    def get(self, name: str) -> S:
+        if name not in self._items:
+            raise UnknownNameError(self.singular, name, self._items)
+        return self._items[name]
+
+    def names(self, pattern: str = "*") -> list[str]:
+        return sorted(n for n in self._items if fnmatch.fnmatchcase(n, pattern))
+
+    def source(self, name: str) -> str:
+        """The plugin that registered ``name``."""
+        self.get(name)
+        return self._sources[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[S]:
+        return iter(self._items[n] for n in sorted(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Registry:
+    """Everything the plugins registered, one typed :class:`KindTable` per kind."""
+
+    def __init__(self):
+        self.datasets: KindTable[DatasetSpec] = KindTable("datasets", DatasetSpec)
+        self.models: KindTable[ModelSpec] = KindTable("models", ModelSpec)
+        self.attacks: KindTable[AttackSpec] = KindTable("attacks", AttackSpec)
+        self.metrics: KindTable[MetricSpec] = KindTable("metrics", MetricSpec)
+        self.tracks: KindTable[TrackSpec] = KindTable("tracks", TrackSpec)
+        self.samplers: KindTable[SamplerSpec] = KindTable("samplers", SamplerSpec)
+        self.executors: KindTable[ExecutorSpec] = KindTable("executors", ExecutorSpec)
+        self.exporters: KindTable[ExporterSpec] = KindTable("exporters", ExporterSpec)
+        self.observers: KindTable[ObserverSpec] = KindTable("observers", ObserverSpec)
+        self.problems: list[str] = []
+        self.infos: dict[str, PluginInfo] = {}
+
+    def table(self, kind: str) -> KindTable:
+        return getattr(self, kind)
+
+    @classmethod
+    def collect(cls, host: PluginHost) -> Registry:
+        """Call every plugin's register hooks; a plugin's objects are added only if all its hooks succeed."""
+        reg = cls()
+        reg.infos = host.infos
+        staged: dict[str, list[tuple[str, Any]]] = {}  # plugin -> [(kind, object)] in call order
+        order: list[str] = []
+        broken: dict[str, str] = {}
+        for kind in hookspecs.KINDS:
+            hook = getattr(host.pm.hook, f"register_{kind}")
+            for impl in hook.get_hookimpls():  # registration order: built-ins first
+                plugin = impl.plugin_name
+                info = host.infos.get(plugin)
+                if (info is not None and not info.ok) or plugin in broken:
+                    continue
+                if plugin not in staged:
+                    staged[plugin] = []
+                    order.append(plugin)
+                found: list[Any] = []
+                try:
+                    impl.function(register=found.append)
+                except Exception as exc:
+                    broken[plugin] = f"register_{kind} failed: {describe_error(exc)}"
+                    continue
+                problem = reg._check_objects(kind, found)
+                if problem:
+                    broken[plugin] = problem
+                    continue
+                staged[plugin].extend((kind, obj) for obj in found)
+        for plugin in order:
+            if plugin in broken:
+                reg._broken(host, plugin, broken[plugin])
+                continue
+            problem = reg._duplicates(staged[plugin], plugin)
+            if problem:
+                reg._broken(host, plugin, problem)
+                continue
+            for kind, obj in staged[plugin]:
+                reg._add(host, kind, obj, plugin)
+        return reg
+
+    @staticmethod
+    def _check_objects(kind: str, objects: list[Any]) -> str | None:
+        expected = SPEC_TYPES[kind]
+        for obj in objects:
+            if not isinstance(obj, expected):
+                return (f"register_{kind} registered a {type(obj).__name__}, not a {expected.__name__}: pass "
+                        f"{expected.__name__}(...) objects to this hook")
+            problem = name_problem(getattr(obj, "name", None))
+            if problem:
+                return f"register_{kind} registered a {kind[:-1]} with an invalid name: {problem}"
+        return None
+
+    def _duplicates(self, objects: list[tuple[str, Any]], plugin: str) -> str | None:
+        seen: set[tuple[str, str]] = set()
+        for kind, obj in objects:
+            table = self.table(kind)
+            if obj.name in table:
+                return (f"duplicate {kind[:-1]} name {obj.name!r}: registered by both {table.source(obj.name)!r} "
+                        f"and {plugin!r}; rename one of them or uninstall one plugin")
+            if (kind, obj.name) in seen:
+                return f"registers the {kind[:-1]} name {obj.name!r} twice"
+            seen.add((kind, obj.name))
+        return None
+
+    def _broken(self, host: PluginHost, plugin: str, message: str) -> None:
+        info = host.infos.get(plugin)
+        if info is not None and info.error is None:
+            info.error = message
+        self.problems.append(f"plugin {plugin!r}: {message}")
+
+    def _add(self, host: PluginHost, kind: str, obj: Any, plugin: str) -> None:
+        table = self.table(kind)
+        table._items[obj.name] = obj
+        table._sources[obj.name] = plugin
+        info = host.infos.get(plugin)
+        if info is not None:
+            info.provides.setdefault(kind, []).append(obj.name)
+
+    def with_model(self, spec: ModelSpec, source: str) -> Registry:
+        """A copy of this registry with one more model (``benchbed.evaluate`` of an unregistered module)."""
+        import copy
+
+        other = copy.copy(self)
+        other.models = copy.copy(self.models)
+        other.models._items = {**self.models._items, spec.name: spec}
+        other.models._sources = {**self.models._sources, spec.name: source}
+        other.infos = {**self.infos, source: PluginInfo(source, "(in-process)", "in-process")}
+        return other
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def models_for(self, track: TrackSpec) -> list[ModelSpec]:
+        """Models registered for a track: same dataset, and they claim the track's threat model."""
+        return [m for m in self.models if m.dataset == track.dataset and track.norm in m.threat_models]
+
+    def provenance(self, kind: str, name: str) -> dict[str, str]:
+        """Which plugin (distribution, version) registered ``name`` of ``kind``."""
+        plugin = self.table(kind).source(name)
+        info = self.infos.get(plugin)
+        return info.provenance() if info is not None else {"plugin": plugin, "distribution": "?", "version": "?"}
+
+
+_HOST: PluginHost | None = None
+
+
+def host() -> PluginHost:
+    global _HOST
+    if _HOST is None:
+        _HOST = PluginHost()
+    return _HOST
+
+
+def registry() -> Registry:
+    return host().registry
+
+
+def reset() -> None:
+    """Forget loaded plugins (the next call rediscovers them)."""
+    global _HOST
+    _HOST = None
