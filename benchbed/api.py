@@ -163,20 +163,19 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     import numpy as np
     import torch
 
-    from benchbed.contracts.events import Observers, RunInfo, progress_milestone
+    from benchbed.contracts.events import MetricDone, RunEnd, UnitProgress, progress_milestone
+    from benchbed.engine import planning
     from benchbed.engine.devices import resolve_device
-    from benchbed.engine.evaluation import Expected, UnitTask, evaluate_unit, test_points
-    from benchbed.engine.preflight import check_run
-    from benchbed.engine.runner import registered_track, resolve_track, select_metrics
-    from benchbed.engine.units import plan_units, plugin_provenance, result_key, variant_of
-    from benchbed.results.provenance import library_versions, state_dict_sha256
+    from benchbed.engine.evaluation import UnitTask, evaluate_unit, test_points
+    from benchbed.results.provenance import state_dict_sha256
     from benchbed.results.record import build_record
-    from benchbed.results.runlog import new_run_id
 
     reg = _registry(registry)
-    spec = resolve_track(track, reg, n_examples, attack_mode)
-    registered = registered_track(spec, reg)
-    chosen = select_metrics(spec, reg, metrics)
+    torch_device = resolve_device(device)
+    options = planning.RunOptions(track, n_examples=n_examples, metrics=metrics, attack_mode=attack_mode,
+                                  device=str(torch_device), threads=threads, data_dir=data_dir,
+                                  results_dir=results_dir, show_progress=progress, run_log=False)
+    setup = planning.resolve_run(options, reg)
     module = None
     if isinstance(model, str):
         model_spec = reg.models.get(model)
@@ -186,56 +185,45 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
             raise ConfigError(f"benchbed.evaluate needs a torch.nn.Module or a registered model's name, got "
                               f"{type(model).__name__}")
         module = model
-        model_spec = adhoc_spec(model, spec, name)
+        model_spec = adhoc_spec(model, setup.track, name)
         if model_spec.name in reg.models:
             raise ConfigError(f"model name {model_spec.name!r} is already registered by a plugin: pass another "
                               f"name=... (or evaluate the registered one by its name)")
         reg = reg.with_model(model_spec, ADHOC_PLUGIN)
         weights = state_dict_sha256(model)
-    torch_device = resolve_device(device)
-    data_dir = Path(data_dir) if data_dir else None
-    check_run(spec, chosen, reg, data_dir, models=[model_spec])  # every missing thing, before any work starts
-    points = test_points(spec, reg, data_dir)
-    versions = library_versions()
-    plugins = plugin_provenance(reg, model_spec, spec, chosen)
-    key = result_key(model_spec, weights, spec, chosen, versions, plugins)
-    variant = variant_of(registered, spec, chosen)
-    run_id = new_run_id()
-    (unit,) = plan_units(model_spec, spec, reg, 1, metrics=chosen, variant=variant, result=key)
-    if threads is None and torch_device.type == "cpu":
-        from benchbed.engine.devices import default_threads
-
-        threads = default_threads()[0]
-    task = UnitTask(unit=unit, track=spec, expected=Expected(weights, versions, plugins, chosen),
-                    device=str(torch_device), data_dir=str(data_dir) if data_dir else None, run_id=run_id,
-                    threads=threads)
-    observers = Observers(RunInfo(run_id, spec.name, (model_spec.name,), str(results_dir or ""), 1,
-                                  show_progress=progress, run_log=False, header={"device": str(torch_device)}),
-                          list(reg.observers))
-    observers.emit("unit_start", model=unit.model, unit=unit.uid, attempt=1, describe=unit.describe(),
-                   metrics=list(chosen))
+    planning.preflight(setup, reg, [model_spec])  # every missing thing, before any work starts
+    points = test_points(setup.track, reg, setup.data_dir)
+    plan = planning.plan_model(model_spec, weights, setup, reg, n_shards=1)
+    (unit,) = plan.units
+    task = UnitTask(unit=unit, track=setup.track, expected=plan.expected, device=str(torch_device),
+                    data_dir=str(setup.data_dir) if setup.data_dir else None, run_id=setup.run_id,
+                    threads=setup.threads)
+    observers = planning.start_observers(setup, options, reg, [model_spec.name], planned=1, executor="local",
+                                         results=str(results_dir or ""))
+    observers.emit(planning.unit_start(task))
     was_training = bool(getattr(module, "training", False))
     saved_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+    if setup.threads:
+        torch.set_num_threads(setup.threads)
     try:
         result, arrays = evaluate_unit(
             task, registry=reg, points=points,
-            progress=lambda m: observers.emit("unit_progress", model=unit.model, unit=unit.uid, message=m,
-                                              milestone=progress_milestone(m)),
-            on_metric=lambda m: observers.emit("metric_done", model=unit.model, unit=unit.uid, metric=m))
+            progress=lambda m: observers.emit(UnitProgress(model=unit.model, unit=unit.uid, message=m,
+                                                           milestone=progress_milestone(m))),
+            on_metric=lambda m: observers.emit(MetricDone(model=unit.model, unit=unit.uid, metric=m)))
     except BaseException as exc:
-        observers.emit("unit_failed", model=unit.model, unit=unit.uid, message=str(exc))
-        observers.emit("run_end", seconds=0.0)
+        observers.emit(planning.unit_failed(task, str(exc)))
+        observers.emit(RunEnd(seconds=0.0, units=1, failed=1, models={unit.model: "failed"}))
         raise
     finally:
         torch.set_num_threads(saved_threads)
         if module is not None:
             module.train(was_training)
-    observers.emit("unit_done", model=unit.model, unit=unit.uid, seconds=result.wall_time_s)
-    observers.emit("run_end", seconds=result.wall_time_s)
+    observers.emit(planning.unit_done(task, result.wall_time_s, result))
+    observers.emit(RunEnd(seconds=result.wall_time_s, units=1, done=1, models={unit.model: "ok"}))
+    spec, chosen, key, variant, run_id = setup.track, setup.metrics, plan.key, setup.variant, setup.run_id
     record, merged = build_record(spec, [(result, arrays)], {m: reg.metrics.get(m) for m in chosen},
-                                  metrics_run=chosen, registered_n_examples=registered.n_examples,
+                                  metrics_run=chosen, registered_n_examples=setup.registered.n_examples,
                                   result_key=key, variant=variant, run_id=run_id)
     path = None
     if results_dir is not None:

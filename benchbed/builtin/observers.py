@@ -12,6 +12,19 @@ import sys
 import time
 from typing import Any
 
+from benchbed.contracts.events import (
+    MetricDone,
+    ModelFailed,
+    Note,
+    RunEnd,
+    RunEvent,
+    RunInterrupted,
+    UnitDone,
+    UnitFailed,
+    UnitProgress,
+    UnitRetry,
+    UnitStart,
+)
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.specs import ObserverSpec
 from benchbed.results.runlog import RunLog
@@ -45,32 +58,32 @@ class PlainProgress:
         self.stream.write(f"[{int(elapsed // 60):3d}:{int(elapsed % 60):02d}] {text}\n")
         self.stream.flush()
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: RunEvent) -> None:
         who = event.model + (f" [{event.unit}]" if event.unit and event.unit != "all" else "")
-        kind = event.kind
-        if kind == "unit_progress":
+        if isinstance(event, UnitProgress):
             now = time.monotonic()
             key = f"{event.model}/{event.unit}"
-            if not event.fields.get("milestone") and now - self._last.get(key, 0.0) < PLAIN_EVERY_S:
+            if not event.milestone and now - self._last.get(key, 0.0) < PLAIN_EVERY_S:
                 return
             self._last[key] = now
             self._line(f"{who}: {event.message}")
-        elif kind == "unit_start":
-            self._line(f"{who}: started" + (f" (attempt {event.fields.get('attempt')})"
-                                            if event.fields.get("attempt", 1) > 1 else ""))
-        elif kind == "metric_done":
-            self._line(f"{who}: {event.fields.get('metric')} done")
-        elif kind == "model_failed" and self._unit_errors.get(event.model) == event.message:
+        elif isinstance(event, UnitStart):
+            self._line(f"{who}: started" + (f" (attempt {event.attempt})" if event.attempt > 1 else ""))
+        elif isinstance(event, MetricDone):
+            self._line(f"{who}: {event.metric} done")
+        elif isinstance(event, ModelFailed) and self._unit_errors.get(event.model) == event.message:
             return  # the unit's FAILED line just said it
-        elif kind in ("unit_done", "unit_failed", "unit_retry", "model_failed", "note", "run_interrupted"):
-            if kind == "unit_failed":
+        elif isinstance(event, (UnitDone, UnitFailed, UnitRetry, ModelFailed, Note, RunInterrupted)):
+            if isinstance(event, UnitFailed):
                 self._unit_errors[event.model] = event.message
-            text = {"unit_done": f"done in {event.fields.get('seconds', 0):.1f}s", "unit_failed": "FAILED: ",
-                    "unit_retry": "failed, retrying: ", "model_failed": "FAILED: ", "note": "",
-                    "run_interrupted": "run interrupted: "}[kind]
+            text = f"done in {event.seconds:.1f}s" if isinstance(event, UnitDone) else _PREFIX[event.kind]
             self._line(f"{who + ': ' if who else ''}{text}{event.message}")
-        elif kind == "run_end":
-            self._line(f"run finished in {event.fields.get('seconds', 0):.1f}s")
+        elif isinstance(event, RunEnd):
+            self._line(f"run finished in {event.seconds:.1f}s")
+
+
+_PREFIX = {"unit_failed": "FAILED: ", "unit_retry": "failed, retrying: ", "model_failed": "FAILED: ", "note": "",
+           "run_interrupted": "run interrupted: "}
 
 
 class BarProgress:
@@ -94,27 +107,26 @@ class BarProgress:
                                               position=position, dynamic_ncols=True)
         return bar
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: RunEvent) -> None:
         key = f"{event.model}/{event.unit}"
-        kind = event.kind
-        if kind == "unit_start":
-            bar = self._bar(key, event.fields.get("describe", event.model), len(event.fields.get("metrics", ())))
-            if event.fields.get("attempt", 1) > 1:
+        if isinstance(event, UnitStart):
+            bar = self._bar(key, event.describe or event.model, len(event.metrics))
+            if event.attempt > 1:
                 bar.reset()
-                bar.set_postfix_str(f"attempt {event.fields['attempt']}")
-        elif kind == "unit_progress" and key in self.bars:
+                bar.set_postfix_str(f"attempt {event.attempt}")
+        elif isinstance(event, UnitProgress) and key in self.bars:
             self.bars[key].set_postfix_str(event.message[:70])
-        elif kind == "metric_done" and key in self.bars:
+        elif isinstance(event, MetricDone) and key in self.bars:
             self.bars[key].update(1)
-        elif kind in ("unit_done", "unit_failed"):
+        elif isinstance(event, (UnitDone, UnitFailed)):
             bar = self.bars.pop(key, None)
             self._positions.pop(key, None)
             if bar is not None:
                 bar.close()
             self.overall.update(1)
-        elif kind in ("note", "unit_retry", "model_failed"):
+        elif isinstance(event, (Note, UnitRetry, ModelFailed)):
             self._tqdm.write(f"benchbed: {event.model + ': ' if event.model else ''}{event.message}", file=sys.stderr)
-        elif kind in ("run_end", "run_interrupted"):
+        elif isinstance(event, (RunEnd, RunInterrupted)):
             for bar in self.bars.values():
                 bar.close()
             self.overall.close()

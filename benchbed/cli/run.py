@@ -8,6 +8,8 @@ from pathlib import Path
 from benchbed import registry as plugin_registry
 from benchbed.builtin.tracks import DEFAULT_TRACK
 from benchbed.cli import warn_broken_plugins
+from benchbed.engine.planning import RunOptions
+from benchbed.engine.scheduler import RunSummary
 from benchbed.results.runlog import RUNLOG_NAME
 from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
 from benchbed.results.tables import format_frame, hidden_columns, records_frame
@@ -18,24 +20,19 @@ def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C: a line, and an
 
 
 def cmd_run(args) -> int:
-    from benchbed.engine.runner import run_track
+    from benchbed.engine.runner import run
 
     registry = plugin_registry.registry()
     warn_broken_plugins(registry)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        summary = run_track(args.track, args.model or None, n_examples=args.n_examples, metrics=args.metrics,
-                            device=args.device, results_dir=args.out, data_dir=args.data_dir, registry=registry,
-                            show_progress=not args.no_progress, shards=args.shards, shard=args.shard,
-                            executor=args.executor, address=args.address, workers=args.workers,
-                            threads=args.threads, force=args.force, retries=args.retries,
-                            attack_mode=args.attack_mode)
+        summary = run(run_options(args), registry=registry)
     finally:
         signal.signal(signal.SIGTERM, previous)
     store = ResultsStore(args.out)
     records = summary.records
     print(f"\nUnits of this run ({summary.track}):")
-    print(summary.table(), end="")
+    print(summary_table(summary), end="")
     print(f"\nTrack {summary.track} (accuracies in %, {len(records)} model(s)):")
     print(format_frame(records_frame(records, all_columns=args.all_columns), "table"), end="")
     hidden = 0 if args.all_columns else hidden_columns(records)
@@ -61,6 +58,36 @@ def cmd_run(args) -> int:
     for outcome in summary.failed:
         print(f"FAILED {outcome.model}: {outcome.error}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def run_options(args) -> RunOptions:
+    """The run the command line asks for."""
+    return RunOptions(args.track, tuple(args.model or ()), n_examples=args.n_examples, metrics=args.metrics,
+                      attack_mode=args.attack_mode, device=args.device, threads=args.threads, shards=args.shards,
+                      shard=args.shard, executor=args.executor, address=args.address, workers=args.workers,
+                      retries=args.retries, force=args.force, results_dir=args.out, data_dir=args.data_dir,
+                      show_progress=not args.no_progress)
+
+
+def summary_table(summary: RunSummary) -> str:
+    """The end-of-run summary: per model, units done / skipped / failed and time; then totals."""
+    rows = [("model", "units", "done", "skipped", "failed", "status", "time")]
+    for outcome in summary.outcomes:
+        mine = [u for u in summary.units if u.model == outcome.model and u.status != "other-shard"]
+        status = outcome.status + (" (cached)" if outcome.cached and outcome.status == "ok" else "")
+        if outcome.record is not None and outcome.record.partial:
+            status += " (partial)"
+        rows.append((outcome.model, str(len(mine)), *(str(sum(u.status == s for u in mine))
+                                                      for s in ("done", "skipped", "failed")),
+                     status, f"{outcome.seconds:.1f}s"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i in (0, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    c = summary.counts()
+    lines.append(f"{c['units']} unit(s): {c['done']} done, {c['skipped']} skipped, {c['failed']} failed "
+                 f"in {summary.seconds:.1f}s ({summary.executor} executor, {summary.n_shards} shard(s), "
+                 f"run {summary.run_id})")
+    return "\n".join(lines) + "\n"
 
 
 def _compare(records, store: ResultsStore, folder: Path | None) -> None:

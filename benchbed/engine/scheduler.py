@@ -15,16 +15,33 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from benchbed.contracts.errors import describe_error
-from benchbed.contracts.events import Observers, progress_milestone
-from benchbed.contracts.specs import LabelledImages, ModelSpec, TrackSpec
-from benchbed.engine.evaluation import Expected, UnitTask, fingerprint
+from benchbed.contracts.events import (
+    ExecutorStarted,
+    MetricDone,
+    ModelCached,
+    ModelFailed,
+    ModelMerged,
+    Note,
+    Observers,
+    RunEnd,
+    RunEvent,
+    RunInterrupted,
+    UnitDeferred,
+    UnitProgress,
+    UnitRetry,
+    UnitSkipped,
+    progress_milestone,
+)
+from benchbed.contracts.specs import LabelledImages, ModelSpec
+from benchbed.engine import planning
+from benchbed.engine.evaluation import UnitTask, fingerprint
 from benchbed.engine.executors import Done, Executor, Failed, Reporter
 from benchbed.engine.locking import UnitLock
-from benchbed.engine.units import MODEL, Unit, plan_units, plugin_provenance, result_key
-from benchbed.registry import PluginSelection, Registry
+from benchbed.engine.planning import RunSetup, unit_done, unit_failed, unit_start
+from benchbed.engine.units import MODEL, Unit
+from benchbed.registry import Registry
 from benchbed.results.record import Failure, Record, build_record
 from benchbed.results.store import ResultsStore, sweep_temporaries
 
@@ -86,28 +103,11 @@ class RunSummary:
             out[report.status] = out.get(report.status, 0) + 1
         return out
 
-    def table(self) -> str:
-        """The end-of-run summary: per model, units done / skipped / failed and time; then totals."""
-        rows = [("model", "units", "done", "skipped", "failed", "status", "time")]
-        for outcome in self.outcomes:
-            mine = [u for u in self.units if u.model == outcome.model and u.status != "other-shard"]
-            status = outcome.status + (" (cached)" if outcome.cached and outcome.status == "ok" else "")
-            if outcome.record is not None and outcome.record.partial:
-                status += " (partial)"
-            rows.append((outcome.model, str(len(mine)), *(str(sum(u.status == s for u in mine))
-                                                          for s in ("done", "skipped", "failed")),
-                         status, f"{outcome.seconds:.1f}s"))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) if i in (0, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                 for r in rows]
-        c = self.counts()
-        lines.append(f"{c['units']} unit(s): {c['done']} done, {c['skipped']} skipped, {c['failed']} failed "
-                     f"in {self.seconds:.1f}s ({self.executor} executor, {self.n_shards} shard(s), run {self.run_id})")
-        return "\n".join(lines) + "\n"
-
 
 @dataclass
-class ModelPlan:
+class ModelState:
+    """A model during a run: its plan's units and key, and how far they got."""
+
     spec: ModelSpec
     units: list[Unit]
     key: str = ""
@@ -128,22 +128,18 @@ def _mtime(path: Path) -> float | None:
 class Scheduler(Reporter):
     """One run of one track: plan, then claim / submit / collect until every unit is resolved."""
 
-    def __init__(self, *, track: TrackSpec, registered: TrackSpec, models: Sequence[ModelSpec], registry: Registry,
-                 store: ResultsStore, executor: Executor, metrics: Sequence[str], variant: str,
-                 versions: dict[str, str], selection: PluginSelection, points: LabelledImages, run_id: str,
-                 device: str | None, data_dir: Path | None, cache_dir: Path | None, threads: int | None,
-                 force: bool = False, n_shards: int = 1, only_shard: int | None = None):
-        self.track, self.registered, self.models = track, registered, list(models)
-        self.registry, self.store, self.executor = registry, store, executor
+    def __init__(self, setup: RunSetup, models: Sequence[ModelSpec], *, registry: Registry, store: ResultsStore,
+                 executor: Executor, points: LabelledImages):
+        self.setup, self.models = setup, list(models)
+        self.track, self.registered, self.metrics = setup.track, setup.registered, setup.metrics
+        self.variant, self.versions, self.run_id = setup.variant, setup.versions, setup.run_id
+        self.registry, self.store, self.executor, self.points = registry, store, executor, points
+        self.force, self.n_shards, self.only_shard = setup.force, setup.n_shards, setup.only_shard
         self.observers: Observers | None = None  # given to run(); planning's events wait for them
-        self.metrics, self.variant, self.versions, self.selection = tuple(metrics), variant, versions, selection
-        self.points, self.device, self.data_dir, self.cache_dir = points, device, data_dir, cache_dir
-        self.threads, self.force, self.n_shards, self.only_shard = threads, force, n_shards, only_shard
-        self.run_id = run_id
-        self._early: list[tuple[str, dict[str, Any]]] = []
-        self.summary = RunSummary(track.name, run_id=self.run_id, executor=executor.name,
+        self._early: list[RunEvent] = []
+        self.summary = RunSummary(self.track.name, run_id=self.run_id, executor=executor.name,
                                   results_dir=str(store.root))
-        self.plans: dict[str, ModelPlan] = {}
+        self.plans: dict[str, ModelState] = {}
         self.outcomes: dict[str, ModelOutcome] = {}
         self.pending: list[UnitTask] = []
         self._seen_mtime: dict[str, float | None] = {}
@@ -151,23 +147,21 @@ class Scheduler(Reporter):
         self._started_wall = time.time()
 
     # -- events (Reporter: what executors tell) -----------------------------------------------------
-    def emit(self, kind: str, **kwargs: Any) -> None:
+    def emit(self, event: RunEvent) -> None:
         if self.observers is None:
-            self._early.append((kind, kwargs))
+            self._early.append(event)
         else:
-            self.observers.emit(kind, **kwargs)
+            self.observers.emit(event)
 
     def started(self, task: UnitTask) -> None:
-        self.emit("unit_start", model=task.unit.model, unit=task.unit.uid, attempt=task.attempt,
-                  describe=task.unit.describe(), metrics=list(task.unit.metrics), start=task.unit.start,
-                  stop=task.unit.stop, key=task.unit.key)
+        self.emit(unit_start(task))
 
     def progress(self, task: UnitTask, message: str) -> None:
-        milestone = progress_milestone(message)
-        self.emit("unit_progress", model=task.unit.model, unit=task.unit.uid, message=message, milestone=milestone)
+        self.emit(UnitProgress(model=task.unit.model, unit=task.unit.uid, message=message,
+                               milestone=progress_milestone(message)))
 
     def metric_done(self, task: UnitTask, metric: str) -> None:
-        self.emit("metric_done", model=task.unit.model, unit=task.unit.uid, metric=metric)
+        self.emit(MetricDone(model=task.unit.model, unit=task.unit.uid, metric=metric))
 
     # -- planning --------------------------------------------------------------------------------
     def plan(self) -> None:
@@ -175,7 +169,6 @@ class Scheduler(Reporter):
             self._plan_model(spec)
 
     def _plan_model(self, spec: ModelSpec) -> None:
-        track = self.track
         for attempt in range(1 + self.executor.retries):  # as many tries as the executor gives a unit
             try:
                 weights = fingerprint(spec)
@@ -183,26 +176,24 @@ class Scheduler(Reporter):
             except Exception as exc:  # noqa: BLE001 -- a broken model fails alone
                 error = f"loading it failed: {describe_error(exc)}"
                 if attempt < self.executor.retries:
-                    self.emit("note", model=spec.name, message=f"{error}; retrying")
+                    self.emit(Note(model=spec.name, message=f"{error}; retrying"))
         else:
-            self.plans[spec.name] = ModelPlan(spec, [], error=error)
+            self.plans[spec.name] = ModelState(spec, [], error=error)
             self._fail_model(spec.name, error, unit="load")
             return
-        plugins = plugin_provenance(self.registry, spec, track, self.metrics)
-        key = result_key(spec, weights, track, self.metrics, self.versions, plugins)
-        units = plan_units(spec, track, self.registry, self.n_shards, metrics=self.metrics, variant=self.variant,
-                           result=key)
-        plan = self.plans[spec.name] = ModelPlan(spec, units, key)
+        planned = planning.plan_model(spec, weights, self.setup, self.registry, self.n_shards)
+        key, units = planned.key, planned.units
+        plan = self.plans[spec.name] = ModelState(spec, units, key)
         self.summary.n_shards = max(self.summary.n_shards, sum(u.uid != MODEL for u in units))
         if not self.force:
-            stored = self.store.record(track.name, spec.name, self.variant)
+            stored = self.store.record(self.track.name, spec.name, self.variant)
             if stored is not None and stored.result_key == key:
                 self.outcomes[spec.name] = ModelOutcome(spec.name, "ok", record=stored, cached=True)
                 for unit in units:
                     self.summary.units.append(UnitReport(unit.model, unit.uid, "skipped", reason="cached-model"))
-                self.emit("model_cached", model=spec.name, key=key)
+                self.emit(ModelCached(model=spec.name, key=key))
                 return
-        expected = Expected(weights, dict(self.versions), plugins, self.metrics)
+        setup = self.setup
         for unit in units:
             mine = self.only_shard is None or (unit.shard if unit.uid != MODEL else 0) == self.only_shard
             if not mine:
@@ -211,13 +202,13 @@ class Scheduler(Reporter):
             self._seen_mtime[unit.key] = _mtime(self._unit_path(unit))
             if not self.force and self._stored_unit(unit) is not None:
                 self.summary.units.append(UnitReport(unit.model, unit.uid, "skipped", reason="stored"))
-                self.emit("unit_skipped", model=unit.model, unit=unit.uid, key=unit.key, reason="stored")
+                self.emit(UnitSkipped(model=unit.model, unit=unit.uid, key=unit.key, reason="stored"))
                 continue
             self.pending.append(UnitTask(
-                unit=unit, track=track, expected=expected, device=self.device,
-                data_dir=str(self.data_dir) if self.data_dir else None,
-                cache_dir=str(self.cache_dir) if self.cache_dir else None, plugins=self.selection,
-                threads=self.threads, run_id=self.run_id))
+                unit=unit, track=self.track, expected=planned.expected, device=setup.device,
+                data_dir=str(setup.data_dir) if setup.data_dir else None,
+                cache_dir=str(setup.cache_dir) if setup.cache_dir else None, plugins=setup.selection,
+                threads=setup.threads, run_id=self.run_id))
             plan.unresolved += 1
 
     def _unit_path(self, unit: Unit) -> Path:
@@ -233,8 +224,8 @@ class Scheduler(Reporter):
     def run(self, observers: Observers) -> RunSummary:
         """Compute the planned units; ``observers`` see planning's events first, then the run's."""
         self.observers = observers
-        for kind, kwargs in self._early:
-            observers.emit(kind, **kwargs)
+        for event in self._early:
+            observers.emit(event)
         self._early.clear()
         started = time.perf_counter()
         for name, plan in self.plans.items():
@@ -249,7 +240,9 @@ class Scheduler(Reporter):
             if self.pending:
                 self.executor.start(self, registry=self.registry, points=self.points)
                 executor_started = True
-                self.emit("executor_started", **self.executor.describe())
+                details = dict(self.executor.describe())
+                self.emit(ExecutorStarted(executor=str(details.pop("executor", self.executor.name)),
+                                          details=details))
             while queue or deferred or inflight:
                 while inflight < self.executor.slots and (queue or deferred):
                     task = queue.popleft() if queue else None
@@ -266,8 +259,8 @@ class Scheduler(Reporter):
                     state = self._start(task)
                     if state == "busy":
                         deferred.append(task)
-                        self.emit("unit_deferred", model=task.unit.model, unit=task.unit.uid,
-                                  reason="locked by another run")
+                        self.emit(UnitDeferred(model=task.unit.model, unit=task.unit.uid,
+                                               reason="locked by another run"))
                     inflight += state == "claimed"
                 if inflight == 0 and deferred and not queue:
                     task = deferred.popleft()  # nothing else to do: wait for the other run
@@ -288,8 +281,8 @@ class Scheduler(Reporter):
                     self._unit_failed(event)
         except BaseException as exc:
             interrupted = True
-            self.emit("run_interrupted", message=f"{type(exc).__name__}: {exc}".rstrip(": "),
-                      seconds=round(time.perf_counter() - started, 3))
+            self.emit(RunInterrupted(message=f"{type(exc).__name__}: {exc}".rstrip(": "),
+                                     seconds=round(time.perf_counter() - started, 3)))
             raise
         finally:
             for lock in self._locks.values():
@@ -301,15 +294,15 @@ class Scheduler(Reporter):
             if not interrupted:
                 order = {m.name: i for i, m in enumerate(self.models)}
                 self.summary.outcomes = sorted(self.outcomes.values(), key=lambda o: order[o.model])
-                self.emit("run_end", seconds=round(self.summary.seconds, 3), **self.summary.counts(),
-                          models={o.model: o.status for o in self.summary.outcomes})
+                self.emit(RunEnd(seconds=round(self.summary.seconds, 3), **self.summary.counts(),
+                                 models={o.model: o.status for o in self.summary.outcomes}))
         return self.summary
 
     def _claim(self, task: UnitTask, blocking: bool) -> str:
         unit = task.unit
         lock = UnitLock(self.store.lock_path(self.track.name, unit.model, unit.variant, unit.uid), self.run_id)
         if not lock.acquire(blocking=blocking, on_wait=lambda who: self.emit(
-                "note", model=unit.model, message=f"waiting for {who} to finish {unit.describe()}")):
+                Note(model=unit.model, message=f"waiting for {who} to finish {unit.describe()}"))):
             return "busy"
         now = _mtime(self._unit_path(unit))
         if now is not None and now != self._seen_mtime.get(unit.key) and now >= self._started_wall:
@@ -323,8 +316,8 @@ class Scheduler(Reporter):
         """Claim and submit ``task``; 'busy' if another run holds it."""
         state = self._claim(task, blocking)
         if state == "finished":
-            self.emit("unit_skipped", model=task.unit.model, unit=task.unit.uid, key=task.unit.key,
-                      reason="finished by another run")
+            self.emit(UnitSkipped(model=task.unit.model, unit=task.unit.uid, key=task.unit.key,
+                                  reason="finished by another run"))
             self._resolve(task, UnitReport(task.unit.model, task.unit.uid, "skipped", reason="finished by another run"))
         elif state == "claimed":
             self.executor.submit(task)
@@ -343,15 +336,14 @@ class Scheduler(Reporter):
             return Failed(task, f"storing the unit failed: {describe_error(exc)}", "", event.seconds)
         self._release(task)
         self.plans[unit.model].computed = True
-        self.emit("unit_done", model=unit.model, unit=unit.uid, key=unit.key, attempt=task.attempt,
-                  seconds=round(event.seconds, 3), device=stored.device, errors=dict(stored.metric_errors))
+        self.emit(unit_done(task, event.seconds, stored))
         self._resolve(task, UnitReport(unit.model, unit.uid, "done", event.seconds, task.attempt))
         return event
 
     def _retry(self, event: Failed) -> None:
         task = event.task
-        self.emit("unit_retry", model=task.unit.model, unit=task.unit.uid, attempt=task.attempt,
-                  message=event.error, detail=event.detail[-4000:])
+        self.emit(UnitRetry(model=task.unit.model, unit=task.unit.uid, attempt=task.attempt, message=event.error,
+                            detail=event.detail[-4000:]))
         retry = task.retry()
         self._locks[retry.id] = self._locks.pop(task.id)
         self.executor.submit(retry)
@@ -360,8 +352,7 @@ class Scheduler(Reporter):
         task, unit = event.task, event.task.unit
         self._release(task)
         message = event.error if unit.uid == "all" else f"unit {unit.uid}: {event.error}"
-        self.emit("unit_failed", model=unit.model, unit=unit.uid, attempt=task.attempt, message=event.error,
-                  detail=event.detail[-4000:])
+        self.emit(unit_failed(task, event.error, event.detail))
         plan = self.plans[unit.model]
         if plan.error is None:
             plan.error = message
@@ -387,13 +378,13 @@ class Scheduler(Reporter):
     def _fail_model(self, model: str, message: str, unit: str) -> None:
         self._write_failure(model, message, unit)
         self.outcomes[model] = ModelOutcome(model, "failed", error=message)
-        self.emit("model_failed", model=model, message=message)
+        self.emit(ModelFailed(model=model, message=message))
 
     def _finish_model(self, model: str) -> None:
         plan = self.plans[model]
         if plan.error is not None:
             self.outcomes[model] = ModelOutcome(model, "failed", error=plan.error, seconds=plan.seconds)
-            self.emit("model_failed", model=model, message=plan.error)
+            self.emit(ModelFailed(model=model, message=plan.error))
             return
         found = []
         for unit in plan.units:
@@ -419,13 +410,13 @@ class Scheduler(Reporter):
                 sweep_temporaries(path.parent, path.name)
                 sweep_temporaries(path.parent, path.with_suffix(".npz").name)
                 record = self.store.write(record, arrays)
-                self.emit("model_merged", model=model, key=plan.key, units=[u.uid for u in plan.units],
-                          status=record.status, metric_errors=dict(record.metric_errors))
+                self.emit(ModelMerged(model=model, key=plan.key, units=[u.uid for u in plan.units],
+                                      status=record.status, metric_errors=dict(record.metric_errors)))
         except Exception as exc:  # noqa: BLE001
             message = f"building its record failed: {describe_error(exc)}"
             self.outcomes[model] = ModelOutcome(model, "failed", error=message, seconds=plan.seconds)
             self._write_failure(model, message, "merge")
-            self.emit("model_failed", model=model, message=message)
+            self.emit(ModelFailed(model=model, message=message))
             return
         finally:
             lock.release()

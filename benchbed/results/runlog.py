@@ -19,7 +19,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from benchbed.contracts.events import EVENT_TYPES, RunEvent, event_from_log
+
 RUNLOG_NAME = "runlog.jsonl"
+
+
+def read_runlog(path: str | os.PathLike) -> list[RunEvent]:
+    """The typed events of a run log (lines of unknown kinds, from another benchbed, are skipped)."""
+    lines = [json.loads(text) for text in Path(path).read_text().splitlines() if text.strip()]
+    return [event_from_log(line) for line in lines if line.get("event") in EVENT_TYPES]
 
 
 def new_run_id() -> str:
@@ -44,7 +52,8 @@ class RunLog:
         finally:
             os.close(fd)
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: RunEvent) -> None:
+        """Write a typed event (:mod:`benchbed.contracts.events`) as its kind plus its fields."""
         if event.kind == "unit_progress":
             return  # the display's business, not the log's
         fields = dict(event.fields)

@@ -54,14 +54,14 @@ def test_a_model_failing_with_its_units_error_is_said_once():
     import io
 
     from benchbed.builtin.observers import PlainProgress
-    from benchbed.contracts.events import RunEvent, RunInfo
+    from benchbed.contracts.events import ModelFailed, RunInfo, UnitFailed
 
     out = io.StringIO()
     show = PlainProgress(RunInfo(run_id="r", track="t", models=("m",), results_dir="x", planned=1), stream=out)
     error = "model 'm' returned NaN/inf logits for 3 of 40 adversarial inputs"
-    show(RunEvent("unit_failed", "r", "t", model="m", unit="all", message=error))
-    show(RunEvent("model_failed", "r", "t", model="m", message=error))
-    show(RunEvent("model_failed", "r", "t", model="m", message="its record could not be written"))
+    show(UnitFailed(model="m", unit="all", message=error, attempt=1, detail=""))
+    show(ModelFailed(model="m", message=error))
+    show(ModelFailed(model="m", message="its record could not be written"))
     lines = out.getvalue().splitlines()[1:]
     assert [line.split("] ", 1)[1] for line in lines] == [f"m: FAILED: {error}",
                                                           "m: FAILED: its record could not be written"]
