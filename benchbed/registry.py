@@ -27,8 +27,8 @@ import pluggy
 from benchbed._version import __version__
 from benchbed.contracts import hookspecs
 from benchbed.contracts.errors import BenchbedError, UnknownNameError, describe_error
+from benchbed.contracts.kinds import KINDS, SPEC_TYPES
 from benchbed.contracts.specs import (
-    SPEC_TYPES,
     AttackSpec,
     DatasetSpec,
     ExecutorSpec,
@@ -222,18 +222,22 @@ class KindTable(Generic[S]):
 
 
 class Registry:
-    """Everything the plugins registered, one typed :class:`KindTable` per kind."""
+    """Everything the plugins registered, one typed :class:`KindTable` per plugin kind
+    (:data:`benchbed.contracts.kinds.KINDS`; the annotations below are for readers and type checkers)."""
+
+    datasets: KindTable[DatasetSpec]
+    models: KindTable[ModelSpec]
+    attacks: KindTable[AttackSpec]
+    metrics: KindTable[MetricSpec]
+    tracks: KindTable[TrackSpec]
+    samplers: KindTable[SamplerSpec]
+    executors: KindTable[ExecutorSpec]
+    exporters: KindTable[ExporterSpec]
+    observers: KindTable[ObserverSpec]
 
     def __init__(self):
-        self.datasets: KindTable[DatasetSpec] = KindTable("datasets", DatasetSpec)
-        self.models: KindTable[ModelSpec] = KindTable("models", ModelSpec)
-        self.attacks: KindTable[AttackSpec] = KindTable("attacks", AttackSpec)
-        self.metrics: KindTable[MetricSpec] = KindTable("metrics", MetricSpec)
-        self.tracks: KindTable[TrackSpec] = KindTable("tracks", TrackSpec)
-        self.samplers: KindTable[SamplerSpec] = KindTable("samplers", SamplerSpec)
-        self.executors: KindTable[ExecutorSpec] = KindTable("executors", ExecutorSpec)
-        self.exporters: KindTable[ExporterSpec] = KindTable("exporters", ExporterSpec)
-        self.observers: KindTable[ObserverSpec] = KindTable("observers", ObserverSpec)
+        for plugin_kind in KINDS:
+            setattr(self, plugin_kind.name, KindTable(plugin_kind.name, plugin_kind.spec_type))
         self.problems: list[str] = []
         self.infos: dict[str, PluginInfo] = {}
 
@@ -248,8 +252,9 @@ class Registry:
         staged: dict[str, list[tuple[str, Any]]] = {}  # plugin -> [(kind, object)] in call order
         order: list[str] = []
         broken: dict[str, str] = {}
-        for kind in hookspecs.KINDS:
-            hook = getattr(host.pm.hook, f"register_{kind}")
+        for plugin_kind in KINDS:
+            kind = plugin_kind.name
+            hook = getattr(host.pm.hook, plugin_kind.hook_name)
             for impl in hook.get_hookimpls():  # registration order: built-ins first
                 plugin = impl.plugin_name
                 info = host.infos.get(plugin)

@@ -103,13 +103,11 @@ def model_and_track(model: str, track: str):
     """The registered model and track a one-model command works on (with broken plugins reported),
     refusing a model of another dataset in one line."""
     from benchbed import registry as plugin_registry
-    from benchbed.contracts.errors import ConfigError
+    from benchbed.engine.resolve import check_model_fits
 
     registry = plugin_registry.registry()
     warn_broken_plugins(registry)
     track_spec = registry.tracks.get(track)
     model_spec = registry.models.get(model)
-    if model_spec.dataset != track_spec.dataset:
-        raise ConfigError(f"model {model!r} is a {model_spec.dataset} model but track {track_spec.name!r} uses "
-                          f"{track_spec.dataset}: pick a {model_spec.dataset} track (see `benchbed tracks`)")
+    check_model_fits(model_spec, track_spec)
     return registry, model_spec, track_spec

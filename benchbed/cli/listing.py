@@ -17,11 +17,18 @@ def _print(rows: list[dict], empty: str) -> int:
 
 
 def cmd_plugins(args) -> int:
+    from benchbed.contracts.kinds import KINDS
+
     host = plugin_registry.host()
     registry = host.registry  # collecting marks plugins whose register hooks fail
+    if getattr(args, "kinds", False):
+        return _print([{"kind": k.name, "hook": k.hook_name, "registers": k.spec_type.__name__,
+                        "registered": len(registry.table(k.name)), "what": k.doc} for k in KINDS], "no plugin kinds")
+    order = {k.name: i for i, k in enumerate(KINDS)}
     rows = []
     for info in host.infos.values():
-        provides = ", ".join(f"{len(v)} {k}" for k, v in sorted(info.provides.items()))
+        provides = ", ".join(f"{len(v)} {k}" for k, v in sorted(info.provides.items(),
+                                                                key=lambda kv: order.get(kv[0], len(order))))
         rows.append({"plugin": info.name, "distribution": info.distribution, "version": info.version,
                      "status": "ok" if info.ok else "BROKEN", "provides": provides or "-"})
     code = _print(rows, "no plugins loaded")
@@ -121,6 +128,8 @@ def cmd_tracks(args) -> int:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("plugins", help="list loaded plugins, their distribution and version, and broken ones")
+    p.add_argument("--kinds", action="store_true", help="list the plugin kinds instead: hook, spec type, how many "
+                   "are registered, and what each is for")
     p.set_defaults(func=cmd_plugins)
     for name, func, what in (("datasets", cmd_datasets, "datasets"), ("attacks", cmd_attacks, "attacks"),
                              ("metrics", cmd_metrics, "metrics and the columns they produce"),

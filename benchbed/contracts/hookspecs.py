@@ -1,4 +1,5 @@
-"""Hook specifications: one ``register_*`` hook per plugin kind, plus ``register_commands``.
+"""Hook specifications: one ``register_*`` hook per plugin kind (:data:`benchbed.contracts.kinds.KINDS`),
+plus ``register_commands``.
 
 A plugin is a module (or object) with functions named after these hooks, marked with
 :data:`hookimpl`; benchbed finds it through the entry-point group ``benchbed``, a ``--plugin FILE``,
@@ -19,62 +20,29 @@ from __future__ import annotations
 
 import pluggy
 
+from benchbed.contracts.kinds import KIND_NAMES, PluginKind
+from benchbed.contracts.kinds import KINDS as _KINDS
+
 PROJECT = "benchbed"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-@hookspec
-def register_datasets(register):
-    """Register :class:`~benchbed.contracts.specs.DatasetSpec` objects: a loader of a split as images in [0, 1]
-    (N, C, H, W) with int64 labels, in a fixed order, and optionally a cheap ``check`` of the files."""
+def _register_hook(plugin_kind: PluginKind):
+    """The hook specification of one plugin kind: ``register_<kind>(register)``, documented from KINDS."""
+
+    def hook(register):
+        pass
+
+    hook.__name__ = hook.__qualname__ = plugin_kind.hook_name
+    hook.__doc__ = (f"Register :class:`~benchbed.contracts.specs.{plugin_kind.spec_type.__name__}` objects: "
+                    f"{plugin_kind.doc}.")
+    return hookspec(hook)
 
 
-@hookspec
-def register_models(register):
-    """Register :class:`~benchbed.contracts.specs.ModelSpec` objects: metadata and ``loader(device)`` returning an
-    ``nn.Module`` that maps [0, 1] images to logits (normalisation inside)."""
-
-
-@hookspec
-def register_attacks(register):
-    """Register :class:`~benchbed.contracts.specs.AttackSpec` objects: ``run(AttackRequest) -> AttackResult`` with
-    adversarial points, robust flags and, optionally, semantic iterates (``untargeted``, ``targeted``)."""
-
-
-@hookspec
-def register_metrics(register):
-    """Register :class:`~benchbed.contracts.specs.MetricSpec` objects: ``compute(ctx) -> MetricOutput`` (per-point
-    arrays + info); each :class:`~benchbed.contracts.specs.Column` declares the reduction that makes its number."""
-
-
-@hookspec
-def register_tracks(register):
-    """Register :class:`~benchbed.contracts.specs.TrackSpec` objects: dataset, threat model, eps, points, attack,
-    metrics and generation settings."""
-
-
-@hookspec
-def register_samplers(register):
-    """Register :class:`~benchbed.contracts.specs.SamplerSpec` objects: ``sample(SampleRequest) -> images`` drawing
-    class-conditional samples from a classifier (seed + update rule)."""
-
-
-@hookspec
-def register_executors(register):
-    """Register :class:`~benchbed.contracts.specs.ExecutorSpec` objects: where units run (``local``, ``ray``, ...)."""
-
-
-@hookspec
-def register_exporters(register):
-    """Register :class:`~benchbed.contracts.specs.ExporterSpec` objects: formats of ``benchbed results --format``."""
-
-
-@hookspec
-def register_observers(register):
-    """Register :class:`~benchbed.contracts.specs.ObserverSpec` objects: callbacks that see every event of every run
-    (unit started, progress, unit done or failed, run end); the progress display and the run log are
-    observers too."""
+for _kind in _KINDS:  # one register_<kind> hook per plugin kind, all from the one list
+    globals()[_kind.hook_name] = _register_hook(_kind)
+del _kind
 
 
 @hookspec
@@ -83,5 +51,4 @@ def register_commands(subparsers):
     ``func=callable(args) -> int`` as the parser's default (``p.set_defaults(func=...)``)."""
 
 
-# The register hooks, by plugin kind (the keys of benchbed.contracts.specs.SPEC_TYPES).
-KINDS = ("datasets", "models", "attacks", "metrics", "tracks", "samplers", "executors", "exporters", "observers")
+KINDS = KIND_NAMES  # the register hooks, by plugin kind (names; benchbed.contracts.kinds.KINDS has the details)

@@ -17,6 +17,7 @@ from benchbed.results.record import ColumnInfo, StudyResult
 def pick_track(registry, model_spec: ModelSpec, track_name: str | None) -> TrackSpec:
     """The track named, or the default one for the model's dataset and threat model; refuses a mismatch."""
     from benchbed.builtin.tracks import DEFAULT_TRACK
+    from benchbed.engine.resolve import check_model_fits
 
     if track_name is not None:
         track = registry.tracks.get(track_name)
@@ -27,9 +28,7 @@ def pick_track(registry, model_spec: ModelSpec, track_name: str | None) -> Track
             raise ConfigError(f"no registered track evaluates {model_spec.dataset} models under "
                               f"{'/'.join(model_spec.threat_models)}: pass --track (see `benchbed tracks`)")
         track = fits[0]
-    if track.dataset != model_spec.dataset:
-        raise ConfigError(f"model {model_spec.name!r} is a {model_spec.dataset} model but track {track.name!r} uses "
-                          f"{track.dataset}: pick a {model_spec.dataset} track (see `benchbed tracks`)")
+    check_model_fits(model_spec, track)
     return track
 
 
