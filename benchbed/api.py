@@ -167,8 +167,8 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     from benchbed.engine import planning
     from benchbed.engine.devices import resolve_device
     from benchbed.engine.evaluation import UnitTask, evaluate_unit, test_points
+    from benchbed.results.builder import build_record
     from benchbed.results.provenance import state_dict_sha256
-    from benchbed.results.record import build_record
 
     reg = _registry(registry)
     torch_device = resolve_device(device)

@@ -42,7 +42,8 @@ from benchbed.engine.locking import UnitLock
 from benchbed.engine.planning import RunSetup, unit_done, unit_failed, unit_start
 from benchbed.engine.units import MODEL, Unit
 from benchbed.registry import Registry
-from benchbed.results.record import Failure, Record, build_record
+from benchbed.results.builder import build_record
+from benchbed.results.record import Failure, Record
 from benchbed.results.store import ResultsStore, sweep_temporaries
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -35,27 +35,23 @@ MODEL = "model"
 
 
 @dataclass(frozen=True)
-class Unit:
-    """One piece of work: a model on test points [start, stop) of a track (or the model-level unit)."""
+class Unit(UnitInfo):
+    """One piece of work: a model on test points [start, stop) of a track (or the model-level unit).
+
+    Its :class:`~benchbed.results.record.UnitInfo` part (id, shard, range, metrics, key) is what records
+    keep of it; ``info()`` is that part alone."""
 
     model: str
     track: str
     variant: str
-    uid: str  # "all" | "shard-0002-of-0004" | "model"
-    shard: int | None  # 0-based example shard; None for the model-level unit
-    n_shards: int
-    start: int
-    stop: int
-    metrics: tuple[str, ...]
-    key: str
+
+    @property
+    def uid(self) -> str:  # "all" | "shard-0002-of-0004" | "model"
+        return self.id
 
     @property
     def indices(self) -> np.ndarray:
         return np.arange(self.start, self.stop, dtype=np.int64)
-
-    @property
-    def per_example(self) -> bool:
-        return self.uid != MODEL
 
     def describe(self) -> str:
         if self.uid == ALL:
@@ -65,7 +61,7 @@ class Unit:
         return f"{self.model} [shard {self.shard + 1}/{self.n_shards}: points {self.start}-{self.stop - 1}]"
 
     def info(self) -> UnitInfo:
-        return UnitInfo(self.uid, self.shard, self.n_shards, self.start, self.stop, self.metrics, self.key)
+        return UnitInfo(**{f.name: getattr(self, f.name) for f in fields(UnitInfo)})
 
 
 def shard_id(shard: int, n_shards: int) -> str:
@@ -141,7 +137,8 @@ def plan_units(model: ModelSpec, track: TrackSpec, registry, n_shards: int, *, m
 
     def unit(uid: str, shard: int | None, start: int, stop: int, names: Sequence[str]) -> Unit:
         key = stable_hash({"result": result, "unit": uid, "start": start, "stop": stop, "metrics": list(names)})
-        return Unit(model.name, track.name, variant, uid, shard, k, start, stop, tuple(names), key)
+        return Unit(id=uid, shard=shard, n_shards=k, start=start, stop=stop, metrics=tuple(names), key=key,
+                    model=model.name, track=track.name, variant=variant)
 
     if k == 1:
         return [unit(ALL, 0, 0, track.n_examples, metrics)]

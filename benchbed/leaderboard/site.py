@@ -23,7 +23,8 @@ from benchbed.contracts.errors import BenchbedError
 from benchbed.leaderboard import downloads, figures, views
 from benchbed.leaderboard.safety import fmt_number, fmt_seconds, safe_url
 from benchbed.leaderboard.studies import study_view
-from benchbed.results.record import Record, _json_default
+from benchbed.results.canonical import json_default
+from benchbed.results.record import Record
 from benchbed.results.store import ResultsStore, atomic_write_bytes, file_stem
 from benchbed.results.tables import column_catalogue, reported_numbers, shown_records
 
@@ -62,7 +63,7 @@ def _csp_hash(source: str) -> str:
 
 def json_text(obj: Any) -> str:
     """Deterministic JSON (sorted keys, NaN/inf as null) for the downloads."""
-    return json.dumps(_finite(obj), indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n"
+    return json.dumps(_finite(obj), indent=2, sort_keys=True, ensure_ascii=False, default=json_default) + "\n"
 
 
 def _finite(obj: Any) -> Any:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata as md
-import json
 import platform
 from pathlib import Path
+
+from benchbed.results.canonical import canonical_sha256
 
 TRACKED_DISTRIBUTIONS = ("benchbed", "torch", "torchvision", "pyautoattack", "torch-fidelity", "numpy")
 
@@ -26,9 +27,8 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def stable_hash(obj) -> str:
-    """Hash of a JSON-able object, independent of dict order."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
+    """Hash of a JSON-able object, independent of dict order (what result and unit keys are made of)."""
+    return canonical_sha256(obj, default=str)
 
 
 def distribution_version(name: str) -> str:

@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from benchbed.contracts.errors import BenchbedError, ConfigError, RecordError
-from benchbed.results.record import FULL, Failure, Record, StudyResult, UnitResult, dumps
+from benchbed.results.canonical import dumps
+from benchbed.results.record import FULL, Failure, Record, StudyResult, UnitResult
 
 ENV_RESULTS = "BENCHBED_RESULTS"
 # Runs write into an ignored scratch folder by default, so running the README leaves a checkout clean;
