@@ -18,6 +18,7 @@ from benchbed.contracts.errors import ConfigError
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.reductions import scalar
 from benchbed.contracts.specs import Column, MetricOutput, MetricSpec
+from benchbed.generative.defaults import CLASSIFYING_EXTRACTORS
 
 GRID_PER_CLASS = 8
 GRID_MAX_ROWS = 10  # datasets with more classes show their first 10
@@ -35,7 +36,6 @@ COLUMN_TEMPLATES = (
     Column(CLASSIFIER_COLUMN, f"independent-classifier accuracy: how often {EXTRACTOR} (not the sampled model) "
            f"classifies a sample drawn for class y as y", True, "%", reduce=scalar(CLASSIFIER_COLUMN)),
 )
-CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # == generative.fidelity's (kept here: no torch import)
 
 
 def sampler_protocol(settings, sampler: str) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from benchbed.contracts.errors import BenchbedError
+from benchbed.generative.defaults import CLASSIFYING_EXTRACTORS
 
 ENV_CACHE = "BENCHBED_CACHE"
 ENV_INCEPTION = "BENCHBED_INCEPTION_WEIGHTS"
@@ -254,9 +255,6 @@ def compute_fidelity(samples: torch.Tensor, reference: torch.Tensor, *, extracto
         out.kid = float(metrics[torch_fidelity.KEY_METRIC_KID_MEAN])
         out.kid_std = float(metrics[torch_fidelity.KEY_METRIC_KID_STD])
     return out
-
-
-CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # extractor -> the dataset whose classes its head predicts
 
 
 def independent_classifier_accuracy(samples: torch.Tensor, labels: torch.Tensor, *, extractor: str,

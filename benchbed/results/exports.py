@@ -23,12 +23,6 @@ from benchbed.contracts.errors import BenchbedError
 from benchbed.contracts.specs import eps_text
 from benchbed.results.record import ColumnInfo, Record
 
-MODEL_INFO_FIELDS = (
-    "link", "name", "authors", "additional_data", "number_forward_passes", "dataset", "venue",
-    "architecture", "eps", "clean_acc", "reported", "autoattack_acc", "footnote", "unreliable",
-)
-
-
 # -- helpers ----------------------------------------------------------------------------------------
 def _is_number(value: Any) -> bool:
     """A finite number, numpy's included (a table's integer column holds numpy integers); not a bool."""
