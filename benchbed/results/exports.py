@@ -23,6 +23,7 @@ from benchbed.contracts.errors import BenchbedError
 from benchbed.contracts.specs import eps_text
 from benchbed.results.record import ColumnInfo, Record
 
+
 # -- helpers ----------------------------------------------------------------------------------------
 def _is_number(value: Any) -> bool:
     """A finite number, numpy's included (a table's integer column holds numpy integers); not a bool."""
