@@ -161,14 +161,11 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     (AutoAttack's "fast": APGD-CE + APGD-T only), a labelled variant, as ``benchbed run --attack-mode``.
     """
     import numpy as np
-    import torch
 
-    from benchbed.contracts.events import MetricDone, RunEnd, UnitProgress, progress_milestone
     from benchbed.engine import planning
     from benchbed.engine.devices import resolve_device
-    from benchbed.engine.evaluation import UnitTask, evaluate_unit, test_points
+    from benchbed.engine.evaluation import UnitTask, test_points
     from benchbed.results.builder import build_record
-    from benchbed.results.provenance import state_dict_sha256
 
     reg = _registry(registry)
     torch_device = resolve_device(device)
@@ -176,21 +173,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
                                   device=str(torch_device), threads=threads, data_dir=data_dir,
                                   results_dir=results_dir, show_progress=progress, run_log=False)
     setup = planning.resolve_run(options, reg)
-    module = None
-    if isinstance(model, str):
-        model_spec = reg.models.get(model)
-        weights = state_dict_sha256(model_spec.load("cpu"))
-    else:
-        if not callable(getattr(model, "forward", None)) or not hasattr(model, "state_dict"):
-            raise ConfigError(f"benchbed.evaluate needs a torch.nn.Module or a registered model's name, got "
-                              f"{type(model).__name__}")
-        module = model
-        model_spec = adhoc_spec(model, setup.track, name)
-        if model_spec.name in reg.models:
-            raise ConfigError(f"model name {model_spec.name!r} is already registered by a plugin: pass another "
-                              f"name=... (or evaluate the registered one by its name)")
-        reg = reg.with_model(model_spec, ADHOC_PLUGIN)
-        weights = state_dict_sha256(model)
+    model_spec, weights, reg = _model_to_evaluate(model, setup.track, reg, name)
     planning.preflight(setup, reg, [model_spec])  # every missing thing, before any work starts
     points = test_points(setup.track, reg, setup.data_dir)
     plan = planning.plan_model(model_spec, weights, setup, reg, n_shards=1)
@@ -200,11 +183,56 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
                     threads=setup.threads)
     observers = planning.start_observers(setup, options, reg, [model_spec.name], planned=1, executor="local",
                                          results=str(results_dir or ""))
+    result, arrays = _observed_unit(task, reg, points, observers, None if isinstance(model, str) else model)
+    spec, chosen, key, variant, run_id = setup.track, setup.metrics, plan.key, setup.variant, setup.run_id
+    record, merged = build_record(spec, [(result, arrays)], {m: reg.metrics.get(m) for m in chosen},
+                                  metrics_run=chosen, registered_n_examples=setup.registered.n_examples,
+                                  result_key=key, variant=variant, run_id=run_id)
+    path = None
+    if results_dir is not None:
+        from benchbed.results.store import ResultsStore
+
+        store = ResultsStore(results_dir)
+        record = store.write(record, merged)
+        path = store.record_path(record.track, record.model, record.variant)
+    if record.metric_errors:
+        for metric, error in record.metric_errors.items():
+            sys.stderr.write(f"benchbed: warning: metric {metric!r} failed: {error}\n")
+    return EvaluationResult(record, {k: np.asarray(v) for k, v in merged.items()}, path)
+
+
+def _model_to_evaluate(model: nn.Module | str, track: TrackSpec, reg: Registry, name: str | None):
+    """(its ModelSpec, the fingerprint of its weights, the registry that knows it) for a module or a name."""
+    from benchbed.results.provenance import state_dict_sha256
+
+    if isinstance(model, str):
+        model_spec = reg.models.get(model)
+        return model_spec, state_dict_sha256(model_spec.load("cpu")), reg
+    if not callable(getattr(model, "forward", None)) or not hasattr(model, "state_dict"):
+        raise ConfigError(f"benchbed.evaluate needs a torch.nn.Module or a registered model's name, got "
+                          f"{type(model).__name__}")
+    model_spec = adhoc_spec(model, track, name)
+    if model_spec.name in reg.models:
+        raise ConfigError(f"model name {model_spec.name!r} is already registered by a plugin: pass another "
+                          f"name=... (or evaluate the registered one by its name)")
+    return model_spec, state_dict_sha256(model), reg.with_model(model_spec, ADHOC_PLUGIN)
+
+
+def _observed_unit(task, reg: Registry, points, observers, module: nn.Module | None):
+    """Evaluate the one unit here, telling the observers what the scheduler would (same events, same fields);
+    torch's thread count and the module's training mode are restored afterwards."""
+    import torch
+
+    from benchbed.contracts.events import MetricDone, RunEnd, UnitProgress, progress_milestone
+    from benchbed.engine import planning
+    from benchbed.engine.evaluation import evaluate_unit
+
+    unit = task.unit
     observers.emit(planning.unit_start(task))
     was_training = bool(getattr(module, "training", False))
     saved_threads = torch.get_num_threads()
-    if setup.threads:
-        torch.set_num_threads(setup.threads)
+    if task.threads:
+        torch.set_num_threads(task.threads)
     try:
         result, arrays = evaluate_unit(
             task, registry=reg, points=points,
@@ -221,18 +249,4 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
             module.train(was_training)
     observers.emit(planning.unit_done(task, result.wall_time_s, result))
     observers.emit(RunEnd(seconds=result.wall_time_s, units=1, done=1, models={unit.model: "ok"}))
-    spec, chosen, key, variant, run_id = setup.track, setup.metrics, plan.key, setup.variant, setup.run_id
-    record, merged = build_record(spec, [(result, arrays)], {m: reg.metrics.get(m) for m in chosen},
-                                  metrics_run=chosen, registered_n_examples=setup.registered.n_examples,
-                                  result_key=key, variant=variant, run_id=run_id)
-    path = None
-    if results_dir is not None:
-        from benchbed.results.store import ResultsStore
-
-        store = ResultsStore(results_dir)
-        record = store.write(record, merged)
-        path = store.record_path(record.track, record.model, record.variant)
-    if record.metric_errors:
-        for metric, error in record.metric_errors.items():
-            sys.stderr.write(f"benchbed: warning: metric {metric!r} failed: {error}\n")
-    return EvaluationResult(record, {k: np.asarray(v) for k, v in merged.items()}, path)
+    return result, arrays

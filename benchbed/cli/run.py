@@ -9,7 +9,7 @@ from benchbed import registry as plugin_registry
 from benchbed.builtin.tracks import DEFAULT_TRACK
 from benchbed.cli import warn_broken_plugins
 from benchbed.engine.planning import RunOptions
-from benchbed.engine.scheduler import RunSummary
+from benchbed.engine.summary import RunSummary
 from benchbed.results.runlog import RUNLOG_NAME
 from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESULTS, ResultsStore
 from benchbed.results.tables import format_frame, hidden_columns, records_frame

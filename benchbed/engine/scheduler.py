@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchbed.contracts.errors import describe_error
@@ -40,69 +40,12 @@ from benchbed.engine.evaluation import UnitTask, fingerprint
 from benchbed.engine.executors import Done, Executor, Failed, Reporter
 from benchbed.engine.locking import UnitLock
 from benchbed.engine.planning import RunSetup, unit_done, unit_failed, unit_start
+from benchbed.engine.summary import ModelOutcome, RunSummary, UnitReport
 from benchbed.engine.units import MODEL, Unit
 from benchbed.registry import Registry
 from benchbed.results.builder import build_record
-from benchbed.results.record import Failure, Record
+from benchbed.results.record import Failure
 from benchbed.results.store import ResultsStore, sweep_temporaries
-
-
-@dataclass
-class ModelOutcome:
-    """What a run did for one model (all its units together)."""
-
-    model: str
-    status: str  # "ok" | "failed" | "incomplete" (units of other shards are not stored yet)
-    record: Record | None = None
-    error: str | None = None
-    seconds: float = 0.0
-    cached: bool = False  # nothing was computed: every unit (or the record) was already stored
-
-
-@dataclass
-class UnitReport:
-    """What a run did for one unit."""
-
-    model: str
-    unit: str
-    status: str  # "done" | "skipped" | "failed" | "other-shard"
-    seconds: float = 0.0
-    attempts: int = 0
-    error: str | None = None
-    reason: str = ""  # why skipped: "stored" | "cached-model" | "finished by another run"
-
-
-@dataclass
-class RunSummary:
-    track: str
-    outcomes: list[ModelOutcome] = field(default_factory=list)
-    units: list[UnitReport] = field(default_factory=list)
-    run_id: str = ""
-    seconds: float = 0.0
-    executor: str = "local"
-    n_shards: int = 1
-    results_dir: str = ""
-
-    @property
-    def failed(self) -> list[ModelOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
-
-    @property
-    def incomplete(self) -> list[ModelOutcome]:
-        return [o for o in self.outcomes if o.status == "incomplete"]
-
-    @property
-    def records(self) -> list[Record]:
-        return [o.record for o in self.outcomes if o.record is not None]
-
-    def counts(self) -> dict[str, int]:
-        out = {"units": 0, "done": 0, "skipped": 0, "failed": 0}
-        for report in self.units:
-            if report.status == "other-shard":
-                continue
-            out["units"] += 1
-            out[report.status] = out.get(report.status, 0) + 1
-        return out
 
 
 @dataclass

@@ -149,6 +149,79 @@ def _header(name: str, meta: ColumnInfo | None) -> str:
     return latex_escape(label) + (f" ({latex_escape(unit)})" if unit else "") + arrow
 
 
+def _latex_columns(frame, meta: dict[str, ColumnInfo], track: str, columns: list[str] | None,
+                   all_columns: bool) -> list[str]:
+    """The metric columns a LaTeX table shows: those asked for, or the headline ones anybody has."""
+    metric_cols = [c for c in frame.columns if c in meta]
+    if columns is not None:
+        unknown = [c for c in columns if c not in metric_cols]
+        if unknown:
+            raise BenchbedError(f"unknown column(s) {', '.join(unknown)} for track {track!r}: "
+                                f"choose from {', '.join(metric_cols)}")
+        return list(columns)
+    if not all_columns:
+        metric_cols = [c for c in metric_cols if meta[c].rank or meta[c].headline]
+    return [c for c in metric_cols if frame[c].notna().any()]  # no column nobody has
+
+
+def _latex_caption(frame, first: Record, track: str, n_examples: list[int]) -> str:
+    """The table's caption, built from escaped pieces, with the footnote marks the rows use."""
+    attack = first.attack.name if first.attack else ""
+    caption = (
+        f"benchbed results on track {latex_escape(track)} ({latex_escape(first.dataset)}, "
+        f"{latex_escape(first.norm)} $\\epsilon = {latex_escape(eps_label(first))}$, "
+        + (f"{latex_escape(attack)}, " if attack else "")  # no attack ran: no attack named
+        + f"{', '.join(str(n) for n in n_examples)} test points)."
+    )
+    if frame["quick"].any():
+        caption += r" $^\dagger$: quick mode, fewer test points than the track's."
+    if frame["partial"].any():
+        caption += r" $^\ddagger$: partial record, some of the track's metrics missing."
+    if frame["flags"].astype(bool).any():
+        caption += r" $^\S$: flagged (the attack's warnings or benchbed's observations; see the leaderboard)."
+    return caption
+
+
+def _latex_body(frame, meta: dict[str, ColumnInfo], metric_cols: list[str], reported: dict[str, float] | None,
+                digits: int) -> tuple[list[str], list[str]]:
+    """The header cells and the rows of a LaTeX table (best value per column in bold; ``reported``: the
+    published robust accuracies, in a column after benchbed's)."""
+    best: dict[str, float] = {}
+    for col in metric_cols:
+        direction = meta[col].higher_is_better
+        values = [float(v) for v in frame[col] if _is_number(v)]
+        if direction is not None and len(values) > 1:
+            best[col] = max(values) if direction else min(values)
+
+    def cell(col: str, value: Any) -> str:
+        if not _is_number(value):
+            return "--"
+        if meta[col].unit in ("points", "count") and float(value).is_integer():
+            return str(int(value))  # a count is an integer
+        text = f"{float(value):.{digits}f}"
+        if col in best and round(float(value), digits) == round(best[col], digits):
+            return rf"\textbf{{{text}}}"
+        return text
+
+    headers = ["Model"]
+    for col in metric_cols:
+        headers.append(_header(col, meta.get(col)))
+        if col == "robust_accuracy" and reported is not None:
+            headers.append(r"Reported (\%)")
+    rows = []
+    for _, row in frame.iterrows():
+        marks = "".join(m for m, on in ((r"$^\dagger$", row["quick"]), (r"$^\ddagger$", row["partial"]),
+                                        (r"$^\S$", bool(row["flags"]))) if on)
+        cells = [latex_escape(row["model"]) + marks]
+        for col in metric_cols:
+            cells.append(cell(col, row[col]))
+            if col == "robust_accuracy" and reported is not None:
+                value = reported.get(row["model"])
+                cells.append(f"{value:.{digits}f}" if value is not None else "--")
+        rows.append(" & ".join(cells) + r" \\")
+    return headers, rows
+
+
 def latex_table(records: list[Record], track: str | None = None, *, columns: list[str] | None = None,
                 all_columns: bool = False, reported: bool = True, caption: str | None = None,
                 label: str | None = None, digits: int = 2) -> str:
@@ -172,17 +245,7 @@ def latex_table(records: list[Record], track: str | None = None, *, columns: lis
         raise BenchbedError(f"no results for track {track!r} to put in a LaTeX table")
     frame = records_frame(records, all_columns=True)
     meta = column_catalogue(records)
-    metric_cols = [c for c in frame.columns if c in meta]
-    if columns is not None:
-        unknown = [c for c in columns if c not in metric_cols]
-        if unknown:
-            raise BenchbedError(f"unknown column(s) {', '.join(unknown)} for track {track!r}: "
-                                f"choose from {', '.join(metric_cols)}")
-        metric_cols = list(columns)
-    else:
-        if not all_columns:
-            metric_cols = [c for c in metric_cols if meta[c].rank or meta[c].headline]
-        metric_cols = [c for c in metric_cols if frame[c].notna().any()]  # no column nobody has
+    metric_cols = _latex_columns(frame, meta, track, columns, all_columns)
     by_model = {r.model: r for r in records}
     reported_values = {}
     if reported:
@@ -192,55 +255,11 @@ def latex_table(records: list[Record], track: str | None = None, *, columns: lis
                 reported_values[name] = value
     show_reported = bool(reported_values) and "robust_accuracy" in metric_cols
 
-    best: dict[str, float] = {}
-    for col in metric_cols:
-        direction = meta[col].higher_is_better
-        values = [float(v) for v in frame[col] if _is_number(v)]
-        if direction is not None and len(values) > 1:
-            best[col] = max(values) if direction else min(values)
-
-    def cell(col: str, value: Any) -> str:
-        if not _is_number(value):
-            return "--"
-        if meta[col].unit in ("points", "count") and float(value).is_integer():
-            return str(int(value))  # a count is an integer
-        text = f"{float(value):.{digits}f}"
-        if col in best and round(float(value), digits) == round(best[col], digits):
-            return rf"\textbf{{{text}}}"
-        return text
-
-    headers = ["Model"]
-    for col in metric_cols:
-        headers.append(_header(col, meta.get(col)))
-        if col == "robust_accuracy" and show_reported:
-            headers.append(r"Reported (\%)")
+    headers, rows = _latex_body(frame, meta, metric_cols, reported_values if show_reported else None, digits)
     n_examples = sorted({int(v) for v in frame["n_examples"] if _is_number(v)})
-    rows = []
-    for _, row in frame.iterrows():
-        marks = "".join(m for m, on in ((r"$^\dagger$", row["quick"]), (r"$^\ddagger$", row["partial"]),
-                                        (r"$^\S$", bool(row["flags"]))) if on)
-        cells = [latex_escape(row["model"]) + marks]
-        for col in metric_cols:
-            cells.append(cell(col, row[col]))
-            if col == "robust_accuracy" and show_reported:
-                value = reported_values.get(row["model"])
-                cells.append(f"{value:.{digits}f}" if value is not None else "--")
-        rows.append(" & ".join(cells) + r" \\")
     first = records[0]
     if caption is None:  # built from escaped pieces; a caption passed in is the caller's own LaTeX
-        attack = first.attack.name if first.attack else ""
-        caption = (
-            f"benchbed results on track {latex_escape(track)} ({latex_escape(first.dataset)}, "
-            f"{latex_escape(first.norm)} $\\epsilon = {latex_escape(eps_label(first))}$, "
-            + (f"{latex_escape(attack)}, " if attack else "")  # no attack ran: no attack named
-            + f"{', '.join(str(n) for n in n_examples)} test points)."
-        )
-        if frame["quick"].any():
-            caption += r" $^\dagger$: quick mode, fewer test points than the track's."
-        if frame["partial"].any():
-            caption += r" $^\ddagger$: partial record, some of the track's metrics missing."
-        if frame["flags"].astype(bool).any():
-            caption += r" $^\S$: flagged (the attack's warnings or benchbed's observations; see the leaderboard)."
+        caption = _latex_caption(frame, first, track, n_examples)
     label = re.sub(r"[^A-Za-z0-9:.-]", "-", label or f"tab:benchbed-{track}")
     align = "l" + "r" * (len(headers) - 1)
     lines = [
