@@ -10,10 +10,11 @@
     benchbed.list_models("rb/cifar10-linf/*")
     model = benchbed.load_model("aa-example-resnet18", device="cpu")
 
-``evaluate`` runs exactly what ``benchbed run`` runs for one model -- the worker's
-:func:`benchbed.engine.evaluation.evaluate_unit` on the same test points, and the one record builder
-:func:`benchbed.results.record.build_record` -- so an unregistered model gets the numbers it would get as a
-registered plugin, and a registered one (pass its name) gets the record ``benchbed run`` writes.
+``evaluate`` runs exactly what ``benchbed run`` runs for one model -- planned by the same
+:func:`benchbed.engine.planning.plan_model`, the worker's :func:`benchbed.engine.evaluation.evaluate_unit`
+on the same test points, and the one record builder :func:`benchbed.results.builder.build_record` -- so an
+unregistered model gets the numbers it would get as a registered plugin, and a registered one (pass its
+name) gets the record ``benchbed run`` writes.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ CPU) to fingerprint its weights, computes the key of everything its numbers depe
 records and units already stored under that key. A unit is computed under an exclusive per-unit lock
 (:mod:`benchbed.engine.locking`), so a run killed at any moment loses at most the units in flight and two
 runs can share a results folder. When all of a model's units are stored, its record is built
-(:func:`benchbed.results.record.build_record`) and written. Everything the user sees or the run log keeps
+(:func:`benchbed.results.builder.build_record`) and written. Everything the user sees or the run log keeps
 goes out as events to the run's observers (:mod:`benchbed.contracts.events`).
 """
 from __future__ import annotations

@@ -296,10 +296,3 @@ class StudyResult(Provenance):
                 raise RecordError(f"{what}: row {i} must be an object of numbers, strings, booleans or nulls")
         return study
 
-
-def __getattr__(name: str):  # the builder's old home (it imports this module, so it is not imported here)
-    if name in ("build_record", "merge_arrays", "merge_attacks"):
-        from benchbed.results import builder
-
-        return getattr(builder, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -52,15 +52,6 @@ from benchbed.contracts.specs.tracks import (
     eps_text,
 )
 
-
-def __getattr__(name: str):
-    if name == "SPEC_TYPES":  # plugin kind -> its spec type, derived from the one list of kinds
-        from benchbed.contracts.kinds import SPEC_TYPES
-
-        return SPEC_TYPES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "TARGETED",
     "UNTARGETED",
