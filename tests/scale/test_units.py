@@ -86,12 +86,12 @@ def test_second_run_skips_everything_and_force_recomputes(run, reference, tmp_pa
 
 
 def test_stale_units_are_recomputed(run, tmp_path, monkeypatch):
-    import benchbed.engine.runner as runner
+    import benchbed.engine.planning as planning
 
     run(tmp_path, shards=2)  # the worker checks the versions too: both sides see the changed ones
     import benchbed.engine.evaluation as evaluation
-    real = runner.library_versions
-    monkeypatch.setattr(runner, "library_versions", lambda: {**real(), "torch": "0.0-other"})
+    real = planning.library_versions
+    monkeypatch.setattr(planning, "library_versions", lambda: {**real(), "torch": "0.0-other"})
     monkeypatch.setattr(evaluation, "library_versions", lambda: {**real(), "torch": "0.0-other"})
     summary = run(tmp_path, shards=2)
     assert summary.counts()["done"] == 4  # the key changed: nothing reused
