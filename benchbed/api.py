@@ -204,10 +204,12 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
 
 def _model_to_evaluate(model: nn.Module | str, track: TrackSpec, reg: Registry, name: str | None):
     """(its ModelSpec, the fingerprint of its weights, the registry that knows it) for a module or a name."""
+    from benchbed.engine.resolve import check_model_fits
     from benchbed.results.provenance import state_dict_sha256
 
     if isinstance(model, str):
         model_spec = reg.models.get(model)
+        check_model_fits(model_spec, track)  # a one-line refusal, as `benchbed run --model` gives
         return model_spec, state_dict_sha256(model_spec.load("cpu")), reg
     if not callable(getattr(model, "forward", None)) or not hasattr(model, "state_dict"):
         raise ConfigError(f"benchbed.evaluate needs a torch.nn.Module or a registered model's name, got "
