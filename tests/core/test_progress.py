@@ -65,3 +65,41 @@ def test_a_model_failing_with_its_units_error_is_said_once():
     lines = out.getvalue().splitlines()[1:]
     assert [line.split("] ", 1)[1] for line in lines] == [f"m: FAILED: {error}",
                                                           "m: FAILED: its record could not be written"]
+
+
+def test_run_log_writes_typed_events_as_kind_plus_fields_and_reads_them_back(tmp_path):
+    """The run log keeps 0.2's line shape (event kind + fields); read back, each line is its typed event."""
+    import json
+
+    from benchbed.contracts.events import ExecutorStarted, Observers, RunEnd, RunInfo, UnitDone, UnitProgress
+    from benchbed.results.runlog import RunLog, read_runlog
+
+    info = RunInfo(run_id="r1", track="t", models=("m",), results_dir=str(tmp_path), planned=1)
+    observers = Observers(info, [], extra=[RunLog(tmp_path, "r1")])
+    observers.emit(ExecutorStarted(executor="ray", details={"address": "local", "workers": 2}))
+    observers.emit(UnitProgress(model="m", unit="all", message="step 1/5", milestone=False))  # not logged
+    observers.emit(UnitDone(model="m", unit="all", key="k", attempt=1, seconds=1.5, device="cpu", errors={}))
+    observers.emit(RunEnd(seconds=2.0, units=1, done=1, models={"m": "ok"}))
+    lines = [json.loads(line) for line in (tmp_path / "runlog.jsonl").read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["executor_started", "unit_done", "run_end"]
+    assert {k: v for k, v in lines[1].items() if k != "time"} == {
+        "event": "unit_done", "run_id": "r1", "track": "t", "model": "m", "unit": "all", "key": "k",
+        "attempt": 1, "seconds": 1.5, "device": "cpu", "errors": {}}
+    assert lines[0]["address"] == "local" and lines[0]["executor"] == "ray"
+    back = read_runlog(tmp_path / "runlog.jsonl")
+    assert back[1] == UnitDone(run_id="r1", track="t", model="m", unit="all", key="k", attempt=1, seconds=1.5,
+                               device="cpu", errors={})
+    assert back[0].details == {"address": "local", "workers": 2} and back[2].models == {"m": "ok"}
+
+
+def test_a_line_written_before_events_were_typed_reads_typed(tmp_path):
+    from benchbed.contracts.events import UnitFailed
+    from benchbed.results.runlog import read_runlog
+
+    old = ('{"attempt": 2, "detail": "Traceback ...", "event": "unit_failed", "message": "boom", "model": "m", '
+           '"run_id": "20260101T000000-abcd1234", "time": "2026-01-01T00:00:00.000+00:00", "track": "t", '
+           '"unit": "shard-0001-of-0002"}\n{"event": "some_future_kind", "run_id": "x"}\n')
+    (tmp_path / "runlog.jsonl").write_text(old)
+    (event,) = read_runlog(tmp_path / "runlog.jsonl")
+    assert isinstance(event, UnitFailed) and event.attempt == 2 and event.message == "boom"
+    assert event.fields == {"attempt": 2, "detail": "Traceback ..."}
