@@ -25,6 +25,7 @@ from benchbed.contracts.errors import (
     ModelOutputError,
     UnknownNameError,
 )
+from benchbed.contracts.figures import ArrayPlot, ArraySeries, Figure, FlagExplanation, Series
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.reductions import Reduction, column_values, mean, percent, scalar
 from benchbed.contracts.specs import (
@@ -49,6 +50,7 @@ from benchbed.contracts.specs import (
     TrackSpec,
     TrainingCheckpoint,
 )
+from benchbed.contracts.studies import StudyArgument, StudyRequest, StudySpec
 from benchbed.results.provenance import sha256_file
 
 if TYPE_CHECKING:
@@ -80,7 +82,9 @@ __all__ = [
     "hookimpl",
     # specs
     "AttackSpec", "Column", "DatasetSpec", "ExecutorSpec", "ExporterSpec", "GenerationSettings", "MetricSpec",
-    "ModelSpec", "ObserverSpec", "SamplerSpec", "TrackSpec", "TrainingCheckpoint",
+    "ModelSpec", "ObserverSpec", "SamplerSpec", "StudySpec", "TrackSpec", "TrainingCheckpoint",
+    # presentation and studies
+    "ArrayPlot", "ArraySeries", "Figure", "FlagExplanation", "Series", "StudyArgument", "StudyRequest",
     # what plugin code receives and returns
     "AttackIterate", "AttackRequest", "AttackResult", "AttackWarning", "EvaluationContext", "GuardedModel",
     "LabelledImages", "MetricOutput", "SampleRequest", "TARGETED", "UNTARGETED",
