@@ -52,6 +52,7 @@ from benchbed.contracts.specs import (
 )
 from benchbed.contracts.studies import StudyArgument, StudyRequest, StudySpec
 from benchbed.results.provenance import sha256_file
+from benchbed.studies.common import prepare_study, study_result
 
 if TYPE_CHECKING:
     from benchbed.engine.context import EvaluationContext, GuardedModel
@@ -92,6 +93,8 @@ __all__ = [
     "Reduction", "column_values", "mean", "percent", "scalar",
     # checkpoints, checksums, data
     "load_state_dict", "sha256_file", "verify_sha256", "dataset_split",
+    # studies: load a request's model and points; make the stored result
+    "prepare_study", "study_result",
     # errors
     "BenchbedError", "ChecksumError", "ConfigError", "DatasetNotFoundError", "ModelOutputError", "UnknownNameError",
 ]

@@ -59,6 +59,7 @@ DEFAULT_PLUGINS = (
     "benchbed.builtin.executors",
     "benchbed.builtin.exporters",
     "benchbed.builtin.observers",
+    "benchbed.builtin.studies",
     "benchbed.builtin.commands",
 )
 

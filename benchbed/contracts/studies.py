@@ -17,6 +17,9 @@ def _require(condition: bool, message: str) -> None:
 
 
 ARGUMENT_TYPES = (str, int, float, bool)
+# the options every study has (``benchbed study NAME --model M ...``): a study cannot declare them again
+COMMON_OPTIONS = ("model", "track", "n_examples", "out", "site", "no_leaderboard", "device", "threads", "data_dir",
+                  "no_progress", "plugin", "quiet", "study", "alias", "func", "command")
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,6 @@ class StudySpec:
     def __post_init__(self):
         names = [a.name for a in self.arguments]
         _require(len(set(names)) == len(names), f"study {self.name!r}: an argument is declared twice")
+        taken = sorted(set(names) & set(COMMON_OPTIONS))
+        _require(not taken, f"study {self.name!r}: argument(s) {taken} clash with the options every study has "
+                            f"({', '.join(COMMON_OPTIONS[:10])}): rename them")

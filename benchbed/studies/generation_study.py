@@ -15,18 +15,24 @@ import datetime as dt
 import time
 from typing import Any
 
-import torch
-
 from benchbed.contracts.errors import ConfigError
 from benchbed.contracts.specs import GenerationSettings
-from benchbed.generative.fidelity import compute_fidelity, independent_classifier_accuracy
-from benchbed.generative.sampling import draw_samples
-from benchbed.generative.seeds import SEED_KINDS
-from benchbed.generative.sgld import joint_energy
+from benchbed.contracts.studies import StudyArgument
 from benchbed.results.record import ColumnInfo, StudyResult
 
 KIND = "generation"
+TITLE = "generation: sample quality and energy against sampler steps"
 DEFAULT_STEPS = (0, 5, 10, 20, 35, 50)
+DESCRIPTION = "sample quality (IS/FID/KID) and mean energy against sampler steps, per seed kind and sampler"
+ARGUMENTS = (
+    StudyArgument("samplers", str, None, many=True, help="samplers (default: the track's and the model's own)"),
+    StudyArgument("seed_kinds", str, None, many=True, help="seed kinds (default: pca,gaussian,uniform)"),
+    StudyArgument("steps", int, None, many=True, help="step counts (default: 0,5,10,20,35,50)"),
+    StudyArgument("n", int, None, help="samples per cell (default: the track's n_samples; at least 10)"),
+)
+NOTE = ("Each line is one sampler started from one seed kind; each point an independent draw of the samples with "
+        "that many sampler steps, scored against the track's full training split. x: sampler steps per sample; "
+        "y: the panel's quantity (units in its axis label). Hover a point for its value.")
 OWN_SEEDS = {"jem-sgld": "uniform"}  # samplers that bring their own starts: the seed kind is not swept
 
 
@@ -61,12 +67,43 @@ def _columns(prefix: str, extractor: str, classifier: bool) -> dict[str, ColumnI
     return cols
 
 
+def _cell(model, model_spec, track, registry, dataset, train, device, n, cache_dir, row) -> dict[str, Any]:
+    """One cell of the sweep: ``n`` samples drawn with the cell's settings, scored; ``row`` completed."""
+    import torch
+
+    from benchbed.generative.fidelity import compute_fidelity, independent_classifier_accuracy
+    from benchbed.generative.sampling import draw_samples
+    from benchbed.generative.sgld import joint_energy
+
+    settings, prefix = track.generation, track.generation.column_prefix
+    t0 = time.perf_counter()
+    samples, labels, _ = draw_samples(model, track, dataset, registry, device, n=n, train=train, progress=False,
+                                      model_spec=model_spec, cache_dir=cache_dir)
+    wall = time.perf_counter() - t0
+    with torch.no_grad():
+        energy = float(torch.cat([joint_energy(model(samples[j:j + 500].to(device)), labels[j:j + 500].to(device)).cpu()
+                                  for j in range(0, n, 500)]).mean())
+    scores = compute_fidelity(samples, train.images, extractor=settings.feature_extractor, device=device,
+                              dataset=track.dataset, split="train", seed=track.seed, batch_size=settings.batch_size,
+                              cache_dir=cache_dir)
+    row = {**row, f"{prefix}is": scores.inception_score, f"{prefix}fid": scores.fid, f"{prefix}kid": scores.kid,
+           "mean_joint_energy": energy, "wall_s": round(wall, 3)}
+    acc = independent_classifier_accuracy(samples, labels, extractor=settings.feature_extractor,
+                                          dataset=track.dataset, device=device)
+    if acc is not None:
+        row[f"{prefix}class_acc"] = acc["accuracy"]
+    return row
+
+
 def run_generation_study(model_spec, track, registry, *, samplers: list[str] | None = None,
                          seed_kinds: list[str] | None = None, steps: list[int] | None = None, n: int | None = None,
                          device="cpu", data_dir=None, cache_dir=None, report=None) -> StudyResult:
     """Sweep (sampler x seed kind x steps) for one model on one track; returns the study (not stored)."""
+    import torch
+
     from benchbed.engine.devices import device_name
     from benchbed.engine.evaluation import load_model
+    from benchbed.generative.seeds import SEED_KINDS
     from benchbed.results.provenance import library_versions, stable_hash, state_dict_sha256
 
     settings = track.generation
@@ -96,25 +133,8 @@ def run_generation_study(model_spec, track, registry, *, samplers: list[str] | N
         for k in steps:
             report(f"generation study: {sampler} from {kind} seeds, {k} steps (cell {i + 1}/{len(cells)})")
             cell_track = track.replace(generation=settings_for(settings, sampler, kind, k))
-            t0 = time.perf_counter()
-            samples, labels, _ = draw_samples(model, cell_track, dataset, registry, device, n=n, train=train,
-                                              progress=False, model_spec=model_spec, cache_dir=cache_dir)
-            wall = time.perf_counter() - t0
-            with torch.no_grad():
-                energy = float(torch.cat([joint_energy(model(samples[j:j + 500].to(device)),
-                                                       labels[j:j + 500].to(device)).cpu()
-                                          for j in range(0, n, 500)]).mean())
-            scores = compute_fidelity(samples, train.images, extractor=settings.feature_extractor, device=device,
-                                      dataset=track.dataset, split="train", seed=track.seed,
-                                      batch_size=settings.batch_size, cache_dir=cache_dir)
-            row = {"sampler": sampler, "seed_kind": kind, "steps": k, f"{prefix}is": scores.inception_score,
-                   f"{prefix}fid": scores.fid, f"{prefix}kid": scores.kid, "mean_joint_energy": energy,
-                   "wall_s": round(wall, 3)}
-            acc = independent_classifier_accuracy(samples, labels, extractor=settings.feature_extractor,
-                                                  dataset=track.dataset, device=device)
-            if acc is not None:
-                row[f"{prefix}class_acc"] = acc["accuracy"]
-            rows.append(row)
+            rows.append(_cell(model, model_spec, cell_track, registry, dataset, train, device, n, cache_dir,
+                              {"sampler": sampler, "seed_kind": kind, "steps": k}))
     best = min(rows, key=lambda r: r[f"{prefix}fid"])
     summary = {"best_fid": best[f"{prefix}fid"],
                "best_cell": f"{best['sampler']} from {best['seed_kind']} seeds, {best['steps']} steps"}
@@ -134,3 +154,21 @@ def run_generation_study(model_spec, track, registry, *, samplers: list[str] | N
         versions=versions, plugins=plugins, model_info=model_spec.info(), track_info=track.info(), key=key,
         device=device_name(device), wall_time_s=round(time.perf_counter() - start, 3),
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+def run_study(request) -> tuple[StudyResult, dict]:
+    """``benchbed study generation``: the sweep on the model's track (default: its dataset's default track)."""
+    from benchbed.engine.devices import resolve_device
+    from benchbed.studies.common import pick_track
+
+    registry, options = request.registry, request.options
+    model_spec = registry.models.get(request.model)
+    track = pick_track(registry, model_spec, request.track)
+    n = options.get("n")
+    if n is not None and n < 10:
+        raise ConfigError(f"--n must be at least 10 (the Inception Score's 10 splits), got {n}")
+    study = run_generation_study(model_spec, track, registry, samplers=options.get("samplers"),
+                                 seed_kinds=options.get("seed_kinds"), steps=options.get("steps"), n=n,
+                                 device=resolve_device(request.device), data_dir=request.data_dir,
+                                 report=request.progress)
+    return study, {}
