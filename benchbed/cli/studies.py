@@ -14,7 +14,8 @@ from benchbed.contracts.errors import ConfigError
 from benchbed.contracts.studies import StudyArgument, StudyRequest
 from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
 
-TYPE_WORDS = {int: "integer", float: "number", str: "name", bool: "flag"}
+TYPE_WORDS = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a name", "names"),
+              bool: ("a flag", "flags")}
 ALIASES = {"dynamics": "dynamics", "generation-study": "generation"}  # old command -> study, until 0.4
 
 
@@ -23,11 +24,11 @@ def _value(text: str, argument: StudyArgument, flag: str):
         try:
             return argument.type(text)
         except ValueError:
-            raise ConfigError(f"{flag} must be a {TYPE_WORDS[argument.type]}, got {text!r}") from None
+            raise ConfigError(f"{flag} must be {TYPE_WORDS[argument.type][0]}, got {text!r}") from None
     try:
         return [argument.type(t.strip()) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise ConfigError(f"{flag} must be comma-separated {TYPE_WORDS[argument.type]}s, got {text!r}") from None
+        raise ConfigError(f"{flag} must be comma-separated {TYPE_WORDS[argument.type][1]}, got {text!r}") from None
 
 
 def options_of(args, spec) -> dict:

@@ -131,31 +131,41 @@ def _grouped(tv: tracks.TrackView, row: views.Row) -> list[dict[str, Any]]:
 
 
 def array_figures(tv: tracks.TrackView, rec: Record, got: dict, presentation: Presentation) -> list[dict]:
-    """The figures a record's metrics declare from its arrays, grouped under their sections."""
-    sections: dict[str, list[dict[str, Any]]] = {}
+    """The figures a record's metrics declare from its arrays, grouped under their sections (a figure
+    whose arrays are not stored is named in its section's ``missing`` list)."""
+    sections: dict[str, dict[str, list]] = {}
+    zooms: dict[str, list[dict[str, Any]]] = {}
     for metric, plot in presentation.array_plots(rec.metrics_run or [c.metric for c in tv.columns]):
-        caption = plot.caption.replace("{track}", tv.name)
-        if plot.kind == "image":
-            uri = figures.image_uri(got, plot)
-            if uri is not None:
-                extra = figures.info_text(rec.metric_info.get(metric), plot.caption_info)
-                sections.setdefault(plot.section or plot.title, []).append(
-                    {"uri": uri, "title": plot.title, "caption": f"{caption} {extra}".strip()})
-            continue
-        shared = tv.ranges.get((metric, plot.name))
-        drawn = figures.draw(got, plot, x_range=shared)
+        section = sections.setdefault(plot.section or plot.title, {"figures": [], "missing": []})
+        drawn = _array_figure(tv, rec, got, metric, plot)
         if drawn is None:
+            section["missing"].append(plot.title)
             continue
-        label = f"{plot.title} on {tv.name}: {drawn['y_label']} against {drawn['x_label']}"
-        items = sections.setdefault(plot.section or plot.title, [])
-        items.append({"kind": plot.kind, "plot": drawn, "title": plot.title, "caption": caption, "label": label})
-        own = figures.data_range(got, plot)
+        section["figures"].append(drawn)
+        own, shared = figures.data_range(got, plot), tv.ranges.get((metric, plot.name))
         wide = shared is not None and own is not None and (own[1] - own[0]) < 0.5 * (shared[1] - shared[0])
         if plot.zoom and wide:  # the shared range hides this model's shape: draw it on its own range too
-            items.append({"kind": plot.kind, "plot": figures.draw(got, plot), "label": f"{label} (own range)",
-                          "title": "The same values on this model's own range",
-                          "caption": f"({plot.unit or 'no unit'}), for their shape."})
-    return [{"title": title, "figures": items} for title, items in sections.items()]
+            zooms.setdefault(plot.section or plot.title, []).append(
+                {**drawn, "plot": figures.draw(got, plot), "label": f"{drawn['label']} (own range)",
+                 "title": "The same values on this model's own range",
+                 "caption": f"({plot.unit or 'no unit'}), for their shape."})
+    return [{"title": title, "figures": sec["figures"] + zooms.get(title, []), "missing": sec["missing"]}
+            for title, sec in sections.items()]
+
+
+def _array_figure(tv, rec: Record, got: dict, metric: str, plot) -> dict[str, Any] | None:
+    caption = plot.caption.replace("{track}", tv.name)
+    if plot.kind == "image":
+        uri = figures.image_uri(got, plot)
+        if uri is None:
+            return None
+        extra = figures.info_text(rec.metric_info.get(metric), plot.caption_info)
+        return {"kind": "image", "uri": uri, "title": plot.title, "caption": f"{caption} {extra}".strip()}
+    drawn = figures.draw(got, plot, x_range=tv.ranges.get((metric, plot.name)))
+    if drawn is None:
+        return None
+    return {"kind": plot.kind, "plot": drawn, "title": plot.title, "caption": caption,
+            "label": f"{plot.title} on {tv.name}: {drawn['y_label']} against {drawn['x_label']}"}
 
 
 def _model_views(track_views: list[tracks.TrackView], arrays: dict[tuple[str, str], dict], others: dict,
