@@ -48,11 +48,6 @@ def rank_columns(catalogue: dict[str, ColumnInfo]) -> list[str]:
     return [n for n, c in sorted(catalogue.items(), key=lambda kv: kv[1].rank) if c.rank]
 
 
-def plot_column(catalogue: dict[str, ColumnInfo], axis: str) -> str | None:
-    """The column a metric declared for an axis of the track's scatter plot ("x" or "y")."""
-    return next((n for n, c in catalogue.items() if c.plot == axis), None)
-
-
 def sort_records(records: Sequence[Record], catalogue: dict[str, ColumnInfo]) -> list[Record]:
     """Best first by the rank columns (each in its own direction); records without a value last; then name."""
     keys = rank_columns(catalogue)
