@@ -135,9 +135,12 @@ def array_figures(tv: tracks.TrackView, rec: Record, got: dict, presentation: Pr
     whose arrays are not stored is named in its section's ``missing`` list)."""
     sections: dict[str, dict[str, list]] = {}
     zooms: dict[str, list[dict[str, Any]]] = {}
-    for metric, plot in presentation.array_plots(rec.metrics_run or [c.metric for c in tv.columns]):
-        section = sections.setdefault(plot.section or plot.title, {"figures": [], "missing": []})
+    ran = set(rec.metrics_run or [c.metric for c in tv.columns])
+    for metric, plot in presentation.array_plots(presentation.metrics):  # drawn wherever the arrays are
         drawn = _array_figure(tv, rec, got, metric, plot)
+        if drawn is None and metric not in ran:
+            continue
+        section = sections.setdefault(plot.section or plot.title, {"figures": [], "missing": []})
         if drawn is None:
             section["missing"].append(plot.title)
             continue
@@ -160,7 +163,8 @@ def _array_figure(tv, rec: Record, got: dict, metric: str, plot) -> dict[str, An
         if uri is None:
             return None
         extra = figures.info_text(rec.metric_info.get(metric), plot.caption_info)
-        return {"kind": "image", "uri": uri, "title": plot.title, "caption": f"{caption} {extra}".strip()}
+        text = f"{caption} {extra}".strip()
+        return {"kind": "image", "uri": uri, "title": plot.title, "caption": text if text.endswith(".") else text + "."}
     drawn = figures.draw(got, plot, x_range=tv.ranges.get((metric, plot.name)))
     if drawn is None:
         return None

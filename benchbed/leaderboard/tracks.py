@@ -142,8 +142,7 @@ def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mappi
 def _array_panels(view: TrackView, arrays: Mapping[str, Mapping[str, Any]], presentation: Presentation) -> None:
     """Shared x-ranges of the metrics' declared array plots, and one small panel per model for those that
     ask for it (``ArrayPlot.track_panel``)."""
-    metrics = [c.metric for c in view.columns]
-    for metric, plot in presentation.array_plots(metrics):
+    for metric, plot in presentation.array_plots(presentation.metrics):  # drawn wherever the arrays are
         key = (metric, plot.name)
         if plot.shared_range:
             view.ranges[key] = figures.union_range(figures.data_range(arrays.get(r.model, {}), plot) for r in view.rows)

@@ -1,4 +1,4 @@
-"""``benchbed dynamics``: every checkpoint of a model's training series under PGD-10 (kind "dynamics").
+"""``benchbed study dynamics``: every checkpoint of a model's training series under PGD-10 (kind "dynamics").
 
 Per checkpoint: clean and robust accuracy, mean E(x) and E(x*) and their gap, on the track's
 points at the track's eps. The model's own ``ModelSpec.training_series()`` provides the checkpoints.
