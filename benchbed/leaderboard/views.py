@@ -306,3 +306,4 @@ def best_per_column(rows: Sequence[Row], columns: Sequence[ColumnView]) -> dict[
         best[c.name] = {"column": c, "value": fmt_number(target, c.unit), "unranked": not ranked,
                         "models": [(w.model, w.page) for w in winners], "rows": winners}
     return best
+
