@@ -1,7 +1,7 @@
 """Plugin discovery: built-ins, installed distributions (entry-point group ``benchbed``) and local files.
 
-Built-in datasets, attacks, metrics, samplers, tracks, executors, exporters, observers and CLI
-commands are plugins registered exactly like external ones (:data:`DEFAULT_PLUGINS`). Which
+Built-in datasets, attacks, metrics, samplers, tracks, executors, exporters, observers, studies
+and CLI commands are plugins registered exactly like external ones (:data:`DEFAULT_PLUGINS`). Which
 external plugins load is a :class:`PluginSelection`: read once from ``BENCHBED_PLUGINS`` (a
 comma-separated list of entry-point or distribution names; empty: none) and ``BENCHBED_PLUGIN_FILES``
 (local ``.py`` files, separated by ``os.pathsep``) at the top of a process, then passed explicitly --
@@ -37,6 +37,7 @@ from benchbed.contracts.specs import (
     ModelSpec,
     ObserverSpec,
     SamplerSpec,
+    StudySpec,
     TrackSpec,
     name_problem,
 )
@@ -58,6 +59,7 @@ DEFAULT_PLUGINS = (
     "benchbed.builtin.executors",
     "benchbed.builtin.exporters",
     "benchbed.builtin.observers",
+    "benchbed.builtin.studies",
     "benchbed.builtin.commands",
 )
 
@@ -234,6 +236,7 @@ class Registry:
     executors: KindTable[ExecutorSpec]
     exporters: KindTable[ExporterSpec]
     observers: KindTable[ObserverSpec]
+    studies: KindTable[StudySpec]
 
     def __init__(self):
         for plugin_kind in KINDS:

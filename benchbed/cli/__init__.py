@@ -14,7 +14,6 @@ COMMAND_MODULES = (
     "benchbed.cli.leaderboard",
     "benchbed.cli.sample",
     "benchbed.cli.studies",
-    "benchbed.cli.generation_study",
 )
 
 

@@ -17,6 +17,7 @@ from benchbed.contracts.specs import (
     ModelSpec,
     ObserverSpec,
     SamplerSpec,
+    StudySpec,
     TrackSpec,
 )
 
@@ -54,6 +55,9 @@ KINDS: tuple[PluginKind, ...] = (
     PluginKind("exporters", ExporterSpec, "formats of ``benchbed results --format``"),
     PluginKind("observers", ObserverSpec, "callbacks that see every typed event of every run (unit started, "
                "progress, unit done or failed, run end); the progress display and the run log are observers too"),
+    PluginKind("studies", StudySpec, "experiments of one model beyond a track's columns (``benchbed study NAME``), "
+               "with declared options, a ``run`` storing a study result, and the figures the model page draws "
+               "from it"),
 )
 
 KIND_NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)

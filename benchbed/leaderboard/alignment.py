@@ -1,7 +1,8 @@
 """The track page's "across the zoo" section: robust accuracy against energy alignment (issue 13, item 8).
 
-Alignment columns are the energy metric's columns with a direction "lower is better" (std and mean |dE|,
-W1, raw or divided by std E(x)); the headline one is the first of them the metric marks headline. For
+Alignment columns are the lower-is-better columns of the metrics that declare ``MetricSpec.alignment``
+(e.g. the spread of the natural-vs-adversarial energy gap); the headline one is the first of them the
+metric marks headline. For
 each, Spearman's rho (with n) between the track's robust-accuracy column (the scatter plot's y axis)
 and the column, over the models with both; and a scatter of robust accuracy against the headline one.
 A negative rho says: the more robust the model, the better its natural and adversarial energies align.
@@ -14,12 +15,11 @@ from typing import Any
 
 from benchbed.functional.correlation import spearman
 from benchbed.leaderboard import plots
+from benchbed.leaderboard.presentation import Presentation
 
-ENERGY_METRICS = ("energy",)
 
-
-def alignment_columns(columns: Sequence[Any]) -> list[Any]:
-    return [c for c in columns if c.metric in ENERGY_METRICS and c.higher_is_better is False]
+def alignment_columns(columns: Sequence[Any], presentation: Presentation) -> list[Any]:
+    return [c for c in columns if presentation.is_alignment(c.metric) and c.higher_is_better is False]
 
 
 def correlations(rows: Sequence[Any], robust: Any, columns: Sequence[Any]) -> list[dict[str, Any]]:
@@ -32,10 +32,11 @@ def correlations(rows: Sequence[Any], robust: Any, columns: Sequence[Any]) -> li
     return out
 
 
-def build(view: Any) -> None:
-    """Fill ``view.alignment`` (correlations), ``view.alignment_x`` and ``view.alignment_scatter``."""
-    robust = view.scatter_y or next((c for c in view.columns if c.name == "robust_accuracy"), None)
-    columns = alignment_columns(view.columns)
+def build(view: Any, presentation: Presentation | None = None) -> None:
+    """Fill ``view.alignment`` (correlations), ``view.alignment_x`` and ``view.alignment_scatter``; the
+    robustness axis is the track's scatter plot's y column (``Column.plot="y"``)."""
+    robust = view.scatter_y
+    columns = alignment_columns(view.columns, presentation or Presentation())
     if robust is None or not columns:
         return
     view.alignment_y = robust

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchbed.leaderboard.views import TrackView
+from benchbed.leaderboard.tracks import TrackView
 from benchbed.results.tables import neutralise_formula
 
 

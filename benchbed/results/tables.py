@@ -100,6 +100,10 @@ def hidden_columns(records: Sequence[Record]) -> int:
     return len(catalogue) - len(headline_columns(catalogue))
 
 
+# published numbers (ModelSpec.reported keys) -> the column they are shown in, beside the measured one
+REPORTED_COLUMNS = (("clean_accuracy", "reported_clean_accuracy"), ("robust_accuracy", "reported_robust_accuracy"))
+
+
 def reported_numbers(record: Record) -> dict[str, float]:
     """The finite numbers the model's source published (``ModelSpec.reported``), e.g. RobustBench's
     clean and AutoAttack accuracy, by column name."""

@@ -12,8 +12,8 @@ import pytest
 from lb_pages import model_file, parse, row_cells, track_file
 from lb_records import TRACK, ZOO, columns_meta, energy_metrics, make_arrays, make_record, write_zoo
 
+from benchbed.builtin.attacks import AUTOATTACK_FLAGS_DOC
 from benchbed.leaderboard import render_site
-from benchbed.leaderboard.views import AUTOATTACK_FLAGS_DOC
 from benchbed.results.record import ColumnInfo
 
 AA_RANDOM = 'it seems to be a randomized defense! Please use version="rand". See flags_doc.md for details.'

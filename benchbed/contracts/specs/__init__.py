@@ -7,6 +7,7 @@ ModelSpec`` keeps working (plugins import them from :mod:`benchbed.plugin`).
 """
 from __future__ import annotations
 
+from benchbed.contracts.figures import ArrayPlot, FlagExplanation
 from benchbed.contracts.specs.attacks import (
     TARGETED,
     UNTARGETED,
@@ -51,8 +52,12 @@ from benchbed.contracts.specs.tracks import (
     TrackSpec,
     eps_text,
 )
+from benchbed.contracts.studies import StudySpec
 
 __all__ = [
+    "ArrayPlot",
+    "FlagExplanation",
+    "StudySpec",
     "TARGETED",
     "UNTARGETED",
     "AttackIterate",

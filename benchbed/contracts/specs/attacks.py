@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from benchbed.contracts.figures import FlagExplanation
 from benchbed.contracts.specs.names import _require
 
 if TYPE_CHECKING:  # imported lazily: listing plugins must not pay for torch
@@ -80,6 +81,8 @@ class AttackSpec:
     # AutoAttack's {"fast": APGD-CE + APGD-T only}; the description says what each costs and gives up
     modes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     mode_descriptions: Mapping[str, str] = field(default_factory=dict)
+    # what its warnings (AttackResult.warnings) mean, first match wins (see FlagExplanation)
+    flag_explanations: tuple[FlagExplanation, ...] = ()
 
     def __post_init__(self):
         for mode in self.modes:  # a mode names a variant, which names files: keep it a plain word
@@ -90,3 +93,9 @@ class AttackSpec:
 
     def supports(self, norm: str) -> bool:
         return norm in self.norms
+
+    def explain_flag(self, detail: str) -> FlagExplanation | None:
+        """The declared explanation of a warning with this detail text (None: the attack declares none)."""
+        text = detail.lower()
+        matched = next((f for f in self.flag_explanations if f.match and f.match.lower() in text), None)
+        return matched or next((f for f in self.flag_explanations if not f.match), None)

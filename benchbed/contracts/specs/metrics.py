@@ -5,6 +5,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from benchbed.contracts.figures import ArrayPlot
 from benchbed.contracts.reductions import Reduction
 from benchbed.contracts.specs.names import _require
 
@@ -82,6 +83,12 @@ class MetricSpec:
     scope: str = "example"
     info_reduce: Mapping[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
+    # presentation: figures of its per-point arrays on the pages, how its columns' units read in words
+    # ({"energy": "energy units"}), and whether its lower-is-better columns measure an alignment the
+    # track page correlates with the track's robustness axis across models
+    figures: tuple[ArrayPlot, ...] = ()
+    unit_texts: Mapping[str, str] = field(default_factory=dict)
+    alignment: bool = False
 
     def __post_init__(self):
         _require(self.scope in ("example", "model"),

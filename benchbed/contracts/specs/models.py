@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported lazily: listing plugins must not pay for torch
 
 @dataclass(frozen=True)
 class TrainingCheckpoint:
-    """One checkpoint of a model's training run (e.g. one per epoch), for ``benchbed dynamics``."""
+    """One checkpoint of a model's training run (e.g. one per epoch), for ``benchbed study dynamics``."""
 
     step: int  # epoch (or any increasing training step)
     loader: Callable[[torch.device], nn.Module]
@@ -41,7 +41,7 @@ class ModelSpec:
     reported: Mapping[str, float] = field(default_factory=dict)  # numbers published elsewhere
     family: str = "classifier"  # "classifier" or "joint" (discriminative-generative, e.g. JEM, DAT)
     sampler: str = ""  # the sampler this model's authors use (a registered sampler name), if any
-    # Checkpoints along the model's training, oldest first (``benchbed dynamics``); None if not published.
+    # Checkpoints along the model's training, oldest first (``benchbed study dynamics``); None if not published.
     training_series: Callable[[], Sequence[TrainingCheckpoint]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # plugin-specific JSON-able fields (exports)
 
