@@ -35,9 +35,10 @@ class ExporterSpec:
 class ObserverSpec:
     """Something that watches runs. ``start(run)`` is called when a run starts with its
     :class:`benchbed.contracts.events.RunInfo` and returns a callable that then receives every
-    :class:`benchbed.contracts.events.RunEvent` of that run (unit started, progress, metric done, unit done or
-    failed, run end...), or None to sit this run out. An observer that raises is reported once and
-    dropped for the rest of the run; the run goes on."""
+    event of that run, each a typed :class:`benchbed.contracts.events.RunEvent` subclass (``UnitStart``,
+    ``UnitProgress``, ``MetricDone``, ``UnitDone``, ``UnitFailed``, ``RunEnd``, ...; ``event.kind`` and
+    ``event.fields`` give its name and fields as in 0.2), or None to sit this run out. An observer that
+    raises is reported once and dropped for the rest of the run; the run goes on."""
 
     name: str
     start: Callable[[Any], Callable[[Any], None] | None]
