@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchbed.contracts.specs import eps_text
-from benchbed.leaderboard import alignment, figures, plots
+from benchbed.leaderboard import alignment, figures, plots, uncertainty
 from benchbed.leaderboard.safety import fmt_number, safe_url, sort_key
 from benchbed.results.record import ColumnInfo, Record
 from benchbed.results.store import file_stem
@@ -148,6 +148,8 @@ class Cell:
     best: bool = False
     state: str = ""  # "" (a value, or no value: a dash), "not-run" (metric not selected), "failed"
     note: str = ""  # why there is no value (the cell's tooltip)
+    interval: str = ""  # its confidence interval, in words (the cell's tooltip; leaderboard.uncertainty)
+    tie: str = ""  # "tied at 95 % with the next model ..." (leaderboard.uncertainty)
 
 
 # -- flags: what they mean and where they are documented -----------------------------------------------
@@ -290,6 +292,7 @@ class Row:
     flags: list[FlagView]  # the attack's warnings and benchbed's observations
     rank: int | None = None
     status: list[FlagView] = field(default_factory=list)  # quick / partial: shown beside the model's name
+    tie: str = ""  # not distinguishable from the next rank (leaderboard.uncertainty)
 
     @property
     def quick(self) -> bool:
@@ -520,9 +523,11 @@ def _axis(columns: Sequence[ColumnView], axis: str) -> ColumnView | None:
     return next((c for c in columns if c.info.plot == axis), None)
 
 
-def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mapping[str, Any]]) -> TrackView:
+def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mapping[str, Any]],
+                resolve: Any = None) -> TrackView:
     """The track page's data. ``records``: one per model (see :func:`benchbed.results.tables.shown_records`);
-    ``arrays``: each model's per-point arrays, by model name."""
+    ``arrays``: each model's per-point arrays, by model name; ``resolve``: finds a column's reduction for
+    the paired tests (:func:`benchbed.results.paired.registry_resolver`; default: plain reductions only)."""
     records = list(records)
     columns = track_columns(records)
     rows = rank_rows([make_row(r, columns) for r in records], columns)
@@ -553,5 +558,6 @@ def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mappi
         if hist is not None:
             view.histograms.append({"model": r.model, "page": r.page, "plot": hist, "row": r})
     view.flags = flag_legend(rows)
+    uncertainty.annotate(view, arrays, resolve)
     alignment.build(view)
     return view
