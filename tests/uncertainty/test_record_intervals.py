@@ -104,3 +104,35 @@ def test_published_records_written_before_intervals_still_read_unchanged():
     record = Record.from_dict(data)
     assert record.intervals == {}
     assert record.to_dict()["record_sha256"] == data["record_sha256"]  # same form, same checksum
+
+
+def test_results_exports_carry_interval_ends_and_the_table_shows_half_widths(registry, tmp_path):
+    from benchbed.results.tables import format_frame, records_frame
+
+    record, _ = run(registry, tmp_path, 1)
+    frame = records_frame([record], all_columns=True, intervals=True)
+    iv = record.interval("clean_accuracy")
+    assert list(frame.columns[3:9]) == ["clean_accuracy", "clean_accuracy_low", "clean_accuracy_high",
+                                        "mean_margin", "mean_margin_low", "mean_margin_high"]
+    assert (frame["clean_accuracy_low"][0], frame["clean_accuracy_high"][0]) == (iv.low, iv.high)
+    csv = format_frame(frame, "csv")
+    assert "clean_accuracy_low,clean_accuracy_high" in csv.splitlines()[0]
+    table = format_frame(frame, "table")
+    assert f"{record.metrics['clean_accuracy']:.2f} ±{(iv.high - iv.low) / 2:.2f}" in table
+    assert "clean_accuracy_low" not in table and "95 % confidence interval" in table
+    assert "clean_accuracy_low" not in records_frame([record], all_columns=True).columns  # opt-in
+
+
+def test_board_cells_show_their_interval_on_hover(registry, tmp_path):
+    import html
+
+    from benchbed.leaderboard import render_site
+
+    run(registry, tmp_path / "results", 1)
+    site = render_site(tmp_path / "results", tmp_path / "site")
+    page = next(site.glob("track-digits-ci*.html")).read_text()
+    record = ResultsStore(tmp_path / "results").record("digits-ci", "mlp")
+    iv = record.interval("clean_accuracy")
+    assert f"95 % interval [{iv.low:.2f}, {iv.high:.2f}] (Wilson score interval" in html.unescape(page)
+    downloads = "".join(p.read_text() for p in site.rglob("*.csv"))
+    assert "clean_accuracy_low" in downloads
