@@ -49,11 +49,14 @@ def registry(tiny_digits_mlp):
     return host.registry
 
 
+def record_track():
+    return TrackSpec(name="digits-ci", dataset="digits", norm="Linf", eps=0.1, n_examples=60,
+                     metrics=("clean_accuracy", "margin"))
+
+
 def run(registry, folder, shards):
-    track = TrackSpec(name="digits-ci", dataset="digits", norm="Linf", eps=0.1, n_examples=60,
-                      metrics=("clean_accuracy", "margin"))
-    summary = run_track(track, ["mlp"], device="cpu", results_dir=folder, registry=registry, show_progress=False,
-                        shards=shards)
+    summary = run_track(record_track(), ["mlp"], device="cpu", results_dir=folder, registry=registry,
+                        show_progress=False, shards=shards)
     assert not summary.failed, summary.failed
     store = ResultsStore(folder)
     record = store.record("digits-ci", "mlp")
@@ -136,3 +139,10 @@ def test_board_cells_show_their_interval_on_hover(registry, tmp_path):
     assert f"95 % interval [{iv.low:.2f}, {iv.high:.2f}] (Wilson score interval" in html.unescape(page)
     downloads = "".join(p.read_text() for p in site.rglob("*.csv"))
     assert "clean_accuracy_low" in downloads
+
+
+def test_the_python_api_gives_the_same_intervals_as_a_run(registry, tiny_digits_mlp, tmp_path):
+    record, _ = run(registry, tmp_path, 2)
+    result = benchbed.evaluate(tiny_digits_mlp, track=record_track(), device="cpu", name="mlp-api",
+                               registry=registry)
+    assert result.intervals == record.intervals
