@@ -217,6 +217,17 @@ def _model_views(track_views: list[tracks.TrackView], arrays: dict[tuple[str, st
     return models
 
 
+def _resolver():
+    """Column reductions for the paired tests: from the registered metrics where plugins load."""
+    from benchbed import registry as plugin_registry
+    from benchbed.results.paired import plain_reduction, registry_resolver
+
+    try:
+        return registry_resolver(plugin_registry.registry())
+    except Exception:  # noqa: BLE001 -- no plugins: percentages and means only
+        return plain_reduction
+
+
 def render_site(results_dir: str | Path | None = None, out_dir: str | Path | None = None,
                 presentation: Presentation | None = None) -> Path:
     """Render every track in the results store into ``out_dir`` (default: :func:`default_site_for`).
@@ -255,11 +266,12 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
                             column_catalogue([rec]).items() if info.rank or info.headline],
                 "flags": record_flags(rec, presentation), "finished_at": rec.finished_at})
     arrays = {(r.track, r.model): store.arrays(r) for r in shown}
+    resolve = _resolver()
     track_views = []
     for name in sorted({r.track for r in shown}):
         recs = [r for r in shown if r.track == name]
         track_views.append(tracks.build_track(name, recs, {r.model: arrays[(name, r.model)] for r in recs},
-                                              presentation))
+                                              presentation, resolve))
     study_views: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for study in store.studies():
         study_views[(study.track, study.model)].append(study_view(study, store.study_arrays(study), presentation))

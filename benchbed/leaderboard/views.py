@@ -149,6 +149,8 @@ class Cell:
     best: bool = False
     state: str = ""  # "" (a value, or no value: a dash), "not-run" (metric not selected), "failed"
     note: str = ""  # why there is no value (the cell's tooltip)
+    interval: str = ""  # its confidence interval, in words (the cell's tooltip; leaderboard.uncertainty)
+    tie: str = ""  # "tied at 95 % with the next model ..." (leaderboard.uncertainty)
 
 
 @dataclass
@@ -158,6 +160,7 @@ class Row:
     flags: list[FlagView]  # the attack's warnings and benchbed's observations
     rank: int | None = None
     status: list[FlagView] = field(default_factory=list)  # quick / partial: shown beside the model's name
+    tie: str = ""  # not distinguishable from the next rank (leaderboard.uncertainty)
 
     @property
     def quick(self) -> bool:
