@@ -141,7 +141,7 @@ def jpeg_problems(source: CorruptionSource, data_dir: Path | None, n_points: int
     for c in corruptions:
         for s in SEVERITIES:
             problem = imagenet.folder_problem(root / c / str(s), ids, f"{source.folder} {c} severity {s}",
-                                              source.how_to_get(data_dir))
+                                              source.how_to_get(data_dir), all_classes=False)
             if problem:
                 problems.append(problem)
     return problems
@@ -149,11 +149,13 @@ def jpeg_problems(source: CorruptionSource, data_dir: Path | None, n_points: int
 
 def jpeg_images(source: CorruptionSource, data_dir: Path | None, corruption: str, severity: int,
                 indices: np.ndarray):
-    """uint8 images (N, 3, 224, 224) and labels of test points ``indices`` (RobustBench's order)."""
+    """uint8 images (N, 3, 224, 224) and labels of test points ``indices`` (RobustBench's order); labels
+    count the wnids of the clean validation folder, as the clean track's do."""
     folder = source.root(data_dir) / corruption / str(severity)
     ids = imagenet.subset_ids(data_dir)
     chosen = [ids[int(i)] for i in np.asarray(indices).reshape(-1)]
-    return imagenet.read_images(folder, chosen, imagenet.res224(), imagenet.class_folders(folder))
+    wnids = imagenet.class_folders(imagenet.imagenet_root(data_dir) / "val")
+    return imagenet.read_images(folder, chosen, imagenet.res224(), wnids)
 
 
 # -- both ---------------------------------------------------------------------------------------------

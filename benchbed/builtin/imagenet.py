@@ -84,7 +84,8 @@ def _where_to_put(data_dir: Path | None) -> str:
             f"{imagenet_root(data_dir) / IDS_FILE}, or point {ENV_IDS} at it")
 
 
-def _verified(path: Path, expected_sha256: str) -> list[str]:
+def _verified(path: Path, expected_sha256: str | None) -> list[str]:
+    expected_sha256 = IDS_SHA256 if expected_sha256 is None else expected_sha256
     data = path.read_bytes()
     if expected_sha256 and sha256_bytes(data) != expected_sha256:
         raise DatasetNotFoundError(f"{NAME}: {path} is not RobustBench's list of {N_SUBSET} validation images (sha256 "
@@ -93,8 +94,9 @@ def _verified(path: Path, expected_sha256: str) -> list[str]:
     return parse_ids(data.decode("utf-8"))
 
 
-def download_ids(target: Path, url: str = IDS_URL, expected_sha256: str = IDS_SHA256) -> Path:
+def download_ids(target: Path, url: str = IDS_URL, expected_sha256: str | None = None) -> Path:
     """Download the list into ``target`` (a temporary name renamed once its sha256 is right)."""
+    expected_sha256 = IDS_SHA256 if expected_sha256 is None else expected_sha256
     target.parent.mkdir(parents=True, exist_ok=True)
     with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 -- a fixed https URL
         data = response.read()
@@ -107,7 +109,7 @@ def download_ids(target: Path, url: str = IDS_URL, expected_sha256: str = IDS_SH
     return target
 
 
-def subset_ids(data_dir: Path | None, download: bool = True, expected_sha256: str = IDS_SHA256) -> list[str]:
+def subset_ids(data_dir: Path | None, download: bool = True, expected_sha256: str | None = None) -> list[str]:
     """RobustBench's list of file names: from a local copy, else downloaded into the data cache."""
     for path in ids_candidates(data_dir):
         if path.is_file():
@@ -135,12 +137,13 @@ def missing_files(folder: Path, ids: Sequence[str]) -> list[str]:
     return [i for i in ids if not (folder / i).is_file()]
 
 
-def folder_problem(folder: Path, ids: Sequence[str], what: str, how: str) -> str | None:
-    """None when ``folder`` holds 1,000 class folders and every listed file; else one line."""
+def folder_problem(folder: Path, ids: Sequence[str], what: str, how: str, all_classes: bool = True) -> str | None:
+    """None when ``folder`` holds every listed file (and, with ``all_classes``, the 1,000 class folders
+    its labels are counted from); else one line."""
     if not folder.is_dir():
         return f"{what}: {folder} not found: {how}"
     n_classes = len(class_folders(folder))
-    if n_classes != NUM_CLASSES:
+    if all_classes and n_classes != NUM_CLASSES:
         return (f"{what}: {folder} has {n_classes} class folders, expected the {NUM_CLASSES} ILSVRC2012 wnids "
                 f"(labels are the index of the wnid among the sorted folders): {how}")
     missing = missing_files(folder, ids)
