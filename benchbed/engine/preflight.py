@@ -100,7 +100,7 @@ def preflight(track: TrackSpec, metrics: Sequence[str], registry, data_dir: Path
     specs = [registry.metrics.get(m) for m in metrics]
     needs = {r for s in specs for r in s.requires}
     problems = _dataset_problems(track, registry, data_dir, needs_train="train" in needs)
-    problems.extend(_metric_file_problems(track, specs, data_dir))
+    problems.extend(p for p in _metric_file_problems(track, specs, data_dir) if p not in problems)
     if "attack" in needs or any(r.startswith("iterates:") for r in needs):
         attack = registry.attacks.get(track.attack)
         if attack.library and not _installed(attack.library):
