@@ -7,8 +7,12 @@ the columns' own declarations (:class:`benchbed.results.record.ColumnInfo`), nev
 """
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +27,64 @@ NORM_LABELS = {"Linf": "ℓ∞", "L2": "ℓ2", "L1": "ℓ1"}
 REPORTED = (("clean_accuracy", "reported_clean_accuracy"), ("robust_accuracy", "reported_robust_accuracy"))
 
 
+# -- page addresses -----------------------------------------------------------------------------------------
+# A track's page is tracks/<name>.html, a model's models/<name>.html: the name itself, its "/" namespaces as
+# folders, characters a file name cannot hold as "_". Only names whose paths would collide (differing in
+# case, or in characters mapped to "_") get a suffix: "-" and 8 hex of the name's sha256.
+_PAGE_STEMS: ContextVar[Mapping[str, Mapping[str, str]]] = ContextVar("page_stems", default={})
+
+
+def readable_stem(name: str) -> str:
+    return "/".join(re.sub(r"[^A-Za-z0-9._-]", "_", part).lstrip(".") or "_" for part in name.split("/"))
+
+
+def _collision_key(stem: str) -> str:
+    # case-insensitive file systems; a page's downloads add ".records.json" etc. to its stem
+    key = stem.lower()
+    return key[: -len(".records")] if key.endswith(".records") else key
+
+
+def page_stems(names: Sequence[str]) -> dict[str, str]:
+    """Each name's page path (without extension); a suffix only for names that would collide."""
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        groups.setdefault(_collision_key(readable_stem(name)), []).append(name)
+    out = {}
+    for members in groups.values():
+        for name in members:
+            stem = readable_stem(name)
+            if len(members) > 1:
+                stem = f"{stem}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+            out[name] = stem
+    return out
+
+
+@contextmanager
+def page_names(tracks: Sequence[str], models: Sequence[str]) -> Iterator[None]:
+    """Within: page addresses know every track and model of the site (collisions get their suffix)."""
+    token = _PAGE_STEMS.set({"tracks": page_stems(tracks), "models": page_stems(models)})
+    try:
+        yield
+    finally:
+        _PAGE_STEMS.reset(token)
+
+
+def page_base(kind: str, name: str) -> str:
+    """``tracks/<stem>`` or ``models/<stem>``: a page's path from the site's root, without extension."""
+    return f"{kind}/{_PAGE_STEMS.get().get(kind, {}).get(name) or readable_stem(name)}"
+
+
 def track_page(track: str) -> str:
-    return f"track-{file_stem(track)}.html"
+    return page_base("tracks", track) + ".html"
 
 
 def model_page(model: str) -> str:
-    return f"model-{file_stem(model)}.html"
+    return page_base("models", model) + ".html"
+
+
+def page_root(page: str) -> str:
+    """The relative way from ``page`` back to the site's root ("" for index.html, "../" for tracks/x.html)."""
+    return "../" * page.count("/")
 
 
 def direction_label(higher: bool | None) -> str:
@@ -449,7 +505,8 @@ def track_meta(name: str, records: Sequence[Record]) -> dict[str, Any]:
     versions = sorted({r.attack.version for r in records if r.attack})
     newest = sorted(r.finished_at for r in records if r.finished_at)
     return {
-        "name": name, "page": track_page(name), "slug": file_stem(name), "dataset": full.dataset,
+        "name": name, "page": track_page(name), "slug": file_stem(name), "download": page_base("tracks", name),
+        "dataset": full.dataset,
         "norm": full.norm, "norm_label": NORM_LABELS.get(full.norm, full.norm),
         "eps": eps_text(full.eps, str(info.get("eps_label") or "")),
         "description": str(info.get("description") or ""), "n_examples": full.registered_n_examples,
@@ -537,7 +594,8 @@ def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mappi
         for r in rows:
             x, y = r.cells[xcol.name].value, r.cells[ycol.name].value
             points.append({
-                "x": x, "y": y, "label": r.model, "href": r.page, "color": colors.get(r.recipe, 0),
+                "x": x, "y": y, "label": r.model, "href": page_root(view.meta["page"]) + r.page,
+                "color": colors.get(r.recipe, 0),
                 "title": f"{r.model} ({r.recipe or 'recipe unknown'}): {ycol.name} {r.cells[ycol.name].display}"
                          f"{ycol.unit and ' ' + ycol.unit}, {xcol.name} {r.cells[xcol.name].display}"
                          f"{xcol.unit and ' ' + xcol.unit}",
