@@ -531,8 +531,7 @@ def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mappi
         for r in rows:
             x, y = r.cells[xcol.name].value, r.cells[ycol.name].value
             points.append({
-                "x": x, "y": y, "label": r.model, "href": page_root(view.meta["page"]) + r.page,
-                "color": colors.get(r.recipe, 0),
+                "x": x, "y": y, "label": r.model, "href": r.page, "color": colors.get(r.recipe, 0),
                 "title": f"{r.model} ({r.recipe or 'recipe unknown'}): {ycol.name} {r.cells[ycol.name].display}"
                          f"{ycol.unit and ' ' + ycol.unit}, {xcol.name} {r.cells[xcol.name].display}"
                          f"{xcol.unit and ' ' + xcol.unit}",

@@ -221,7 +221,7 @@ def test_model_link_opens_the_model_page(site, browser, artifacts):
     assert browser.current_url.endswith("/" + model_file("digits-trades-cnn"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "digits-trades-cnn"
     assert browser.find_element(By.CSS_SELECTOR, "figure.samples img").get_attribute("naturalWidth") != "0"
-    browser.find_element(By.CSS_SELECTOR, f'h2 a[href="{track_file(TRACK)}"]').click()  # back to the track
+    browser.find_element(By.CSS_SELECTOR, f'h2 a[href="../{track_file(TRACK)}"]').click()  # back to the track
     assert browser.current_url.endswith("/" + track_file(TRACK))
     browser.find_element(By.LINK_TEXT, "All tracks").click()
     assert browser.current_url.endswith("/index.html")

@@ -106,7 +106,7 @@ def test_track_row_shows_metadata_values_links_and_flags(site):
     assert row_cells(page, "digits-weat-cnn")["flags"] == ""
     root = parse(page)
     links = [a.attrs.get("href") for a in root.find_all("a")]
-    assert model_file("digits-jem-cnn", ".html") in links and "https://arxiv.org/abs/1706.06083" in links
+    assert "../" + model_file("digits-jem-cnn", ".html") in links and "https://arxiv.org/abs/1706.06083" in links
     best_cells = [td for td in root.find_all("td") if "is-best" in td.classes()]
     assert {td.text for td in best_cells} >= {"85.08", "98.44", "22.80"}
 
@@ -151,7 +151,7 @@ def test_model_page_has_metadata_metrics_provenance_energy_and_samples(site):
     assert len(hists) in (2, 3)  # ... and, when that range is much wider than the model's own, a zoom
     imgs = root.find_all("img")
     assert len(imgs) == 1 and imgs[0].attrs["src"].startswith("data:image/png;base64,")
-    assert f'href="{track_file("digits-linf")}"' in html
+    assert f'href="../{track_file("digits-linf")}"' in html
 
 
 def test_downloads_csv_json_and_raw_records(site, zoo_results):
