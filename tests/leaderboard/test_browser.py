@@ -238,4 +238,4 @@ def test_scatter_point_links_to_the_model_page(site, browser):
     href = links[0].get_dom_attribute("href")
     assert href.startswith("../models/") and href.endswith(".html")
     browser.find_elements(By.CSS_SELECTOR, "svg.scatter circle")[0].click()
-    assert browser.current_url.endswith("/" + href)
+    assert browser.current_url.endswith("/" + href.removeprefix("../"))
