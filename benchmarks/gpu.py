@@ -3,7 +3,7 @@ energy metric's PGD, the SGLD sampler and feature extraction, written as JSON (o
 gives the numbers).
 
     python benchmarks/gpu.py                                   # best device; default batch sizes for it
-    python benchmarks/gpu.py --quick --out /tmp/gpu.json       # a check in about a minute on a CPU
+    python benchmarks/gpu.py --quick --out /tmp/gpu.json       # 1% of the images: a check, not a measurement
     python benchmarks/gpu.py --device cpu --threads 1 --scale 0.1 --out /tmp/gpu.json
 
 Workloads (the models benchbed ships, so it runs offline):
@@ -40,7 +40,7 @@ COUNTS = {"logits": 10_000, "autoattack": 500, "apgd-ce": 1_000, "energy-pgd": 1
 BATCH = {"cuda": {"logits": 2_000, "autoattack": 500, "apgd-ce": 1_000, "energy-pgd": 1_000, "sgld": 1_000,
                   "features": 1_000},
          "cpu": {"logits": 500, "autoattack": 250, "apgd-ce": 250, "energy-pgd": 250, "sgld": 500, "features": 200}}
-QUICK_SCALE = 0.01  # --quick: a minute on a CPU (counts never below 16, AutoAttack's at least 8)
+QUICK_SCALE = 0.01  # --quick: a check (counts never below 16, AutoAttack's at least 8)
 
 
 def sync(device: torch.device) -> None:
@@ -163,6 +163,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--scale", type=float, default=None, help="multiply the image counts (e.g. 0.1 on a CPU)")
     parser.add_argument("--quick", action="store_true", help=f"a quick check: --scale {QUICK_SCALE}")
+    parser.add_argument("--workloads", default="resnet18-cifar,digits-cnn",
+                        help="comma-separated workloads to run (default: both)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gpu.json")
     args = parser.parse_args(argv)
     if args.threads:
@@ -183,7 +185,8 @@ def main(argv=None) -> int:
         workloads.append(("resnet18-cifar", registry.models.get("aa-example-resnet18").load(device), (3, 32, 32), 10,
                           8 / 255))
     workloads.append(("digits-cnn", registry.models.get("digits-cnn-standard").load(device), (1, 8, 8), 10, 0.1))
-    for name, model, shape, classes, eps in workloads:
+    chosen = set(args.workloads.split(","))
+    for name, model, shape, classes, eps in (w for w in workloads if w[0] in chosen):
         model.eval()
         x = torch.rand((count["logits"], *shape))
         rows = [bench_logits(model, x, batch["logits"], device),

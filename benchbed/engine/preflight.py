@@ -6,8 +6,9 @@ dataset's files (and their torchvision integrity check), the files metrics read 
 (``MetricSpec.check``: corrupted copies of the test points), the attack's library, the feature
 extractor's weights and torch-fidelity, the sampler, the executor's optional dependency -- and
 :func:`check_run` raises one :class:`PreflightError` listing every missing thing, one line each, with
-how to get it. The checks are cheap (file look-ups, md5 of dataset files, imports); the one download
-allowed is torch-fidelity's own Inception weights, which the run would fetch anyway.
+how to get it. The checks are cheap (file look-ups, md5 of dataset files, imports); the downloads
+allowed are the small files the run would fetch anyway: torch-fidelity's own Inception weights, and
+RobustBench's list of its 5,000 ImageNet file names.
 
 Models' checkpoints are checked by the scheduler's planning, which loads and fingerprints every model
 (its checksum included) before any unit runs; a model that fails there fails alone.
