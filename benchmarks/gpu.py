@@ -57,7 +57,7 @@ def timed(fn, device) -> float:
 
 
 def stage(name: str, n: int, batch: int, seconds: float) -> dict:
-    return {"stage": name, "images": n, "batch_size": batch, "seconds": round(seconds, 4),
+    return {"stage": name, "images": n, "batch_size": batch, "seconds": round(seconds, 6),
             "images_per_s": round(n / seconds, 2) if seconds > 0 else None}
 
 
