@@ -53,6 +53,7 @@ DEFAULT_PLUGINS = (
     "benchbed.builtin.metrics",
     "benchbed.builtin.energy",
     "benchbed.builtin.detection",
+    "benchbed.builtin.corruption_metric",
     "benchbed.builtin.generative",
     "benchbed.builtin.samplers",
     "benchbed.builtin.tracks",

@@ -131,7 +131,8 @@ def _paired_stats(e_nat, e_adv, j_nat, j_adv) -> dict[str, float]:
 def paired_statistic(stat: str) -> Reduction:
     """A reduction to one statistic of :func:`benchbed.functional.energy.energy_statistics` (or of its normalised
     companions, :func:`benchbed.functional.energy.normalised_statistics`) over the points with an x*."""
-    return Reduction(f"energy.{stat}", (), lambda *arrays: _paired_stats(*arrays)[stat])
+    return Reduction(f"energy.{stat}", (), lambda *arrays: _paired_stats(*arrays)[stat],
+                     "none" if stat == "n" else "bootstrap")  # a count of points: no interval
 
 
 def _marginal_term(e_nat, e_adv) -> float:

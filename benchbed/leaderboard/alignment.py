@@ -4,8 +4,10 @@ Alignment columns are the lower-is-better columns of the metrics that declare ``
 (e.g. the spread of the natural-vs-adversarial energy gap); the headline one is the first of them the
 metric marks headline. For
 each, Spearman's rho (with n) between the track's robust-accuracy column (the scatter plot's y axis)
-and the column, over the models with both; and a scatter of robust accuracy against the headline one.
-A negative rho says: the more robust the model, the better its natural and adversarial energies align.
+and the column, over the models with both, with its p-value (exact permutation test for n <= 8) and
+a 95 % Fisher-z interval; and a scatter of robust accuracy against the headline one. A negative rho
+says: the more robust the model, the better its natural and adversarial energies align -- a claim the
+page makes only where the interval excludes 0 ("supported").
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from benchbed.functional.correlation import spearman
+from benchbed.functional.correlation import spearman_test
 from benchbed.leaderboard import plots
 from benchbed.leaderboard.presentation import Presentation
 
@@ -26,9 +28,12 @@ def correlations(rows: Sequence[Any], robust: Any, columns: Sequence[Any]) -> li
     out = []
     ys = [r.cells[robust.name].value for r in rows]
     for c in columns:
-        rho, n = spearman([r.cells[c.name].value for r in rows], ys)
+        test = spearman_test([r.cells[c.name].value for r in rows], ys)
+        rho, n = test.rho, test.n
         out.append({"column": c, "rho": rho, "n": n, "display": "–" if math.isnan(rho) else f"{rho:+.2f}",
-                    "protocol": c.info.protocol})
+                    "p": "–" if math.isnan(test.p_value) else f"{test.p_value:.3f}",
+                    "interval": "–" if math.isnan(test.low) else f"[{test.low:+.2f}, {test.high:+.2f}]",
+                    "supported": test.supported, "p_method": test.p_method, "protocol": c.info.protocol})
     return out
 
 

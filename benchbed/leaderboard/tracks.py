@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchbed.contracts.specs import eps_text
-from benchbed.leaderboard import alignment, figures, plots
+from benchbed.leaderboard import alignment, figures, plots, uncertainty
 from benchbed.leaderboard.flags import flag_legend
 from benchbed.leaderboard.presentation import Presentation
 from benchbed.leaderboard.views import (
@@ -16,6 +16,7 @@ from benchbed.leaderboard.views import (
     best_per_column,
     column_groups,
     make_row,
+    page_base,
     rank_rows,
     track_columns,
     track_page,
@@ -32,7 +33,8 @@ def track_meta(name: str, records: Sequence[Record]) -> dict[str, Any]:
     versions = sorted({r.attack.version for r in records if r.attack})
     newest = sorted(r.finished_at for r in records if r.finished_at)
     return {
-        "name": name, "page": track_page(name), "slug": file_stem(name), "dataset": full.dataset,
+        "name": name, "page": track_page(name), "slug": file_stem(name), "download": page_base("tracks", name),
+        "dataset": full.dataset,
         "norm": full.norm, "norm_label": NORM_LABELS.get(full.norm, full.norm),
         "eps": eps_text(full.eps, str(info.get("eps_label") or "")),
         "description": str(info.get("description") or ""), "n_examples": full.registered_n_examples,
@@ -106,9 +108,11 @@ def _axis(columns: Sequence[ColumnView], axis: str) -> ColumnView | None:
 
 
 def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mapping[str, Any]],
-                presentation: Presentation | None = None) -> TrackView:
+                presentation: Presentation | None = None, resolve: Any = None) -> TrackView:
     """The track page's data. ``records``: one per model (see :func:`benchbed.results.tables.shown_records`);
-    ``arrays``: each model's per-point arrays, by model name; ``presentation``: what the plugins declare."""
+    ``arrays``: each model's per-point arrays, by model name; ``presentation``: what the plugins declare;
+    ``resolve``: finds a column's reduction for the paired tests (:func:`benchbed.results.paired.registry_resolver`;
+    default: plain reductions only)."""
     presentation = presentation or Presentation()
     records = list(records)
     columns = track_columns(records, presentation)
@@ -135,6 +139,7 @@ def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mappi
         view.scatter_missing = sum(1 for p in points if p["x"] is None or p["y"] is None)
     _array_panels(view, arrays, presentation)
     view.flags = flag_legend(rows)
+    uncertainty.annotate(view, arrays, resolve)
     alignment.build(view, presentation)
     return view
 

@@ -15,6 +15,8 @@ import numpy as np
 from benchbed.contracts.errors import RecordError
 from benchbed.contracts.reductions import reduce_info
 from benchbed.contracts.specs import AttackWarning, MetricSpec, TrackSpec
+from benchbed.functional.uncertainty import Interval
+from benchbed.results.intervals import column_interval, interval_protocol, shared_resamples
 from benchbed.results.record import FULL, AttackProvenance, ColumnInfo, Flag, Record, UnitResult
 
 
@@ -69,12 +71,16 @@ def merge_arrays(parts: Sequence[tuple[UnitResult, Mapping[str, np.ndarray]]]) -
 
 def _reduce_metrics(track: TrackSpec, results: Sequence[UnitResult], merged: Mapping[str, np.ndarray],
                     metric_specs: Mapping[str, MetricSpec], metrics_run: Sequence[str], errors: dict[str, str],
-                    ) -> tuple[dict[str, float], dict[str, ColumnInfo], dict[str, dict[str, Any]]]:
-    """Each metric's info combined as it declares, and each of its columns reduced over the merged arrays;
-    a metric whose combination fails gets its error in ``errors`` (updated) and no columns."""
+                    ) -> tuple[dict[str, float], dict[str, ColumnInfo], dict[str, dict[str, Any]],
+                               dict[str, Interval]]:
+    """Each metric's info combined as it declares, and each of its columns reduced over the merged arrays
+    (with its declared confidence interval); a metric whose combination fails gets its error in ``errors``
+    (updated) and no columns."""
     values: dict[str, float] = {}
     columns: dict[str, ColumnInfo] = {}
     info: dict[str, dict[str, Any]] = {}
+    intervals: dict[str, Interval] = {}
+    resamples = shared_resamples(merged)
     for name in metrics_run:
         if name in errors:
             continue
@@ -97,8 +103,14 @@ def _reduce_metrics(track: TrackSpec, results: Sequence[UnitResult], merged: Map
             continue
         values.update(computed)
         for col in cols:
-            columns[col.name] = ColumnInfo(**col.info(name), order=len(columns))
-    return values, columns, info
+            info_d = col.info(name)
+            interval = column_interval(col, merged, resamples)
+            if interval is not None:
+                intervals[col.name] = interval
+            if col.reduce.interval != "none":  # the method and level belong to the column's protocol
+                info_d["protocol"] = interval_protocol(info_d["protocol"], col)
+            columns[col.name] = ColumnInfo(**info_d, order=len(columns))
+    return values, columns, info, intervals
 
 
 def _attack_and_flags(results: Sequence[UnitResult]) -> tuple[AttackProvenance | None, list[Flag]]:
@@ -136,7 +148,7 @@ def build_record(track: TrackSpec, units: Sequence[tuple[UnitResult, Mapping[str
     for u in results:
         for metric, message in u.metric_errors.items():
             errors.setdefault(metric, message)
-    values, columns, info = _reduce_metrics(track, results, merged, metric_specs, metrics_run, errors)
+    values, columns, info, intervals = _reduce_metrics(track, results, merged, metric_specs, metrics_run, errors)
     # complete: every metric of the track ran and none failed (added metrics make no record partial)
     complete = set(track.metrics) <= set(metrics_run) and not errors
     n_points = sum(u.unit.stop - u.unit.start for u in results if u.unit.id != "model") or track.n_examples
@@ -153,9 +165,20 @@ def build_record(track: TrackSpec, units: Sequence[tuple[UnitResult, Mapping[str
         eps=float(track.eps), attack=attack, flags=tuple(flags), metric_info=info, arrays=tuple(sorted(merged)),
         arrays_sha256="", checkpoint_sha256=first.checkpoint_sha256, weights_sha256=first.weights_sha256,
         versions=dict(first.versions), plugins=dict(first.plugins), model_info=dict(first.model_info),
-        track_info=track.info(), result_key=result_key,
+        track_info={**track.info(), **_batch_sizes_used(results)}, result_key=result_key,
         units=tuple(u.unit for u in sorted(results, key=lambda r: (r.unit.id == "model", r.unit.start))),
         device="; ".join(devices), wall_time_s=round(sum(u.wall_time_s for u in results), 3), timings_s=timings,
-        finished_at=max(u.finished_at for u in results), run_id=run_id,
+        finished_at=max(u.finished_at for u in results), run_id=run_id, intervals=intervals,
     )
     return record, merged
+
+
+def _batch_sizes_used(results: Sequence[UnitResult]) -> dict[str, Any]:
+    """Units that ran at a smaller batch size than their track's (out of memory): {unit id: size}, per
+    setting; nothing when every unit ran at the track's sizes (benchbed.engine.batching)."""
+    out: dict[str, Any] = {}
+    for key in ("batch_size_used", "generation_batch_size_used"):
+        sizes = {u.unit.id: u.track_info[key] for u in results if isinstance(u.track_info.get(key), int)}
+        if sizes:
+            out[key] = dict(sorted(sizes.items()))
+    return out

@@ -13,14 +13,15 @@ is written, checked and read with nothing else to edit. A record that fails is n
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchbed.contracts.errors import RecordError
 from benchbed.contracts.specs import AttackWarning
+from benchbed.functional.uncertainty import Interval
 from benchbed.results.canonical import content_sha256, dumps  # noqa: F401  (re-exported: their old home)
 from benchbed.results.canonical import json_default as _json_default  # noqa: F401  (old private name)
-from benchbed.results.schema import read_document, read_stored, stored_dict, to_json
+from benchbed.results.schema import OMIT_IF_EMPTY, read_document, read_stored, stored_dict, to_json
 
 SCHEMA_VERSION = 2
 FULL = ""  # the variant of a record made with the track's own protocol
@@ -184,6 +185,9 @@ class Record(Provenance):
     timings_s: dict[str, float]
     finished_at: str
     run_id: str = ""
+    # column -> its confidence interval (from the same per-point arrays; see benchbed.functional.uncertainty).
+    # Optional in the file: records written before intervals existed read back with none.
+    intervals: dict[str, Interval] = field(default_factory=dict, metadata=OMIT_IF_EMPTY)
 
     # -- derived ---------------------------------------------------------------------------------
     @property
@@ -218,6 +222,10 @@ class Record(Provenance):
     def value(self, column: str) -> float | None:
         v = self.metrics.get(column)
         return None if v is None or math.isnan(v) else v
+
+    def interval(self, column: str) -> Interval | None:
+        """The column's confidence interval, if the record has one."""
+        return self.intervals.get(column)
 
     def columns_where(self, **wanted: Any) -> list[str]:
         """Column names whose info matches, e.g. ``columns_where(headline=True)``, in declaration order."""

@@ -20,7 +20,10 @@ type hint                  JSON                        read back as
 a dataclass ``D``          object                      ``D``
 =========================  ==========================  ===================================
 
-Any problem is one :class:`~benchbed.contracts.errors.RecordError` line naming the document and field.
+A field declared with ``metadata=OMIT_IF_EMPTY`` (and a default) is left out of the JSON while it is
+empty and reads as its default when missing, so adding one keeps every older document's exact form and
+checksum. Any problem is one :class:`~benchbed.contracts.errors.RecordError` line naming the document and
+field.
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ from typing import Any
 
 from benchbed.contracts.errors import RecordError
 from benchbed.results.canonical import content_sha256
+
+OMIT_IF_EMPTY = {"omit_if_empty": True}  # dataclasses.field(metadata=...) of a field added after schema 2
 
 
 def is_number(v: Any) -> bool:
@@ -51,7 +56,8 @@ class FieldType:
     ok: Callable[[Any], bool]
     words: str
     read: Callable[[Any, str], Any]  # (JSON value, what) -> the field's value
-    optional: bool = False
+    optional: bool = False  # may be missing: read as None
+    default: Callable[[], Any] | None = None  # may be missing (an OMIT_IF_EMPTY field): read as this
 
 
 def _same(value: Any, what: str) -> Any:
@@ -101,11 +107,22 @@ def _field_type(hint: Any) -> FieldType:
     return FieldType(lambda v: True, "anything", _same)
 
 
+def _omitted(f: dataclasses.Field) -> bool:
+    return bool(f.metadata.get("omit_if_empty"))
+
+
 @functools.cache
 def schema_of(cls: type) -> dict[str, FieldType]:
     """Field name -> its :class:`FieldType`, in declaration order, from ``cls``'s type hints."""
     hints = typing.get_type_hints(cls)
-    return {f.name: _field_type(hints[f.name]) for f in dataclasses.fields(cls)}
+    out = {}
+    for f in dataclasses.fields(cls):
+        kind = _field_type(hints[f.name])
+        if _omitted(f):
+            default = f.default_factory if f.default_factory is not dataclasses.MISSING else (lambda d=f.default: d)
+            kind = dataclasses.replace(kind, default=default)
+        out[f.name] = kind
+    return out
 
 
 def read_document(cls: type, data: Any, what: str) -> Any:
@@ -114,6 +131,9 @@ def read_document(cls: type, data: Any, what: str) -> Any:
         raise RecordError(f"{what} is not an object")
     kwargs = {}
     for name, kind in schema_of(cls).items():
+        if name not in data and kind.default is not None:
+            kwargs[name] = kind.default()
+            continue
         if name not in data and not kind.optional:
             raise RecordError(f"{what} has no {name!r} field")
         value = data.get(name)
@@ -126,7 +146,8 @@ def read_document(cls: type, data: Any, what: str) -> Any:
 def to_json(value: Any) -> Any:
     """A document (or any value inside one) as plain JSON-able data: dataclasses as objects, tuples as lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (_omitted(f) and not getattr(value, f.name))}
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     if isinstance(value, Mapping):

@@ -1,8 +1,9 @@
 """What a metric plugin registers: :class:`MetricSpec`, its :class:`Column` s and its :class:`MetricOutput`."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchbed.contracts.figures import ArrayPlot
@@ -73,7 +74,9 @@ class MetricSpec:
     shards: "sum" (numbers, or dicts of numbers), "union" (lists), "same" (must agree; the default),
     "first". ``requires``: what the metric needs, checked before a run starts (benchbed.engine.preflight):
     "attack" (the track's attack), "iterates:<kind>", "generation" (generation settings, sampler and
-    feature extractor), "train" (the training split).
+    feature extractor), "train" (the training split). ``check(track, data_dir)``: files of its own the
+    metric reads (e.g. corrupted copies of the test points), looked for before a run starts: None or
+    a list of lines, each naming what is missing and where to put it.
     """
 
     name: str
@@ -89,6 +92,7 @@ class MetricSpec:
     figures: tuple[ArrayPlot, ...] = ()
     unit_texts: Mapping[str, str] = field(default_factory=dict)
     alignment: bool = False
+    check: Callable[[TrackSpec, Path | None], Sequence[str] | str | None] | None = None
 
     def __post_init__(self):
         _require(self.scope in ("example", "model"),
