@@ -92,7 +92,8 @@ def _field_type(hint: Any) -> FieldType:
                              "an object of strings", _same)
         if dataclasses.is_dataclass(value):
             return FieldType(lambda v: isinstance(v, dict), "an object",
-                             lambda v, w: {k: read_document(value, x, f"{w} {k!r}") for k, x in v.items()})
+                             lambda v, w: {k: read_document(value, x, f"{w.removesuffix('s')} of {k!r}")
+                                           for k, x in v.items()})
         return FieldType(lambda v: isinstance(v, dict), "an object", _same)
     if origin is tuple:
         item = args[0] if args else Any
