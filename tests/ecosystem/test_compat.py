@@ -1,0 +1,119 @@
+"""0.1 plugins on 0.3: deprecated imports resolve with a warning; a 0.1 plugin and its port give the same numbers."""
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import benchbed
+from benchbed.contracts.errors import ConfigError
+from benchbed.registry import PluginHost
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+N = 24
+
+
+def load_fixture(folder: str, package: str):
+    """Import a fixture plugin package as 0.1's guide installed it (a package with relative imports)."""
+    sys.path.insert(0, str(FIXTURES / folder))
+    try:
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[name]
+        return importlib.import_module(f"{package}.plugin")
+    finally:
+        sys.path.remove(str(FIXTURES / folder))
+
+
+def registry_of(module, name):
+    host = PluginHost(load_external=False)
+    host.register(module, name=name)
+    return host.registry
+
+
+def test_top_level_0_1_names_warn_and_name_the_new_import():
+    for name in ("ModelSpec", "TrackSpec", "AttackSpec", "hookimpl", "Column", "DatasetSpec", "SamplerSpec"):
+        with pytest.warns(DeprecationWarning, match=rf"from benchbed\.plugin import {name}'") as caught:
+            value = getattr(benchbed, name)
+        assert value is getattr(benchbed.plugin, name)
+        assert len(caught) == 1
+    with pytest.raises(AttributeError, match="no attribute 'NotAName'"):
+        benchbed.NotAName  # noqa: B018
+
+
+def test_from_import_warns_once_at_the_importing_line():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec("from benchbed import ModelSpec", {"__name__": "someone"})  # noqa: S102
+    assert [str(w.message).split(" is ")[0] for w in caught] == ["'from benchbed import ModelSpec'"]
+    assert caught[0].filename == "<string>"
+
+
+@pytest.mark.parametrize("old,new,attr", [
+    ("benchbed.specs", "benchbed.contracts.specs", "TrackSpec"),
+    ("benchbed.checkpoints", "benchbed.contracts.checkpoints", "load_state_dict"),
+    ("benchbed.provenance", "benchbed.results.provenance", "sha256_file"),
+    ("benchbed.datasets", "benchbed.builtin.dataset_loaders", "load_digits_split"),
+    ("benchbed.errors", "benchbed.contracts.errors", "BenchbedError"),
+    ("benchbed.executors.base", "benchbed.engine.executors.base", "Executor"),
+])
+def test_old_module_paths_resolve_with_a_warning(old, new, attr):
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=rf"module {old} is deprecated .* use {new}"):
+        module = importlib.import_module(old)
+    assert getattr(module, attr) is getattr(importlib.import_module(new), attr)
+
+
+def test_a_0_1_metric_without_merge_is_refused_with_the_migration_pointer():
+    from benchbed.compat.metric_v01 import MetricSpec
+    from benchbed.plugin import Column
+
+    with pytest.raises(ConfigError, match="written for benchbed 0.1.*CHANGELOG.md, 'Migrating from 0.1'"):
+        MetricSpec(name="m", columns=(Column("m", "m"),), compute=lambda ctx: {"m": 1.0})
+
+
+def test_the_0_1_plugin_loads_with_warnings_and_gives_its_ports_numbers():
+    with pytest.warns(DeprecationWarning) as caught:
+        legacy = load_fixture("legacy_v01", "legacy_digits")
+        legacy_registry = registry_of(legacy, "legacy-digits")
+    said = " ".join(str(w.message) for w in caught)
+    for name in ("ModelSpec", "TrackSpec", "MetricSpec", "MetricResult", "hookimpl"):
+        assert f"'from benchbed import {name}'" in said
+    assert not legacy_registry.problems
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # the port needs no deprecated name
+        ported = load_fixture("ported_v03", "ported_digits")
+        ported_registry = registry_of(ported, "ported-digits")
+    assert not ported_registry.problems
+
+    def run(registry):
+        return benchbed.evaluate("tiny-linear", track="legacy-digits", n_examples=N, device="cpu",
+                                 progress=False, threads=1, registry=registry)
+
+    old, new = run(legacy_registry), run(ported_registry)
+    # counts are identical; the port's mean() averages in float64 where 0.1's merge used np.mean of float32
+    # arrays: the same number to float32 precision (CHANGELOG.md says so)
+    assert old["clean_accuracy"] == new["clean_accuracy"] and old["robust_accuracy"] == new["robust_accuracy"]
+    assert old.metrics == pytest.approx(new.metrics, rel=1e-6)
+    assert set(old.metrics) == {"clean_accuracy", "robust_accuracy", "mean_margin", "mean_adv_margin"}
+    for key in ("margin", "adv_margin"):
+        np.testing.assert_array_equal(old.arrays[key], new.arrays[key])
+
+    # independently: the margin from the checkpoint with plain torch
+    from benchbed.plugin import dataset_split
+
+    points = dataset_split("digits", "test")
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    net.load_state_dict(torch.load(FIXTURES / "tiny_linear.pt", weights_only=True))
+    with torch.no_grad():
+        logits = net(points.images[:N]).double()
+    labels = points.labels[:N]
+    true = logits[torch.arange(N), labels]
+    others = logits.clone()
+    others[torch.arange(N), labels] = -np.inf
+    assert old["mean_margin"] == pytest.approx(float((true - others.max(1).values).mean()), rel=1e-5)
+    assert old["clean_accuracy"] == pytest.approx(100.0 * float((logits.argmax(1) == labels).double().mean()))
