@@ -20,14 +20,18 @@ def cmd_plugins(args) -> int:
     host = plugin_registry.host()
     registry = host.registry  # collecting marks plugins whose register hooks fail
     rows = []
+    empty = {name: why for name in host.infos if (why := host.emptiness(name))}
     for info in host.infos.values():
         provides = ", ".join(f"{len(v)} {k}" for k, v in sorted(info.provides.items()))
+        status = "BROKEN" if not info.ok else "EMPTY" if info.name in empty else "ok"
         rows.append({"plugin": info.name, "distribution": info.distribution, "version": info.version,
-                     "status": "ok" if info.ok else "BROKEN", "provides": provides or "-"})
+                     "status": status, "provides": provides or "-"})
     code = _print(rows, "no plugins loaded")
     for info in host.infos.values():
         if not info.ok:
             print(f"\nbroken plugin {info.name!r} ({info.distribution}): {info.error}")
+        elif info.name in empty:
+            print(f"\nempty plugin {info.name!r} ({info.distribution}): {empty[info.name]}")
     del registry
     return code
 
