@@ -315,7 +315,8 @@ class Registry:
             table = self.table(kind)
             if obj.name in table:
                 problems.append(f"duplicate {kind[:-1]} name {obj.name!r}: registered by both "
-                                f"{table.source(obj.name)!r} and {plugin!r}; rename one of them or uninstall one plugin")
+                                f"{table.source(obj.name)!r} and {plugin!r}; rename one of them or uninstall "
+                                f"one plugin")
             elif (kind, obj.name) in seen:
                 problems.append(f"registers the {kind[:-1]} name {obj.name!r} twice")
             seen.add((kind, obj.name))

@@ -117,3 +117,40 @@ def test_the_0_1_plugin_loads_with_warnings_and_gives_its_ports_numbers():
     others[torch.arange(N), labels] = -np.inf
     assert old["mean_margin"] == pytest.approx(float((true - others.max(1).values).mean()), rel=1e-5)
     assert old["clean_accuracy"] == pytest.approx(100.0 * float((logits.argmax(1) == labels).double().mean()))
+
+
+def _imports(path: Path) -> set[tuple[str, str]]:
+    """(module, name) of every ``from benchbed... import name`` in a file."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("benchbed"):
+            found.update((node.module, alias.name) for alias in node.names)
+    return found
+
+
+def _migration_rows(title: str) -> list[tuple[str, str]]:
+    text = (Path(__file__).resolve().parents[2] / "CHANGELOG.md").read_text()
+    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ", 1) for line in section.splitlines() if line.startswith("| `")]
+    return [(old, new) for old, new in rows]
+
+
+def test_the_changelog_table_is_what_the_port_needed():
+    rows = _migration_rows("Migrating from 0.1")
+    old_column = " ".join(old for old, _ in rows)
+    new_column = " ".join(new for _, new in rows)
+    legacy = _imports(FIXTURES / "legacy_v01/legacy_digits/plugin.py")
+    ported = _imports(FIXTURES / "ported_v03/ported_digits/plugin.py")
+    for module, name in legacy - ported:  # every import the port changed is a row of the table ...
+        assert f"from {module} import" in old_column, (module, name)
+        assert name in old_column or module == "benchbed", (module, name)
+    for module, name in ported - legacy:  # ... and its replacement is in the new column
+        same_name = name in rows[0][0] and "(same names)" in rows[0][1]  # 0.1's top-level names
+        assert module == "benchbed.plugin" and (name in new_column or same_name), (module, name)
+    legacy_text = (FIXTURES / "legacy_v01/legacy_digits/plugin.py").read_text()
+    for old_use, new_use in (("MetricResult(", "MetricOutput("), ("merge=", "reduce="),
+                             ("needs_attack=True", 'requires=("attack",)')):
+        assert old_use in legacy_text
+        assert any(old_use in old and new_use in new for old, new in rows), old_use
