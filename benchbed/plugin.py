@@ -71,7 +71,8 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name]), name)  # loaded once
+        return value
     raise AttributeError(f"module 'benchbed.plugin' has no attribute {name!r}")
 
 

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from benchbed.contracts.errors import ConfigError
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.reductions import scalar
 from benchbed.contracts.specs import Column, MetricOutput, MetricSpec
+
+if TYPE_CHECKING:  # the inherited dataclass fields' annotations, resolved here by documentation tools
+    from collections.abc import Callable, Mapping  # noqa: F401
+
+    from benchbed.engine.context import EvaluationContext  # noqa: F401
 
 GRID_PER_CLASS = 8
 GRID_MAX_ROWS = 10  # datasets with more classes show their first 10
