@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
-import sys
 import types
 from pathlib import Path
 
