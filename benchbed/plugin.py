@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from benchbed.builtin.dataset_helpers import image_folder_dataset, numpy_dataset
+from benchbed.builtin.torchvision_datasets import torchvision_dataset
 from benchbed.contracts.checkpoints import load_state_dict, verify_sha256
 from benchbed.contracts.errors import (
     BenchbedError,
@@ -89,6 +91,8 @@ __all__ = [
     "Reduction", "column_values", "mean", "percent", "scalar",
     # checkpoints, checksums, data
     "load_state_dict", "sha256_file", "verify_sha256", "dataset_split",
+    # datasets from files on disk (docs/plugins/datasets.md)
+    "image_folder_dataset", "numpy_dataset", "torchvision_dataset",
     # errors
     "BenchbedError", "ChecksumError", "ConfigError", "DatasetNotFoundError", "ModelOutputError", "UnknownNameError",
 ]

@@ -152,6 +152,8 @@ class PluginHost:
             if not path.is_file():
                 raise BenchbedError(f"plugin file {path} does not exist: check the path")
             info.version = _file_version(path)
+            if str(path.parent) not in sys.path:  # as for a script: modules beside the file import by name
+                sys.path.append(str(path.parent))
             spec = importlib.util.spec_from_file_location(f"benchbed_local_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module
