@@ -40,6 +40,7 @@ def cmd_datasets(args) -> int:
     reg = plugin_registry.registry()
     warn_broken_plugins(reg)
     rows = [{"name": d.name, "classes": d.num_classes, "shape": "x".join(map(str, d.image_shape)),
+             "splits": ",".join(d.splits),
              "offline": "embedded" if d.embedded else "needs files", "plugin": reg.datasets.source(d.name),
              "description": d.description} for d in map(reg.datasets.get, reg.datasets.names(args.pattern))]
     return _print(rows, "no datasets match")
@@ -118,6 +119,8 @@ def cmd_tracks(args) -> int:
     warn_broken_plugins(reg)
     rows = [{"name": t.name, "dataset": t.dataset, "threat model": t.norm, "eps": t.eps_label or f"{t.eps:g}",
              "n_examples": t.n_examples, "attack": f"{t.attack} ({t.attack_options.get('version', '-')})",
+             # AutoAttack's randomness is per batch and per block (seed + b): what a direct call needs to match
+             "batch": t.batch_size, "block": t.block_size, "seed": t.seed,
              "metrics": ", ".join(t.metrics), "models": len(reg.models_for(t))}
             for t in map(reg.tracks.get, reg.tracks.names(args.pattern))]
     return _print(rows, "no tracks match")

@@ -8,6 +8,7 @@ the columns' own declarations (:class:`benchbed.results.record.ColumnInfo`), nev
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,6 +229,9 @@ def attack_flag(label: str, detail: str, attack: str) -> FlagView:
     if attack == "autoattack":
         anchor, explain = next(((a, e) for words, a, e in AUTOATTACK_CHECKS if words in text), AUTOATTACK_OTHER)
         section = "" if anchor == "checks" else f" (§ {anchor.replace('-', ' ')})"
+        # AutoAttack's words point at a file of its repository: name the page they mean, linked
+        detail = re.sub(r"See flags_doc\.md for details\.?", f"See AutoAttack's flag documentation: "
+                        f"{AUTOATTACK_FLAGS_DOC}#{anchor}", detail)
         return FlagView(label, detail, "warn", f"autoattack-{anchor}", explain, f"{AUTOATTACK_FLAGS_DOC}#{anchor}",
                         f"AutoAttack's flags_doc.md{section}")
     return FlagView(label, detail, "warn", f"{slug(attack)}-{slug(label)}",
