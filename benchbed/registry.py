@@ -107,6 +107,17 @@ def _file_version(path: Path) -> str:
     return f"sha256:{sha256_file(path)[:16]}"
 
 
+def _importable_beside(path: Path) -> None:
+    """Make what sits beside a plugin file importable, as Python does for a script: modules in its folder
+    by name, and, for a file inside a package (``pkg/plugin.py``), the package by its absolute name."""
+    root = path.parent
+    while (root / "__init__.py").is_file():
+        root = root.parent
+    for folder in dict.fromkeys((str(path.parent), str(root))):
+        if folder not in sys.path:
+            sys.path.append(folder)
+
+
 class PluginHost:
     """Owns the pluggy manager and what each plugin registered."""
 
@@ -152,8 +163,7 @@ class PluginHost:
             if not path.is_file():
                 raise BenchbedError(f"plugin file {path} does not exist: check the path")
             info.version = _file_version(path)
-            if str(path.parent) not in sys.path:  # as for a script: modules beside the file import by name
-                sys.path.append(str(path.parent))
+            _importable_beside(path)
             spec = importlib.util.spec_from_file_location(f"benchbed_local_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module

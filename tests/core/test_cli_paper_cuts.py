@@ -55,3 +55,19 @@ def test_tracks_lists_batch_block_and_seed(capsys, fresh_host):
     track = plugin_registry.registry().tracks.get("digits-linf")
     found = re.search(r"^digits-linf .* autoattack \(standard\)\s+(\d+)\s+(\d+)\s+(\d+)\s", row)
     assert found and found.groups() == (str(track.batch_size), str(track.block_size), str(track.seed))
+
+
+def test_a_plugin_file_inside_a_package_imports_its_package_by_name(tmp_path, fresh_host):
+    from benchbed.registry import PluginHost
+
+    package = tmp_path / "proj" / "pkg_beside_test"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "names.py").write_text('NAME = "from-a-package"\n')
+    (package / "plugin.py").write_text(textwrap.dedent(PLUGIN).replace(
+        'name="after-the-command"', "name=NAME").replace(
+        "from benchbed.plugin import", "from pkg_beside_test.names import NAME\nfrom benchbed.plugin import"))
+    host = PluginHost(load_external=False)
+    info = host.load_file(package / "plugin.py")
+    assert info.ok, info.error
+    assert "from-a-package" in host.registry.models.names()
