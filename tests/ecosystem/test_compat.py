@@ -154,3 +154,33 @@ def test_the_changelog_table_is_what_the_port_needed():
                              ("needs_attack=True", 'requires=("attack",)')):
         assert old_use in legacy_text
         assert any(old_use in old and new_use in new for old, new in rows), old_use
+
+
+@pytest.mark.slow
+def test_the_0_1_plugin_gives_on_0_3_the_numbers_0_1_itself_gives(tmp_path):
+    """The reference is 0.1's own code (its source from this repository's history, at the last 0.1 commit)."""
+    import json
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    last_0_1 = "bb88c82"
+    archive = subprocess.run(["git", "-C", str(repo), "archive", last_0_1, "benchbed"], capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip("this checkout has no git history of 0.1")
+    old_source = tmp_path / "benchbed-0.1"
+    old_source.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(old_source)], input=archive.stdout, check=True)
+    script = FIXTURES / "evaluate_legacy.py"
+
+    def numbers(pythonpath: str) -> dict:
+        env = {**os.environ, "PYTHONPATH": pythonpath, "BENCHBED_PLUGINS": "", "BENCHBED_CACHE": str(tmp_path / "c")}
+        out = subprocess.run([sys.executable, str(script), str(N)], env=env, capture_output=True, text=True,
+                             timeout=600, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    on_0_1 = numbers(str(old_source))
+    on_now = numbers(str(repo))
+    assert on_0_1 == on_now  # to the last digit
+    assert set(on_0_1) == {"clean_accuracy", "robust_accuracy", "mean_margin", "mean_adv_margin"}
