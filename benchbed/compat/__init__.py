@@ -62,7 +62,8 @@ def _caller_stacklevel() -> int:
         if _is_import_machinery(name):
             frame = frame.f_back
             continue
-        if not (name.startswith(here) or name.endswith(os.path.join("benchbed", "__init__.py"))):
+        if not (name.startswith(here) or name.endswith(os.path.join("benchbed", "__init__.py"))
+                or name.endswith(os.path.join("importlib", "__init__.py"))):  # importlib.import_module's frame
             return level
         frame, level = frame.f_back, level + 1
     return 1
