@@ -68,35 +68,37 @@ PROTOCOLS = {
                                "points (misclassified included; the papers' protocol)"),
 }
 
+# every std here is the population std (ddof 0, numpy's default; mean_std), said so in each column's description
+STD = "population std (ddof 0)"
 # statistic key of benchbed.functional.energy.energy_statistics -> (column stem, description, higher_is_better, unit)
 _STATS = (
     ("n", "energy_n_{kind}", "number of points with an {text}; the {kind} columns cover these", None,
      "points"),
     ("adv_mean", "energy_adv_mean_{kind}", "mean marginal energy E(x*) = -logsumexp f(x*) of the {text}",
      None, "energy"),
-    ("adv_std", "energy_adv_std_{kind}", "std of the marginal energy E(x*) of the {text}", None, "energy"),
+    ("adv_std", "energy_adv_std_{kind}", STD + " of the marginal energy E(x*) of the {text}", None, "energy"),
     ("gap_mean", "energy_gap_{kind}", "mean energy gap dE = E(x) - E(x*) for the {text} (> 0: x* has "
      "lower energy than x)", None, "energy"),
-    ("gap_std", "energy_gap_std_{kind}", "std of the energy gap dE = E(x) - E(x*) for the {text}; lower = "
+    ("gap_std", "energy_gap_std_{kind}", STD + " of the energy gap dE = E(x) - E(x*) for the {text}; lower = "
      "better aligned", False, "energy"),
     ("abs_gap_mean", "energy_abs_gap_{kind}", "mean |E(x) - E(x*)| for the {text}; lower = better aligned",
      False, "energy"),
     ("joint_gap_mean", "joint_energy_gap_{kind}", "mean joint energy gap E(x, y) - E(x*, y) = f(x*)[y] - "
      "f(x)[y] for the {text}", None, "energy"),
-    ("joint_gap_std", "joint_energy_gap_std_{kind}", "std of the joint energy gap E(x, y) - E(x*, y) for "
+    ("joint_gap_std", "joint_energy_gap_std_{kind}", STD + " of the joint energy gap E(x, y) - E(x*, y) for "
      "the {text}; lower = better aligned", False, "energy"),
     ("w1", "energy_w1_{kind}", "1-Wasserstein distance between the natural and adversarial marginal "
      "energies of the points with an {text}; lower = better aligned", False, "energy"),
 )
-RELATIVE_UNIT = "std E(x)"  # a statistic divided by the std of the model's natural energies
+RELATIVE_UNIT = "std E(x)"  # a statistic divided by the (population) std of the model's natural energies
 _NORMALISED = (
     ("w1_rel", "energy_w1_rel_{kind}", "W1 between natural and adversarial marginal energies for the {text}, "
      "divided by the std of E(x) over all natural test points (scale-free); lower = better aligned"),
     ("abs_gap_rel", "energy_abs_gap_rel_{kind}", "mean |E(x) - E(x*)| for the {text}, divided by the std of E(x) "
      "over all natural test points (scale-free); lower = better aligned"),
-    ("gap_std_rel", "energy_gap_std_rel_{kind}", "std of dE = E(x) - E(x*) for the {text}, divided by the std of "
-     "E(x) over all natural test points (scale-free); lower = better aligned"),
-    ("joint_gap_std_rel", "joint_energy_gap_std_rel_{kind}", "std of the joint gap E(x, y) - E(x*, y) for the "
+    ("gap_std_rel", "energy_gap_std_rel_{kind}", STD + " of dE = E(x) - E(x*) for the {text}, divided by the std "
+     "of E(x) over all natural test points (scale-free); lower = better aligned"),
+    ("joint_gap_std_rel", "joint_energy_gap_std_rel_{kind}", STD + " of the joint gap E(x, y) - E(x*, y) for the "
      "{text}, divided by the std of the natural joint energy E(x, y) over all test points (scale-free); lower = "
      "better aligned"),
 )
@@ -168,11 +170,11 @@ def columns() -> tuple[Column, ...]:
     out = [
         Column("energy_nat_mean", "mean marginal energy E(x) = -logsumexp f(x) of all natural test points",
                None, "energy", reduce=Reduction("energy.nat_mean", (NATURAL,), lambda e: mean_std(e)[0])),
-        Column("energy_nat_std", "std of the marginal energy E(x) of all natural test points (the scale of the "
-               "_rel columns)", None, "energy",
+        Column("energy_nat_std", STD + " of the marginal energy E(x) of all natural test points (the scale of "
+               "the _rel columns)", None, "energy",
                reduce=Reduction("energy.nat_std", (NATURAL,), lambda e: mean_std(e)[1])),
-        Column("joint_energy_nat_std", "std of the joint energy E(x, y) = -f(x)[y] of all natural test points (the "
-               "scale of joint_energy_gap_std_rel)", None, "energy",
+        Column("joint_energy_nat_std", STD + " of the joint energy E(x, y) = -f(x)[y] of all natural test points "
+               "(the scale of joint_energy_gap_std_rel)", None, "energy",
                reduce=Reduction("energy.joint_nat_std", (JOINT_NATURAL,), lambda e: mean_std(e)[1])),
     ]
     for protocol in PROTOCOLS:
