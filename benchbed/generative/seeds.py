@@ -1,15 +1,18 @@
-"""Class-conditional seeds for sampling (science.md section 3), fitted on a track's training split.
+"""Class-conditional seeds for sampling (docs/science.md, "Seeds"), fitted on a track's training split.
 
 Three kinds:
 
 - ``pca`` (the papers' "simple method", the default): per class y, the PCA of that class's flattened
-  training images, keeping the leading components up to ``retained_variance`` (95%) of the variance;
+  training images, keeping the leading components whose cumulative share of the variance stays
+  strictly below ``retained_variance`` (95%) -- Mirza et al.'s ``argmin(cum_energy < r)`` cut, which
+  leaves out the component that crosses r (and keeps none when the first one already does: the seed
+  is then the class mean);
   ``x0 = mean_y + sum_i s_i a_i u_i`` with ``a_i ~ N(0, scale^2)`` (scale 0.005), ``s_i`` the singular
   values of the centred class data matrix (rows = images) and ``u_i`` its principal directions.
   Note that the singular values grow with the number of class images (s_i = sqrt(n_y - 1) * std_i),
   so the spread of the seeds around the class mean is sqrt(n_y - 1) * 0.005 standard deviations.
 - ``gaussian`` (Santurkar et al. 2019, JEM++): x0 ~ N(mean_y, cov_y + 1e-4 I), the class's mean and
-  (unbiased) covariance.
+  covariance normalised by n (Mirza et al.'s ``sub.t() @ sub / len(imc)``, not n - 1).
 - ``uniform``: x0 ~ U[0, 1] per pixel.
 
 Every seed is clipped to [0, 1]. Draws come from the ``torch.Generator`` passed in, never from the
@@ -17,7 +20,7 @@ global RNG.
 
 Fitting: a class whose data matrix is small (min(n_y, D) <= ``EXACT_LIMIT``, e.g. the digits) gets the
 full SVD in float64; a large one (CIFAR: 5,000 x 3,072) gets only its top components, by a seeded
-randomized SVD (``torch.svd_lowrank``, 4 power iterations) whose rank doubles until the kept components
+randomized SVD (``torch.svd_lowrank``, 4 power iterations) whose rank doubles until its components
 reach ``retained_variance`` of the class's total variance (||X - mean||_F^2, computed exactly). The
 fitted model is cached on disk (:func:`cached_fit_seeds`) under ``<cache>/seeds``, keyed by a content
 hash of the images, labels and settings, like the fidelity reference statistics: it depends only on
@@ -86,10 +89,10 @@ class SeedModel:
                 if self.kind == "pca":
                     a = torch.randn((where.numel(), k), generator=generator, dtype=torch.float32) * self.scale
                     x = basis.mean + (a * basis.singular_values) @ basis.directions
-                else:  # gaussian: cov = V diag(s^2 / (n - 1)) V^T + jitter I, sampled without forming it
+                else:  # gaussian: cov = V diag(s^2 / n) V^T + jitter I, sampled without forming it
                     z = torch.randn((where.numel(), k), generator=generator, dtype=torch.float32)
                     e = torch.randn((where.numel(), self.dim), generator=generator, dtype=torch.float32)
-                    std = basis.singular_values / max(1, basis.n_images - 1) ** 0.5
+                    std = basis.singular_values / max(1, basis.n_images) ** 0.5
                     x = basis.mean + (z * std) @ basis.directions + GAUSSIAN_JITTER ** 0.5 * e
                 flat[where] = x
         return flat.clamp_(0.0, 1.0).reshape(n, *self.image_shape)
@@ -100,7 +103,7 @@ LOWRANK_START = 64  # first rank tried by the randomized SVD (doubled until the 
 LOWRANK_OVERSAMPLE = 10
 LOWRANK_ITERATIONS = 4
 LOWRANK_SEED = 0
-SEED_CACHE_VERSION = "benchbed-seeds-v1"
+SEED_CACHE_VERSION = "benchbed-seeds-v2"  # v2: components strictly below the retained variance
 
 
 def _class_basis(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -132,24 +135,18 @@ def _top_basis(x: torch.Tensor, retained_variance: float) -> tuple[torch.Tensor,
         q *= 2
 
 
-def _kept(s: torch.Tensor, retained_variance: float, total: float | None = None) -> int:
-    """Leading components reaching ``retained_variance`` of ``total`` (default: of the given values)."""
-    if total is None:
-        return kept_components(s, retained_variance)
-    cumulative = torch.cumsum(s.double() ** 2, 0) / total
-    return max(1, min(int(torch.searchsorted(cumulative, torch.tensor([retained_variance], dtype=torch.float64)
-                                             - 1e-12)) + 1, int(s.numel())))
+def kept_components(singular_values: torch.Tensor, retained_variance: float, total: float | None = None) -> int:
+    """The leading components whose cumulative share of the variance (of ``total``, default: of the given
+    values) stays strictly below ``retained_variance``: Mirza et al.'s cut ``argmin(cum_energy < r)``.
 
-
-def kept_components(singular_values: torch.Tensor, retained_variance: float) -> int:
-    """The fewest leading components whose share of the variance reaches ``retained_variance``."""
+    One deliberate difference: when every component stays below r (r = 1, or rounding), the official
+    ``argmin`` of an all-True array gives 0 components; benchbed keeps them all."""
     var = singular_values.double() ** 2
-    total = float(var.sum())
+    total = float(var.sum()) if total is None else float(total)
     if total <= 0.0:
-        return 1
-    cumulative = torch.cumsum(var, 0) / total
-    k = int(torch.searchsorted(cumulative, torch.tensor([retained_variance], dtype=torch.float64) - 1e-12)) + 1
-    return max(1, min(k, int(var.numel())))
+        return 0
+    below = torch.cumsum(var, 0) / total < retained_variance
+    return int(var.numel()) if bool(below.all()) else int(below.sum())
 
 
 def fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_classes: int, *,
@@ -172,7 +169,7 @@ def fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_classes
         if kind == "pca" and min(len(x), x[0].numel()) > EXACT_LIMIT:
             mean, s, vh = _top_basis(x, retained_variance)
             total = float((x.reshape(len(x), -1).double() - mean.double()).pow(2).sum())
-            k = _kept(s, retained_variance, total)
+            k = kept_components(s, retained_variance, total)
         else:
             mean, s, vh = _class_basis(x)
             k = kept_components(s, retained_variance) if kind == "pca" else len(s)
