@@ -83,7 +83,8 @@ def run(setup: StudySetup, attacks: Sequence[str] = DEFAULT_ATTACKS, progress: b
                                                   else (x_star - setup.points.images).flatten(1).norm(dim=1))
         arrays[f"{name}.moved"] = moved.numpy()
         rows.append({"attack": name, "kind": kind, "points": int(len(labels)), "moved": int(moved.sum()),
-                     "n": int(s["points"]), "robust_accuracy": robust, "E(x) mean": s["E_nat_mean"], "E(x) std": s["E_nat_std"],
+                     "n": int(s["points"]), "robust_accuracy": robust, "E(x) mean": s["E_nat_mean"],
+                     "E(x) std": s["E_nat_std"],
                      "E(x*) mean": s["E_adv_mean"], "E(x*) std": s["E_adv_std"], "ΔE mean": s["dE_mean"],
                      "ΔE std": s["dE_std"], "E(x,y) mean": s["J_nat_mean"], "E(x*,y) mean": s["J_adv_mean"],
                      "ΔE(x,y) mean": s["dJ_mean"], "ΔE(x,y) std": s["dJ_std"], "seconds": round(seconds, 2)})
