@@ -6,7 +6,8 @@ nothing is copied. All knobs are on benchbed's [0, 1] pixel scale; a track's
 ``GenerationSettings.options`` override the defaults below (``settings.steps`` / ``step_size`` /
 ``noise`` are the ``sgld`` sampler's knobs and are not read here).
 
-``jem-sgld`` (JEM's fresh-sample protocol, made class-conditional for benchbed's labelled requests):
+``jem-sgld-conditional`` (benchbed's class-conditional variant of JEM's sampler; called ``jem-sgld``
+before 0.3.0, when JEM's own unconditional generation took that name: :mod:`benchbed.generative.jem`):
 a replay buffer of one slot per requested sample, each slot with its class, starts as U[0, 1] noise.
 Each of ``passes`` passes visits every slot once, in a random order, in chunks of
 ``settings.batch_size``: ``reinit`` of the chunk's slots are re-drawn from U[0, 1] (not on the last
@@ -34,7 +35,7 @@ from typing import Any
 import torch
 
 from benchbed.contracts.errors import ConfigError
-from benchbed.generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
+from benchbed.generative.defaults import DAT_DEFAULTS, JEM_CONDITIONAL_DEFAULTS
 from benchbed.generative.sampling import SampleRequest, class_labels
 from benchbed.generative.sgld import _device_generator, joint_energy
 
@@ -78,11 +79,12 @@ def jem_sgld_steps(model, x: torch.Tensor, labels: torch.Tensor, *, steps: int, 
     return x.detach()
 
 
-def sample_jem_sgld(request: SampleRequest, defaults: dict[str, Any] = JEM_DEFAULTS) -> torch.Tensor:
-    o = merged_options("jem-sgld", defaults, request.settings.options)
+def sample_jem_sgld_conditional(request: SampleRequest,
+                                defaults: dict[str, Any] = JEM_CONDITIONAL_DEFAULTS) -> torch.Tensor:
+    o = merged_options("jem-sgld-conditional", defaults, request.settings.options)
     steps, passes = int(o["steps"]), int(o["passes"])
     if steps < 0 or passes < 1 or not 0.0 <= float(o["reinit"]) <= 1.0:
-        raise ConfigError(f"jem-sgld needs steps >= 0, passes >= 1 and 0 <= reinit <= 1, got {o}")
+        raise ConfigError(f"jem-sgld-conditional needs steps >= 0, passes >= 1 and 0 <= reinit <= 1, got {o}")
     device = torch.device(request.device)
     start_gen = torch.Generator().manual_seed(int(request.seed))  # buffer starts, visiting order, re-inits
     noise_gen = _device_generator(device, int(request.seed) + 1)
@@ -106,7 +108,7 @@ def sample_jem_sgld(request: SampleRequest, defaults: dict[str, Any] = JEM_DEFAU
             buffer[idx] = x.float().cpu()
             done += 1
             if request.report is not None:
-                request.report(f"jem-sgld: pass {p + 1}/{passes}, chunk {done}/{total} ({n} samples)")
+                request.report(f"jem-sgld-conditional: pass {p + 1}/{passes}, chunk {done}/{total} ({n} samples)")
     with torch.no_grad():
         e_final = _mean_joint_energy(request.model, buffer, labels, device, chunk)
     request.stats.update(mean_joint_energy_seed=e_seed, mean_joint_energy_final=e_final, options=o,

@@ -2,7 +2,9 @@
 
 A sampler is a :class:`benchbed.contracts.specs.SamplerSpec` whose ``sample(request)`` takes a
 :class:`SampleRequest` and returns the samples: a float32 CPU tensor (N, C, H, W) in [0, 1], the n-th
-sample drawn for class ``request.labels[n]``. Samplers register through the ``register_samplers``
+sample drawn for class ``request.labels[n]``. A sampler that draws unconditionally (JEM's ``jem-sgld``) may
+instead set ``request.labels`` to the class it assigns each sample (same length): that is what the
+caller reads back. Samplers register through the ``register_samplers``
 hook, so a model author can ship one fitted to their model (e.g. JEM's replay-buffer SGLD) and select
 it with a track's ``GenerationSettings(sampler=...)``.
 """
@@ -39,6 +41,7 @@ class SampleRequest:
     report: Any = None  # report(message): a one-line status for the run's progress display
     dataset: str = ""  # the track's dataset name (names cached reference statistics)
     cache_dir: Any = None  # benchbed's cache folder (None: $BENCHBED_CACHE or ~/.cache/benchbed)
+    replay_buffer: Any = None  # the model's own sampler buffer, ModelSpec.replay_buffer(device), if it has one
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -68,6 +71,11 @@ def run_sampler(sampler, request: SampleRequest) -> torch.Tensor:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise BenchbedError(f"sampler {sampler.name!r} returned {got}, expected a tensor of shape {expected}: "
                             f"a sampler must return one image per requested label")
+    labels = request.labels
+    if not isinstance(labels, torch.Tensor) or tuple(labels.shape) != (len(out),) or labels.dtype != torch.int64 \
+            or (len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < request.num_classes)):
+        raise BenchbedError(f"sampler {sampler.name!r} left request.labels that are not {len(out)} int64 classes in "
+                            f"[0, {request.num_classes}): a sampler that relabels its samples must give one class each")
     out = out.detach().float().cpu()
     if not torch.isfinite(out).all():
         raise BenchbedError(f"sampler {sampler.name!r} returned NaN/inf pixels: check its step size and model")
@@ -100,7 +108,7 @@ def draw_samples(model: torch.nn.Module, track, dataset, registry, device, *, n:
                             num_classes=dataset.num_classes, image_shape=tuple(dataset.image_shape),
                             device=torch.device(device), seed=track.seed if seed is None else int(seed),
                             progress=progress, report=report or (lambda message: None), dataset=track.dataset,
-                            cache_dir=cache_dir)
+                            cache_dir=cache_dir, replay_buffer=getattr(model_spec, "replay_buffer", None))
     samples = run_sampler(spec, request)
     stats = {"sampler": spec.name, "seed": request.seed, **request.stats}
     return samples, request.labels, stats
