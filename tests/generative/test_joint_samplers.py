@@ -1,4 +1,5 @@
-"""The joint models' samplers (jem-sgld-conditional, dat-pgd; jem-sgld in test_jem_generation.py): determinism, a bare PyTorch loop of the same update,
+"""The joint models' samplers (jem-sgld-conditional, dat-pgd; jem-sgld in test_jem_generation.py): determinism,
+a bare PyTorch loop of the same update,
 the energy moving the intended way, option handling and the model's preferred sampler."""
 import dataclasses
 
