@@ -108,4 +108,4 @@ def test_registered_specs_name_family_sampler_and_reported():
     assert (jem.family, jem.sampler, dat.family, dat.sampler) == ("joint", "jem-sgld", "joint", "dat-pgd")
     # the paper's IS/FID come from unpublished evaluation code: not shown beside benchbed's (footnote only)
     assert jem.reported == {"clean_accuracy": 92.9} and "8.76" in jem.footnote and "38.4" in jem.footnote
-    assert "cifar10-l2-gen50k" in host.registry.tracks.names()
+    assert "cifar10-l2-joint50k" in host.registry.tracks.names()

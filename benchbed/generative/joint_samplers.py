@@ -136,14 +136,14 @@ def dat_ascent(model, x: torch.Tensor, labels: torch.Tensor, *, steps: int, step
 
 
 def _ascend_in_chunks(request: SampleRequest, labels: torch.Tensor, generator: torch.Generator, steps: int,
-                      step_size: float, snapshots: tuple[int, ...] = ()) -> tuple[torch.Tensor, dict]:
+                      step_size: float, snapshots: tuple[int, ...] = (), offset: int = 0) -> tuple[torch.Tensor, dict]:
     device, chunk = torch.device(request.device), max(1, int(request.settings.batch_size))
     seeds = request.seeds()
     out = torch.empty((len(labels), *request.image_shape))
     kept = {k: torch.empty_like(out) for k in snapshots}
     for start in range(0, len(labels), chunk):
         y = labels[start:start + chunk]
-        x0 = seeds.draw(y, generator).to(device)
+        x0 = seeds.draw(y, generator, start=offset + start).to(device)
         rows = slice(start, start + len(y))
 
         def keep(k, x, rows=rows):
@@ -166,7 +166,9 @@ def select_steps_by_fid(request: SampleRequest, candidates: list[int], n: int, s
     labels = class_labels(n, request.num_classes)
     generator = torch.Generator().manual_seed(int(request.seed) + 2)
     snaps = tuple(sorted(set(candidates)))
-    _, kept = _ascend_in_chunks(request, labels, generator, max(snaps), step_size, snapshots=snaps)
+    # a seed file's held-out rows are those after the returned samples'
+    _, kept = _ascend_in_chunks(request, labels, generator, max(snaps), step_size, snapshots=snaps,
+                                offset=len(request))
     fids = {}
     for k in snaps:
         fids[k] = compute_fidelity(kept[k], request.train.images, extractor=request.settings.feature_extractor,

@@ -17,7 +17,7 @@ import torch
 
 from benchbed.contracts.errors import BenchbedError, ConfigError
 from benchbed.contracts.specs import GenerationSettings, LabelledImages
-from benchbed.generative.seeds import SeedModel, cached_fit_seeds
+from benchbed.generative.seeds import FILE_PREFIX, SeedModel, cached_fit_seeds
 
 
 def class_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -50,9 +50,9 @@ class SampleRequest:
         """The seed model of ``settings.seed_kind``, fitted on ``train`` on first use."""
         if self.seed_model is None:
             s = self.settings
-            if self.train is None and s.seed_kind != "uniform":
+            if self.train is None and not _needs_no_fit(s.seed_kind):
                 raise ConfigError(f"seed kind {s.seed_kind!r} needs the track's training split")
-            if s.seed_kind == "uniform":
+            if _needs_no_fit(s.seed_kind):
                 images = torch.zeros((1, *self.image_shape))
                 labels = torch.zeros(1, dtype=torch.int64)
             else:
@@ -61,6 +61,10 @@ class SampleRequest:
                                                retained_variance=s.retained_variance, scale=s.seed_scale,
                                                cache_dir=self.cache_dir, dataset=self.dataset)
         return self.seed_model
+
+
+def _needs_no_fit(seed_kind: str) -> bool:
+    return seed_kind == "uniform" or seed_kind.startswith(FILE_PREFIX)
 
 
 def run_sampler(sampler, request: SampleRequest) -> torch.Tensor:
@@ -102,7 +106,7 @@ def draw_samples(model: torch.nn.Module, track, dataset, registry, device, *, n:
     if n <= 0:
         raise ConfigError(f"the number of samples must be positive, got {n}")
     spec = registry.samplers.get(resolve_sampler_name(settings, model_spec, sampler))
-    if train is None and (settings.seed_kind != "uniform" or settings.options.get("select_steps")):
+    if train is None and (not _needs_no_fit(settings.seed_kind) or settings.options.get("select_steps")):
         train = dataset.load("train", data_dir)
     request = SampleRequest(model=model, labels=class_labels(n, dataset.num_classes), settings=settings, train=train,
                             num_classes=dataset.num_classes, image_shape=tuple(dataset.image_shape),

@@ -14,6 +14,9 @@ Three kinds:
 - ``gaussian`` (Santurkar et al. 2019, JEM++): x0 ~ N(mean_y, cov_y + 1e-4 I), the class's mean and
   covariance normalised by n (Mirza et al.'s ``sub.t() @ sub / len(imc)``, not n - 1).
 - ``uniform``: x0 ~ U[0, 1] per pixel.
+- ``file:PATH``: the rows of a seed tensor the user supplies (N, C, H, W) in [0, 1], in file order:
+  sample n starts from row n, whatever its class (DAT's ``cifar_fid_imgs_50K.pt`` is such a file, paired
+  with class n % K as DAT pairs it). Nothing is fitted or drawn at random.
 
 Every seed is clipped to [0, 1]. Draws come from the ``torch.Generator`` passed in, never from the
 global RNG.
@@ -38,6 +41,7 @@ import torch
 from benchbed.contracts.errors import ConfigError
 
 SEED_KINDS = ("pca", "gaussian", "uniform")
+FILE_PREFIX = "file:"  # seed_kind="file:/path/to/seeds.pt": a user-supplied seed tensor (load_seed_file)
 GAUSSIAN_JITTER = 1e-4  # added to the class covariance's diagonal
 
 
@@ -57,7 +61,8 @@ class SeedModel:
     image_shape: tuple[int, int, int]
     num_classes: int
     scale: float = 0.005  # std of the PCA multipliers a_i
-    classes: list[ClassBasis] = field(default_factory=list)  # empty for "uniform"
+    classes: list[ClassBasis] = field(default_factory=list)  # empty for "uniform" and "file"
+    rows: torch.Tensor | None = None  # "file": the supplied seeds, (N, C, H, W), used in order
 
     @property
     def dim(self) -> int:
@@ -68,14 +73,20 @@ class SeedModel:
         """Number of kept components per class (PCA) or of directions (gaussian)."""
         return [int(b.directions.shape[0]) for b in self.classes]
 
-    def draw(self, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def draw(self, labels: torch.Tensor, generator: torch.Generator, start: int = 0) -> torch.Tensor:
         """Seeds for ``labels`` (CPU int64), shaped (N, C, H, W), float32 in [0, 1], on the CPU.
 
         Classes are drawn in increasing order (all seeds of class 0, then class 1, ...), so the
-        result depends only on the labels and the generator's state.
+        result depends only on the labels and the generator's state. ``start``: the index of the
+        first of these samples in the whole request (a seed file's rows are taken from there).
         """
         labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
         n = int(labels.numel())
+        if self.kind == "file":
+            if start + n > len(self.rows):
+                raise ConfigError(f"the seed file holds {len(self.rows)} seeds but sample {start + n - 1} needs row "
+                                  f"{start + n - 1}: supply a file with at least as many seeds as samples")
+            return self.rows[start:start + n].clone()
         if self.kind == "uniform":
             flat = torch.rand((n, self.dim), generator=generator, dtype=torch.float32)
         else:
@@ -149,11 +160,35 @@ def kept_components(singular_values: torch.Tensor, retained_variance: float, tot
     return int(var.numel()) if bool(below.all()) else int(below.sum())
 
 
+def load_seed_file(path: str, image_shape: tuple[int, ...], num_classes: int) -> SeedModel:
+    """The seed model of a user-supplied seed tensor file (``seed_kind="file:PATH"``), checked."""
+    where = Path(path).expanduser()
+    if not where.is_file():
+        raise ConfigError(f"seed file {str(where)!r} not found: seed_kind 'file:PATH' needs a tensor file of seeds "
+                          f"(N, {', '.join(map(str, image_shape))}) in [0, 1], e.g. DAT's cifar_fid_imgs_50K.pt")
+    try:
+        rows = torch.load(where, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ConfigError(f"seed file {str(where)!r} could not be read as a torch tensor file ({exc})") from None
+    rows = rows.get("seeds", rows.get("images")) if isinstance(rows, dict) else rows
+    if not isinstance(rows, torch.Tensor) or rows.dim() != 4 or tuple(rows.shape[1:]) != tuple(image_shape):
+        got = tuple(rows.shape) if isinstance(rows, torch.Tensor) else type(rows).__name__
+        raise ConfigError(f"seed file {str(where)!r} holds {got}, expected a tensor (N, "
+                          f"{', '.join(map(str, image_shape))}) of seeds in [0, 1]")
+    rows = rows.float() / 255.0 if rows.dtype == torch.uint8 else rows.float()
+    if not torch.isfinite(rows).all() or float(rows.min()) < 0.0 or float(rows.max()) > 1.0:
+        raise ConfigError(f"seed file {str(where)!r}: pixels must be finite and in [0, 1] (or uint8)")
+    return SeedModel(kind="file", image_shape=tuple(image_shape), num_classes=num_classes, rows=rows.contiguous())
+
+
 def fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_classes: int, *,
               retained_variance: float = 0.95, scale: float = 0.005) -> SeedModel:
     """Fit a seed model of ``kind`` on training ``images`` (N, C, H, W) in [0, 1] with ``labels``."""
+    if kind.startswith(FILE_PREFIX):
+        return load_seed_file(kind[len(FILE_PREFIX):], tuple(int(d) for d in images.shape[1:]), num_classes)
     if kind not in SEED_KINDS:
-        raise ConfigError(f"unknown generation seed kind {kind!r}: use one of {', '.join(SEED_KINDS)}")
+        raise ConfigError(f"unknown generation seed kind {kind!r}: use one of {', '.join(SEED_KINDS)} or "
+                          f"'{FILE_PREFIX}PATH'")
     if not 0.0 < retained_variance <= 1.0:
         raise ConfigError(f"generation retained_variance must be in (0, 1], got {retained_variance}")
     shape = tuple(int(d) for d in images.shape[1:])
@@ -194,7 +229,7 @@ def cached_fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_
                      split: str = "train") -> SeedModel:
     """:func:`fit_seeds`, read from ``<cache_dir>/seeds`` when this exact fit was made before (``scale``
     only matters when drawing, so it is not part of the key). ``uniform`` needs no fit and is not cached."""
-    if kind == "uniform" or kind not in SEED_KINDS:
+    if kind == "uniform" or kind not in SEED_KINDS:  # uniform, a seed file or an error: nothing to cache
         return fit_seeds(kind, images, labels, num_classes, retained_variance=retained_variance, scale=scale)
     root = Path(cache_dir) if cache_dir is not None else Path(
         os.environ.get("BENCHBED_CACHE") or Path.home() / ".cache" / "benchbed")
