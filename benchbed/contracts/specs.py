@@ -356,7 +356,7 @@ FALLBACK_SAMPLER = "sgld"  # ... for a model that names none
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How images are sampled from a classifier (science.md section 3); every knob a track parameter."""
+    """How images are sampled from a classifier (docs/science.md, section 4); every knob a track parameter."""
 
     sampler: str = "sgld"
     seed_kind: str = "pca"  # pca | gaussian | uniform

@@ -43,7 +43,7 @@ def test_sampler_lowers_the_mean_joint_energy(tiny_digits_mlp, registry, digits_
     assert len(energies) == settings.steps + 1
 
 
-def test_sgld_update_is_the_formula_of_science_md():
+def test_sgld_update_is_the_formula_of_docs_science_md():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3)).eval()
     x0 = torch.rand(5, 1, 2, 2) * 0.5 + 0.25
