@@ -3,7 +3,8 @@
 Every attack runs on every test point; each row's energy statistics are over the points that attack
 produced an x* for (``moved``; FAB-T, a minimal-norm attack, leaves most points at x, and counting
 them would add dE = 0 and dilute its row), and the row records that count as ``n``. Robust accuracy is
-over all points (an unmoved point is scored at x).
+over all points (an unmoved point is scored at x). The per-point energies of x* are NaN at unmoved points,
+so the histograms show the same points as the row.
 """
 from __future__ import annotations
 
@@ -76,8 +77,9 @@ def run(setup: StudySetup, attacks: Sequence[str] = DEFAULT_ATTACKS, progress: b
         on = moved.to(natural.device)
         s = energy_row(natural[on], adversarial[on], labels[on.to(labels.device)])
         robust = energy_row(natural, adversarial, labels)["robust_accuracy"]
-        arrays[f"{name}.marginal"] = marginal_energy(adversarial)
-        arrays[f"{name}.joint"] = joint_energy(adversarial, labels)
+        unmoved = ~moved.numpy()  # NaN there: the histograms, like the row, show only the points it moved
+        arrays[f"{name}.marginal"] = np.where(unmoved, np.nan, marginal_energy(adversarial))
+        arrays[f"{name}.joint"] = np.where(unmoved, np.nan, joint_energy(adversarial, labels))
         arrays[f"{name}.perturbation"] = as_numpy((x_star - setup.points.images).flatten(1).abs().amax(dim=1)
                                                   if setup.track.norm == "Linf"
                                                   else (x_star - setup.points.images).flatten(1).norm(dim=1))

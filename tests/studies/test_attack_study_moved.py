@@ -48,3 +48,5 @@ def test_rows_are_over_the_moved_points_only(monkeypatch):
     with torch.no_grad():  # robust accuracy stays over all points (an unmoved one is scored at x)
         assert row["robust_accuracy"] == 100.0 * float((model(x_star).argmax(1) == y).double().mean())
     assert arrays["fab-t.moved"].tolist() == moved.tolist()
+    assert np.isnan(arrays["fab-t.marginal"][~moved.numpy()]).all()  # the histograms: moved points only
+    assert np.isfinite(arrays["fab-t.marginal"][moved.numpy()]).all()
