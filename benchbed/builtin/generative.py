@@ -47,7 +47,7 @@ CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # == generative.fidelity's (k
 
 def sampler_protocol(settings, sampler: str) -> str:
     """The sampler part of the protocol, in words (built-in samplers' knobs spelled out)."""
-    from benchbed.generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
+    from benchbed.generative.defaults import DAT_DEFAULTS, JEM_CONDITIONAL_DEFAULTS, JEM_DEFAULTS
 
     s, o = settings, dict(settings.options)
     if sampler == "sgld":
@@ -55,9 +55,16 @@ def sampler_protocol(settings, sampler: str) -> str:
                 f"{s.seed_kind} seeds")
     if sampler == "jem-sgld":
         k = {**JEM_DEFAULTS, **o}
-        return (f"jem-sgld ({k['passes']} passes x {k['steps']} steps, alpha {k['step_size']:g}, sigma {k['noise']:g}, "
-                f"re-init {k['reinit']:g}, {'f(x)[y]' if k['conditional'] else 'logsumexp f(x)'}) from U[0, 1] "
-                f"replay-buffer starts")
+        start = "the model's own replay buffer where it has one, else U[0, 1]" if k["buffer"] == "model" \
+            else "U[0, 1]"
+        return (f"jem-sgld (JEM's unconditional SGLD on logsumexp f(x), no clamping: {k['visits']:g} visits per "
+                f"buffer slot x {k['steps']} steps, alpha {k['step_size']:g}, sigma {k['noise']:g} on [0, 1] pixels, "
+                f"re-init {k['reinit']:g}) from {start}; samples labelled by the model's predicted class")
+    if sampler == "jem-sgld-conditional":
+        k = {**JEM_CONDITIONAL_DEFAULTS, **o}
+        return (f"jem-sgld-conditional ({k['passes']} passes x {k['steps']} steps, alpha {k['step_size']:g}, sigma "
+                f"{k['noise']:g}, re-init {k['reinit']:g}, {'f(x)[y]' if k['conditional'] else 'logsumexp f(x)'}, "
+                f"clipped every step) from U[0, 1] replay-buffer starts")
     if sampler == "dat-pgd":
         k = {**DAT_DEFAULTS, **o}
         steps = (f"steps chosen by FID among {list(k['select_steps'])} on {k['select_samples']} held-out samples"
