@@ -26,13 +26,13 @@ def test_a_seed_free_samplers_record_has_no_seed_kind(registry):
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     track = registry.tracks.get("digits-linf")
     records = {}
-    for sampler, options in (("jem-sgld", {"steps": 2, "passes": 1}), ("sgld", {})):
+    for sampler, options in (("jem-sgld-conditional", {"steps": 2, "passes": 1}), ("sgld", {})):
         gen = dataclasses.replace(track.generation, sampler=sampler, n_samples=20, steps=2, batch_size=20,
                                   options=options)
         result = benchbed.evaluate(model, track=track.replace(generation=gen), n_examples=10, device="cpu",
                                    metrics=["generative"], progress=False, threads=1, name=f"m-{sampler}")
         records[sampler] = result.record.metric_info["generative"]
-    jem, sgld = records["jem-sgld"], records["sgld"]
+    jem, sgld = records["jem-sgld-conditional"], records["sgld"]
     assert "seed_kind" not in jem["settings"] and "step_size" not in jem["settings"]
     assert jem["settings"]["options"] == {"steps": 2, "passes": 1} and jem["settings"]["n_samples"] == 20
     assert jem["protocol"]["seed_kind"].startswith("uniform")  # what jem-sgld itself reports
