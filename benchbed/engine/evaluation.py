@@ -106,8 +106,10 @@ def model_flags(model_spec: ModelSpec, model, probe, device) -> list[Flag]:
 
 def _check_output(name: str, metric, out: Any, n_points: int) -> MetricOutput:
     if not isinstance(out, MetricOutput):
+        legacy = type(out).__name__ == "MetricResult" or isinstance(out, Mapping)
         raise BenchbedError(f"metric {name!r} returned {type(out).__name__}, not a MetricOutput(arrays=..., "
-                            f"info=...)")
+                            f"info=...)" + ("; its numbers come from Column.reduce since 0.2 (CHANGELOG.md, "
+                                            "'Migrating from 0.1')" if legacy else ""))
     for key, values in out.arrays.items():
         values = np.asarray(values)
         if metric.scope == "example" and (values.ndim == 0 or values.shape[0] != n_points):

@@ -45,12 +45,23 @@ def _installed(distribution: str) -> bool:
     return True
 
 
+def _train_split_problem(track: TrackSpec, registry, specs) -> str | None:
+    """One line when metrics need the training split of a dataset that has none (e.g. a test-only set)."""
+    dataset = registry.datasets.get(track.dataset)
+    needing = [s.name for s in specs if "train" in s.requires]
+    if not needing or "train" in dataset.splits:
+        return None
+    return (f"metric(s) {', '.join(needing)} need the training split of dataset {dataset.name!r} (e.g. the FID "
+            f"reference and the PCA seeds), which it does not have (its splits: {', '.join(dataset.splits)}): leave "
+            f"them out (--metrics) or register the dataset with a train split")
+
+
 def _dataset_problems(track: TrackSpec, registry, data_dir: Path | None, needs_train: bool) -> list[str]:
     dataset = registry.datasets.get(track.dataset)
     if dataset.check is None:
         return []
     out: list[str] = []
-    for split in ("test", "train") if needs_train else ("test",):
+    for split in ("test", "train") if needs_train and "train" in dataset.splits else ("test",):
         try:
             problem = dataset.check(split, data_dir)
         except Exception as exc:  # noqa: BLE001 -- a broken check must not hide the run's real needs
@@ -102,6 +113,9 @@ def preflight(track: TrackSpec, metrics: Sequence[str], registry, data_dir: Path
     needs = {r for s in specs for r in s.requires}
     problems = _dataset_problems(track, registry, data_dir, needs_train="train" in needs)
     problems.extend(p for p in _metric_file_problems(track, specs, data_dir) if p not in problems)
+    no_train = _train_split_problem(track, registry, specs)
+    if no_train:
+        problems.append(no_train)
     if "attack" in needs or any(r.startswith("iterates:") for r in needs):
         attack = registry.attacks.get(track.attack)
         if attack.library and not _installed(attack.library):

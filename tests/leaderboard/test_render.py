@@ -235,7 +235,8 @@ def test_one_model(tmp_path):
     page = out / track_file(TRACK, ".html")
     assert table_models(page) == ["only-model"]
     html = read(page)
-    assert "declares columns for the scatter plot" in html  # no generative column: no guessed axis
+    assert "No scatter plot on this track: it does not measure the two numbers" in html  # no guessed axis
+    assert "Column.plot" not in html  # a reader's words, not the plugin API's
     assert not parse(page).find_all("svg", "scatter")
     assert "This track generates" not in read(out / model_file("only-model", ".html"))
 

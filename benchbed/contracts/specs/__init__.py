@@ -46,7 +46,9 @@ from benchbed.contracts.specs.runtime import (
 )
 from benchbed.contracts.specs.tracks import (
     FALLBACK_SAMPLER,
+    METRIC_SETTINGS,
     MODEL_SAMPLER,
+    SEED_SETTINGS,
     GenerationSettings,
     SamplerSpec,
     TrackSpec,
@@ -75,7 +77,9 @@ __all__ = [
     "INFO_REDUCTIONS",
     "LabelledImages",
     "MAX_NAME_LENGTH",
+    "METRIC_SETTINGS",
     "MODEL_SAMPLER",
+    "SEED_SETTINGS",
     "MetricOutput",
     "MetricSpec",
     "ModelSpec",

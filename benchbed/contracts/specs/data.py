@@ -44,12 +44,20 @@ class DatasetSpec:
     # check(split, data_dir) -> None | one line saying what is missing and how to get it: a cheap
     # look for the files, run before any work starts (benchbed.engine.preflight); None = nothing to check.
     check: Callable[[str, Path | None], str | None] | None = None
+    # the splits it has: "test" always; "train" is optional (needed only by metrics that require "train",
+    # e.g. the generative metric's FID reference and PCA seeds, which preflight checks before any work)
+    splits: tuple[str, ...] = SPLITS
 
     def __post_init__(self):
         _require(self.num_classes >= 2, f"dataset {self.name!r}: num_classes must be >= 2")
         _require(len(self.image_shape) == 3, f"dataset {self.name!r}: image_shape must be (C, H, W)")
+        _require("test" in self.splits and set(self.splits) <= set(SPLITS),
+                 f"dataset {self.name!r}: splits must include 'test' and be among {SPLITS}, got {self.splits}")
 
     def load(self, split: str, data_dir: Path | None = None) -> LabelledImages:
         if split not in SPLITS:
             raise ConfigError(f"unknown split {split!r} for dataset {self.name!r}: use one of {SPLITS}")
+        if split not in self.splits:
+            raise ConfigError(f"dataset {self.name!r} has no {split} split (it has: {', '.join(self.splits)}): "
+                              f"leave out what needs it, or register the dataset with that split")
         return self.loader(split, data_dir)

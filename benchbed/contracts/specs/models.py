@@ -44,6 +44,9 @@ class ModelSpec:
     # Checkpoints along the model's training, oldest first (``benchbed study dynamics``); None if not published.
     training_series: Callable[[], Sequence[TrainingCheckpoint]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # plugin-specific JSON-able fields (exports)
+    # A JEM-style model's own sampler buffer: ``replay_buffer(device)`` -> (B, C, H, W) images in [0, 1]
+    # (e.g. the ``replay_buffer`` a released checkpoint file holds), or None; ``jem-sgld`` starts from it.
+    replay_buffer: Callable[[torch.device], torch.Tensor | None] | None = None
 
     def __post_init__(self):
         for tm in self.threat_models:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ FALLBACK_SAMPLER = "sgld"  # ... for a model that names none
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How images are sampled from a classifier (science.md section 3); every knob a track parameter."""
+    """How images are sampled from a classifier (docs/science.md, section 4); every knob a track parameter."""
 
     sampler: str = "sgld"
     seed_kind: str = "pca"  # pca | gaussian | uniform
@@ -46,6 +46,12 @@ class GenerationSettings:
         d["options"] = dict(self.options)
         return d
 
+    def info_for(self, uses: Sequence[str] | None) -> dict[str, Any]:
+        """The settings a sampler that reads ``uses`` depends on (``SamplerSpec.uses``; None: all of them),
+        plus what the generative metric itself reads (:data:`METRIC_SETTINGS`): what a record keeps."""
+        d = self.info()
+        return d if uses is None else {k: v for k, v in d.items() if k in METRIC_SETTINGS or k in uses}
+
     def sampler_for(self, model: ModelSpec | None = None, override: str | None = None) -> str:
         """The sampler a model is drawn with: ``override`` (``benchbed sample --sampler``), else ``sampler``.
         ``sampler="model"`` means each model's own ``ModelSpec.sampler`` (``sgld`` where it names none); a
@@ -56,14 +62,33 @@ class GenerationSettings:
         return name
 
 
+# GenerationSettings fields the generative metric reads whatever the sampler (kept in every record)
+METRIC_SETTINGS = ("sampler", "n_samples", "batch_size", "feature_extractor", "column_prefix", "options")
+# ... and those the seeds read (``seed_kind`` and the PCA seeds' knobs), for samplers that start from them
+SEED_SETTINGS = ("seed_kind", "retained_variance", "seed_scale")
+
+
 @dataclass(frozen=True)
 class SamplerSpec:
-    """A way to draw class-conditional samples from a classifier (see benchbed.generative)."""
+    """A way to draw class-conditional samples from a classifier (see benchbed.generative).
+
+    ``uses``: the :class:`GenerationSettings` fields the sampler reads besides :data:`METRIC_SETTINGS`
+    (e.g. ``SEED_SETTINGS + ("steps", "step_size")``); a record keeps only those, so a sampler that draws
+    its own starts never shows a seed kind. None (the default): all of them.
+    """
 
     name: str
     sample: Callable[..., torch.Tensor]
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)  # its own knobs; a track's options override
+    uses: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.uses is not None:
+            known = {f.name for f in dataclasses.fields(GenerationSettings)}
+            unknown = sorted(set(self.uses) - known)
+            _require(not unknown, f"sampler {self.name!r}: uses names {unknown}, which are not GenerationSettings "
+                                  f"fields ({', '.join(sorted(known))})")
 
 
 @dataclass(frozen=True)
