@@ -151,6 +151,7 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     recompute even what is stored and current. ``run_log``: append events to ``runlog.jsonl``.
     ``attack_mode``: "standard" (default) or "fast" (AutoAttack's APGD-CE + APGD-T only; its own variant).
     """
+    shareable = _shareable(registry, selection)
     registry = registry or plugin_registry.registry()
     spec = resolve_track(track, registry, n_examples, attack_mode)
     registered = registered_track(spec, registry)
@@ -172,10 +173,6 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     check_run(spec, chosen, registry, data_dir, executor, model_specs)  # every missing thing, before any work starts
     cache_dir = Path(cache_dir).resolve() if cache_dir else None
     threads_said = None if threads is None else f"{threads} (--threads)"
-    if threads is None and executor == "local" and (device is None or str(device).startswith("cpu")):
-        from benchbed.engine.devices import default_threads
-
-        threads, threads_said = default_threads()
     exe = make_executor(executor, registry, address=address, workers=workers, threads=threads, retries=retries,
                         device=device if executor != "local" else None)
     if exe.name == "local":
@@ -195,9 +192,13 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
                           selection=selection, points=points, run_id=run_id, device=device, data_dir=data_dir,
                           cache_dir=cache_dir, threads=threads, force=force, n_shards=shards, only_shard=only_shard)
     scheduler.plan()  # fingerprints the models first, so the observers learn how many units will run
+    if exe.name == "local":
+        threads_said = _choose_cpus(exe, len(scheduler.pending), device, workers, threads, shareable)
     info = RunInfo(run_id=run_id, track=spec.name, models=tuple(m.name for m in model_specs),
                    results_dir=str(store.root), planned=len(scheduler.pending), show_progress=show_progress,
-                   run_log=run_log, header={"device": device or "auto", "threads": threads_said or "torch's default",
+                   run_log=run_log, header={"device": device or "auto",
+                                            ("cpus" if exe.name == "local" else "threads"):
+                                                threads_said or "torch's default",
                                             "executor": exe.name, "shards": shards,
                                             "n_examples": spec.n_examples, "metrics": ",".join(chosen),
                                             **({"attack_mode": attack_mode} if attack_mode not in (None, "standard")
@@ -209,3 +210,29 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
                    metrics=list(chosen), executor=exe.name, device=device, planned=len(scheduler.pending),
                    argv=sys.argv, results=str(store.root))
     return scheduler.run(observers)
+
+
+def _choose_cpus(exe, units: int, device: str, workers: int | None, threads: int | None, shareable: bool) -> str:
+    """Workers × threads for the local executor from a short sample of the idle CPUs; what it chose, in words.
+
+    Units go side by side in worker processes on the CPU only, and only when the workers can rebuild the
+    run's plugins (``shareable``: installed plugins and plugin files, not objects registered in this
+    process); on a GPU they share the device one at a time, as before."""
+    from benchbed.engine.cpu import plan_cpus, sample_cpus
+
+    if units == 0:
+        return "nothing to compute"
+    side = str(device).startswith("cpu") and shareable
+    plan = plan_cpus(units, sample_cpus(), workers=workers, threads=threads, side_by_side=side)
+    exe.use_cpus(plan.workers, plan.threads, plan.said)
+    return plan.said
+
+
+def _shareable(registry: Registry | None, selection: PluginSelection | None) -> bool:
+    """Whether worker processes can rebuild the run's registry: from the selection given, or because it is the
+    process's own registry of installed plugins and plugin files (no object registered in this process)."""
+    if selection is not None or registry is None:
+        return True
+    host = plugin_registry._HOST
+    return (host is not None and registry is host.registry
+            and not any(info.distribution == "(in-process)" for info in host.infos.values()))
