@@ -9,8 +9,9 @@ load average stands in, and the run header says so.
 The split (:func:`plan_cpus`) keeps whole units side by side rather than one unit across many threads:
 small models gain little from more torch threads, whose threads then wait for each other, while
 independent units scale with the cores. A unit's numbers depend on its own thread count only, never on
-how many units run beside it, so the per-unit thread count stays 1 while the units can fill the idle
-CPUs; spare CPUs go to each unit's threads only when there are fewer units than idle CPUs.
+how many units run beside it, so with several units each runs at 1 thread (the count the published
+records are made at): the same numbers on any number of cores. A run of a single unit gets the idle
+CPUs as its threads; ``--threads N`` puts spare CPUs to work for several units too.
 """
 from __future__ import annotations
 
@@ -115,10 +116,11 @@ def plan_cpus(units: int, sample: CpuSample, *, workers: int | None = None, thre
     """Workers × threads for ``units`` units on the CPUs ``sample`` found idle.
 
     ``threads`` / ``workers`` given (``--threads``, ``--workers``; ``OMP_NUM_THREADS`` for threads) are kept;
-    what is left is filled in: threads = idle CPUs per unit (at least 1, at most
-    :data:`~benchbed.engine.devices.MAX_DEFAULT_THREADS`), workers = the units that fit the idle CPUs at
-    that thread count (never more than the units). ``side_by_side=False`` (a GPU run, or plugins the
-    worker processes could not rebuild): one unit at a time, with the idle CPUs as its threads."""
+    what is left is filled in. Threads: 1 per unit when several units run (the same numbers on any number
+    of cores), the idle CPUs shared among the workers when there is one unit or ``--workers`` was given (at
+    least 1, at most :data:`~benchbed.engine.devices.MAX_DEFAULT_THREADS`). Workers: the units that fit the
+    idle CPUs at that thread count, never more than the units. ``side_by_side=False`` (a GPU run, or plugins
+    the worker processes could not rebuild): one unit at a time, with the idle CPUs as its threads."""
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if threads is not None and threads < 1:
@@ -137,10 +139,14 @@ def plan_cpus(units: int, sample: CpuSample, *, workers: int | None = None, thre
     elif workers is not None:
         why.append("--workers")
     if threads is None:
-        threads = max(1, min(MAX_DEFAULT_THREADS, idle // (workers or units)))
+        threads = 1 if workers is None and units > 1 else max(1, min(MAX_DEFAULT_THREADS, idle // (workers or 1)))
     if workers is None:
         workers = max(1, min(units, idle // threads))
     workers = min(workers, units)
     said = (f"{_plural(workers, 'worker')} × {_plural(threads, 'thread')}"
             f"{' (' + ', '.join(why) + ')' if why else ''}: {_plural(units, 'unit')}, {sample.describe()}")
+    spare = idle - workers * threads
+    if spare > 0 and not why and units > 1:
+        said += (f"; {_plural(spare, 'CPU')} left idle: --threads {idle // workers} would use them (energies and "
+                 f"FIDs then move in their last digits)")
     return CpuPlan(workers, threads, said)

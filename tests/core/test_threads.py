@@ -115,14 +115,16 @@ def test_without_proc_stat_the_load_average_stands_in(monkeypatch):
 
 @pytest.mark.parametrize("units, idle, workers, threads, expected", [
     (7, 2, None, None, (2, 1)),   # the quick start on 2 idle cores: units side by side, 1 thread each
-    (7, 64, None, None, (7, 9)),  # few units on many cores: the spare cores go to each unit's threads
+    (7, 64, None, None, (7, 1)),  # ... and on 64: still 1 thread per unit, so the same numbers
     (1, 4, None, None, (1, 4)),   # one unit: all idle CPUs as its threads
+    (1, 200, None, None, (1, MAX_DEFAULT_THREADS)),
     (40, 8, None, None, (8, 1)),
+    (7, 1, None, None, (1, 1)),   # a busy machine: one after another
     (7, 8, None, 2, (4, 2)),      # --threads 2: as many workers as fit
     (7, 8, 3, None, (3, 2)),      # --workers 3: the idle CPUs shared among them
     (2, 8, 5, 1, (2, 1)),         # never more workers than units
+    (1, 2, None, 4, (1, 4)),      # a thread count asked for is kept even beyond the idle CPUs
     (0, 2, None, None, (1, 2)),
-    (3, 200, None, None, (3, MAX_DEFAULT_THREADS)),
 ])
 def test_workers_and_threads_from_units_and_idle_cpus(monkeypatch, units, idle, workers, threads, expected):
     from benchbed.engine.cpu import CpuSample, plan_cpus
@@ -130,13 +132,18 @@ def test_workers_and_threads_from_units_and_idle_cpus(monkeypatch, units, idle, 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     plan = plan_cpus(units, CpuSample(idle, float(idle), 0.3, "sampled"), workers=workers, threads=threads)
     assert (plan.workers, plan.threads) == expected
-    # reference, by brute force: among splits keeping the given values, the fewest threads per unit that let
-    # the units (or the idle CPUs) be filled, each unit then taking an equal share of the idle CPUs
-    fits = [(w, t) for w in range(1, max(units, 1) + 1) for t in range(1, MAX_DEFAULT_THREADS + 1)
-            if (workers is None or w == min(workers, max(units, 1))) and (threads is None or t == threads)
-            and w * t <= max(idle, t if threads else 0)]  # a given thread count may exceed the idle CPUs
-    best_w = max(w for w, _ in fits)
-    assert plan.workers == best_w and plan.threads == max(t for w, t in fits if w == best_w)
+    # whatever the split: no more workers than units, and no more CPUs asked for than idle ones (but 1 unit)
+    assert plan.workers <= max(units, 1) and plan.workers * plan.threads <= max(idle, plan.threads)
+    assert plan.said.startswith(f"{plan.workers} worker{'s' * (plan.workers > 1)} × {plan.threads} thread")
+
+
+def test_spare_cpus_are_said(monkeypatch):
+    from benchbed.engine.cpu import CpuSample, plan_cpus
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    plan = plan_cpus(7, CpuSample(64, 64.0, 0.3, "sampled"))
+    assert plan.said == ("7 workers × 1 thread: 7 units, 64 idle CPU(s) of 64 (sampled 0.3 s); 57 CPUs left idle: "
+                         "--threads 9 would use them (energies and FIDs then move in their last digits)")
 
 
 def test_omp_num_threads_and_one_at_a_time(monkeypatch):
