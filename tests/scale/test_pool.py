@@ -40,7 +40,8 @@ def _both_cpus_idle(monkeypatch):
 
 
 @pytest.mark.slow
-def test_side_by_side_records_equal_sequential_ones_field_by_field(run, tmp_path, monkeypatch):
+def test_side_by_side_records_equal_sequential_ones_field_by_field(run, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BENCHBED_PROGRESS", "plain")
     sequential = run(tmp_path / "seq", shards=2)
     assert not sequential.failed
     _both_cpus_idle(monkeypatch)  # the default then chooses 2 workers x 1 thread for the 4 units
@@ -53,6 +54,9 @@ def test_side_by_side_records_equal_sequential_ones_field_by_field(run, tmp_path
     started = next(e for e in events if e["event"] == "executor_started")
     assert (started["workers"], started["threads"]) == (2, 1)
     assert started["cpus"] == "2 workers × 1 thread (--threads): 4 units, 2 idle CPU(s) of 2 (sampled 0.3 s)"
+    shown = capsys.readouterr().err
+    assert "cpus 2 workers × 1 thread (--threads): 4 units" in shown.splitlines()[0]
+    assert "started (2 units in flight)" in shown and "(4 of 4 units)" in shown
     # the units ran side by side: a second unit started before the first one was done
     kinds = [e["event"] for e in events if e["event"] in ("unit_start", "unit_done")]
     assert kinds[:2] == ["unit_start", "unit_start"]
