@@ -151,6 +151,7 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     recompute even what is stored and current. ``run_log``: append events to ``runlog.jsonl``.
     ``attack_mode``: "standard" (default) or "fast" (AutoAttack's APGD-CE + APGD-T only; its own variant).
     """
+    _refuse_in_starting_worker()
     shareable = _shareable(registry, selection)
     registry = registry or plugin_registry.registry()
     spec = resolve_track(track, registry, n_examples, attack_mode)
@@ -236,3 +237,14 @@ def _shareable(registry: Registry | None, selection: PluginSelection | None) -> 
     host = plugin_registry._HOST
     return (host is not None and registry is host.registry
             and not any(info.distribution == "(in-process)" for info in host.infos.values()))
+
+
+def _refuse_in_starting_worker() -> None:
+    """A worker process re-imports the main script while it starts (``spawn``); a script that runs a track at
+    import time would plan and lock units there. Fail at once instead: the run sees its workers cannot start
+    and goes on in-process."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # the flag multiprocessing checks too
+        raise ConfigError("a benchbed run was started while a worker process was starting: the main script runs it "
+                          "at import time; put the call under `if __name__ == '__main__':`")

@@ -139,3 +139,23 @@ def test_sigkill_with_workers_loses_only_units_in_flight(reference, tmp_path):
     assert len(end) == 1 and end[0]["skipped"] >= len(before) and end[0]["done"] == 12 - end[0]["skipped"]
     assert_same_results(results(tmp_path), reference)
     assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("*.lock"))
+
+
+@pytest.mark.slow
+def test_a_script_without_the_main_guard_still_runs(reference, tmp_path):
+    """Spawned workers re-import the main script; one that runs a track at import time cannot have workers,
+    so the units go on one after another in the run's process, with a note saying why."""
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from benchbed.engine.runner import run_track\n"
+        "from benchbed.registry import PluginHost, PluginSelection\n"
+        f"host = PluginHost(load_external=False); host.load_file({str(PLUGIN)!r})\n"
+        f"run_track({TRACK!r}, {MODELS!r}, results_dir={str(tmp_path / 'out')!r}, registry=host.registry, "
+        f"device='cpu', threads=1, workers=2, shards=2, selection=PluginSelection(files=({str(PLUGIN)!r},)))\n")
+    proc = subprocess.run([sys.executable, str(script)], env=cli_env(BENCHBED_PROGRESS="plain"), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "worker processes could not start" in proc.stderr and "if __name__ == '__main__':" in proc.stderr
+    assert_same_results(results(tmp_path / "out"), reference)
+    ends = [e["event"] for e in runlog(tmp_path / "out") if e["event"] in ("run_end", "run_interrupted")]
+    assert ends == ["run_end"]  # the workers' failed imports never started a run of their own
