@@ -246,5 +246,5 @@ def _refuse_in_starting_worker() -> None:
     import multiprocessing
 
     if getattr(multiprocessing.current_process(), "_inheriting", False):  # the flag multiprocessing checks too
-        raise ConfigError("a benchbed run was started while a worker process was starting: the main script runs it "
-                          "at import time; put the call under `if __name__ == '__main__':`")
+        raise SystemExit("benchbed: a worker process cannot start: the main script starts a run when imported; put "
+                         "the call under `if __name__ == '__main__':`")  # one line, not a traceback, per worker
