@@ -6,7 +6,7 @@ from benchbed.contracts.specs import ExecutorSpec
 
 
 def _local(**options):
-    from benchbed.engine.executors.base import LocalExecutor
+    from benchbed.engine.executors.local import LocalExecutor
 
     return LocalExecutor(**options)
 
