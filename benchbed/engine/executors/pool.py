@@ -142,29 +142,31 @@ class PoolExecutor(Executor):
         events: list[Done | Failed] = []
         crashed: list[tuple[UnitTask, bool]] = []
         for future in finished:
-            task, alone = self._running.pop(future)
-            try:
-                status, first, second, seconds = future.result()
-            except BrokenProcessPool:
-                crashed.append((task, alone))
-                continue
-            except Exception as exc:  # noqa: BLE001 -- e.g. a result that could not be sent back
-                events.append(Failed(task, f"its worker could not return the unit: {describe_error(exc)}"))
-                continue
-            events.append(Done(task, first, second, seconds) if status == "done" else
-                          Failed(task, first, second, seconds))
+            self._collect(future, events, crashed)
         if crashed:
+            wait(list(self._running), timeout=10)  # the pool marks all its futures broken at once
+            for future in list(self._running):
+                self._collect(future, events, crashed)
             events += self._after_crash(crashed)
         if self.unusable is None:
             self._dispatch()
         return events
 
+    def _collect(self, future: Future, events: list, crashed: list) -> None:
+        """The unit's Done/Failed into ``events``, or (task, alone) into ``crashed`` if its worker died."""
+        task, alone = self._running.pop(future)
+        if not future.done() or isinstance(future.exception(), BrokenProcessPool):
+            crashed.append((task, alone))
+        elif future.exception() is not None:  # e.g. a result that could not be sent back
+            events.append(Failed(task, f"its worker could not return the unit: {describe_error(future.exception())}"))
+        else:
+            status, first, second, seconds = future.result()
+            events.append(Done(task, first, second, seconds) if status == "done" else
+                          Failed(task, first, second, seconds))
+
     def _after_crash(self, crashed: list[tuple[UnitTask, bool]]) -> list[Failed]:
         """A worker died: every unit in flight lost its result. Rebuild the pool; blame a unit only if it
         was alone in flight, and rerun the others one at a time until the culprit shows itself."""
-        wait(list(self._running), timeout=10)  # the pool marks all its futures broken at once
-        crashed += list(self._running.values())
-        self._running.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if not self._started_any:  # no worker ever got to a unit: the processes themselves cannot start
             self.unusable = ("worker processes could not start (a script that calls benchbed at import time needs "
