@@ -88,11 +88,12 @@ class PoolExecutor(Executor):
     def start(self, reporter: Reporter, *, registry=None, points=None) -> None:
         self.reporter = reporter
         self._context = multiprocessing.get_context(START_METHOD)
-        # a SimpleQueue writes synchronously: a unit's messages are in the pipe before its result comes back
-        self._progress = self._context.SimpleQueue()
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        # a SimpleQueue writes synchronously: a unit's messages are in the pipe before its result comes back;
+        # a new one with each pool, as a worker killed mid-write would leave the old one's write lock held
+        self._progress = self._context.SimpleQueue()
         return ProcessPoolExecutor(self.workers, mp_context=self._context, initializer=_init_worker,
                                    initargs=(self._progress, os.getpid()))
 
