@@ -73,6 +73,11 @@ class EvaluationResult:
     def partial(self) -> bool:
         return self.record.partial
 
+    @property
+    def intervals(self) -> dict[str, Any]:
+        """Each column's 95 % confidence interval (``.low``, ``.high``, ``.level``, ``.method``), where it has one."""
+        return dict(self.record.intervals)
+
     def __getitem__(self, column: str) -> float:
         """``result["robust_accuracy"]``: a metric column's value."""
         return self.record.metrics[column]

@@ -25,6 +25,7 @@ from benchbed.contracts.errors import (
     ModelOutputError,
     UnknownNameError,
 )
+from benchbed.contracts.figures import ArrayPlot, ArraySeries, Figure, FlagExplanation, Series
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.reductions import Reduction, column_values, mean, percent, scalar
 from benchbed.contracts.specs import (
@@ -49,7 +50,9 @@ from benchbed.contracts.specs import (
     TrackSpec,
     TrainingCheckpoint,
 )
+from benchbed.contracts.studies import StudyArgument, StudyRequest, StudySpec
 from benchbed.results.provenance import sha256_file
+from benchbed.studies.common import prepare_study, study_result
 
 if TYPE_CHECKING:
     from benchbed.engine.context import EvaluationContext, GuardedModel
@@ -80,7 +83,9 @@ __all__ = [
     "hookimpl",
     # specs
     "AttackSpec", "Column", "DatasetSpec", "ExecutorSpec", "ExporterSpec", "GenerationSettings", "MetricSpec",
-    "ModelSpec", "ObserverSpec", "SamplerSpec", "TrackSpec", "TrainingCheckpoint",
+    "ModelSpec", "ObserverSpec", "SamplerSpec", "StudySpec", "TrackSpec", "TrainingCheckpoint",
+    # presentation and studies
+    "ArrayPlot", "ArraySeries", "Figure", "FlagExplanation", "Series", "StudyArgument", "StudyRequest",
     # what plugin code receives and returns
     "AttackIterate", "AttackRequest", "AttackResult", "AttackWarning", "EvaluationContext", "GuardedModel",
     "LabelledImages", "MetricOutput", "SampleRequest", "TARGETED", "UNTARGETED",
@@ -88,6 +93,8 @@ __all__ = [
     "Reduction", "column_values", "mean", "percent", "scalar",
     # checkpoints, checksums, data
     "load_state_dict", "sha256_file", "verify_sha256", "dataset_split",
+    # studies: load a request's model and points; make the stored result
+    "prepare_study", "study_result",
     # errors
     "BenchbedError", "ChecksumError", "ConfigError", "DatasetNotFoundError", "ModelOutputError", "UnknownNameError",
 ]

@@ -1,7 +1,7 @@
 """Plugin discovery: built-ins, installed distributions (entry-point group ``benchbed``) and local files.
 
-Built-in datasets, attacks, metrics, samplers, tracks, executors, exporters, observers and CLI
-commands are plugins registered exactly like external ones (:data:`DEFAULT_PLUGINS`). Which
+Built-in datasets, attacks, metrics, samplers, tracks, executors, exporters, observers, studies
+and CLI commands are plugins registered exactly like external ones (:data:`DEFAULT_PLUGINS`). Which
 external plugins load is a :class:`PluginSelection`: read once from ``BENCHBED_PLUGINS`` (a
 comma-separated list of entry-point or distribution names; empty: none) and ``BENCHBED_PLUGIN_FILES``
 (local ``.py`` files, separated by ``os.pathsep``) at the top of a process, then passed explicitly --
@@ -37,6 +37,7 @@ from benchbed.contracts.specs import (
     ModelSpec,
     ObserverSpec,
     SamplerSpec,
+    StudySpec,
     TrackSpec,
     name_problem,
 )
@@ -52,12 +53,14 @@ DEFAULT_PLUGINS = (
     "benchbed.builtin.metrics",
     "benchbed.builtin.energy",
     "benchbed.builtin.detection",
+    "benchbed.builtin.corruption_metric",
     "benchbed.builtin.generative",
     "benchbed.builtin.samplers",
     "benchbed.builtin.tracks",
     "benchbed.builtin.executors",
     "benchbed.builtin.exporters",
     "benchbed.builtin.observers",
+    "benchbed.builtin.studies",
     "benchbed.builtin.commands",
 )
 
@@ -234,6 +237,7 @@ class Registry:
         self.executors: KindTable[ExecutorSpec] = KindTable("executors", ExecutorSpec)
         self.exporters: KindTable[ExporterSpec] = KindTable("exporters", ExporterSpec)
         self.observers: KindTable[ObserverSpec] = KindTable("observers", ObserverSpec)
+        self.studies: KindTable[StudySpec] = KindTable("studies", StudySpec)
         self.problems: list[str] = []
         self.infos: dict[str, PluginInfo] = {}
 

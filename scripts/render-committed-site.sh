@@ -29,10 +29,10 @@ if [[ "${1:-}" == "--studies" ]]; then
         bb study attacks --model "digits-cnn-$m" --out "$OUT" --no-leaderboard --threads 1
     done
     for m in pgdat trades; do
-        bb dynamics --model "digits-cnn-$m" --out "$OUT" --no-leaderboard --threads 1
+        bb study dynamics --model "digits-cnn-$m" --out "$OUT" --no-leaderboard --threads 1
     done
     for m in dat jem standard; do
-        bb generation-study --model "digits-cnn-$m" --out "$OUT"
+        bb study generation --model "digits-cnn-$m" --out "$OUT" --no-leaderboard
     done
 fi
 bb leaderboard --results "$OUT" --out leaderboards/site "$@"

@@ -5,6 +5,7 @@ installed (``pip install -e plugins/benchbed-digits-zoo``).
 """
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -68,21 +69,22 @@ def test_seven_models_with_metadata_on_the_digits_track(registry):
 
 
 def test_footnotes_state_the_recipes_settings(registry):
-    from benchbed_digits_zoo import train
+    from benchbed_digits_zoo import recipes
 
     jem, dat = registry.models.get("digits-cnn-jem").footnote, registry.models.get("digits-cnn-dat").footnote
-    j = train.JEM
+    j, jem_recipe = recipes.JEM, recipes.RECIPES["digits-cnn-jem"]
     for text in (f"SGLD {j.sgld_steps} steps", f"alpha {j.sgld_step_size:g}", f"sigma {j.sgld_noise:g}",
-                 f"replay buffer {j.buffer_size}", f"{j.reinit_fraction:.0%} re-initialised",
-                 f"data noise {j.data_noise:g}",
+                 f"replay buffer {j.buffer_size}",
+                 f"re-initialised from U[0, 1] with probability {j.reinit_probability:g}",
+                 f"data noise {j.data_noise:g}", "two independently shuffled batches",
                  "no energy regulariser" if not j.magnitude_weight else "regulariser",
-                 f"lr {train.RECIPES['digits-cnn-jem'].lr:g}", f"{train.RECIPES['digits-cnn-jem'].epochs} epochs"):
+                 f"lr {jem_recipe.lr:g}", f"{jem_recipe.epochs} epochs", "last incomplete batch dropped"):
         assert text in jem, text
-    d, recipe = train.DAT, train.RECIPES["digits-cnn-dat"]
+    d, recipe = recipes.DAT, recipes.RECIPES["digits-cnn-dat"]
     for text in (f"step {d.gen_step_size:g}", f"{d.start_steps} -> {d.max_steps} steps", f"{d.auc_window} batches",
-                 f"reaches {d.auc_threshold:g}", f"decay {d.ema_decay:g}", f"lr {recipe.lr:g}",
-                 f"{recipe.epochs} epochs",
-                 f"eps {train.EPS:g}", "PGD-AT checkpoint"):
+                 "AUC of f(x)[y]", f"reaches {d.auc_threshold:g}", f"min({d.ema_decay:g}, (1 + n)/(10 + n))",
+                 f"lr {recipe.lr:g}", f"{recipe.epochs} epochs", f"eps {recipes.EPS:g}", "PGD-AT checkpoint",
+                 "separately shuffled batch"):
         assert text in dat, text
     assert recipe.init_from == "digits-cnn-pgdat"
     assert "CE(f(x), y)" in registry.models.get("digits-cnn-weat-nat").footnote
@@ -112,7 +114,7 @@ def test_tampered_checkpoint_is_rejected(tmp_path, monkeypatch):
     data = bytearray(path.read_bytes())
     data[-100] ^= 1
     path.write_bytes(bytes(data))
-    monkeypatch.setattr(zoo, "CHECKPOINT_DIR", folder)
+    monkeypatch.setattr(zoo, "CHECKPOINT_DIR", folder)  # the plugin's loader reads it at call time
     with pytest.raises(ChecksumError, match="digits-cnn-jem.pt"):
         zoo.load_checkpoint("digits-cnn-jem", "cpu")
 
@@ -129,6 +131,63 @@ def test_plugin_imports_benchbed_only_through_the_public_plugin_api():
     for source in PACKAGE.glob("*.py"):
         for module in pattern.findall(source.read_text()):
             assert module == "plugin", f"{source.name} imports benchbed.{module or ''}"
+
+
+def _zoo_imports() -> dict[str, tuple[set[str], set[str]]]:
+    """{module: (zoo modules imported at the top, zoo modules imported inside a function)}."""
+    graph = {}
+    for source in PACKAGE.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        top_level = {id(node) for node in tree.body}
+        found: tuple[set[str], set[str]] = (set(), set())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [node.module] if node.module else [a.name for a in node.names]
+                found[0 if id(node) in top_level else 1].update(n.split(".")[0] for n in names)
+        graph[source.stem] = found
+    return graph
+
+
+def test_the_zoo_has_no_import_cycle_and_imports_inside_functions_only_in_the_plugin_module():
+    """recipes / training / reproduction / series / the command line import in one direction; the plugin
+    module alone defers two imports (torch's cost), and nothing imports it back."""
+    graph = _zoo_imports()
+    edges = {m: top | inner for m, (top, inner) in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            assert state.get(nxt) != 1, "import cycle: " + " -> ".join(path + [node, nxt])
+            if nxt not in state:
+                visit(nxt, path + [node])
+        state[node] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [])
+    assert {m for m, (_, inner) in graph.items() if inner} == {"plugin"}
+    assert not any("plugin" in deps for deps in edges.values())
+    assert {"recipes", "training", "reproduction", "series"} <= set(graph)
+    assert "training" not in edges["recipes"] and "reproduction" not in edges["training"]
+    assert "series" not in edges["reproduction"] and "train" not in set().union(*edges.values())
+
+
+def test_the_old_training_names_still_work_with_a_deprecation_warning():
+    from benchbed_digits_zoo import recipes, train, training
+
+    with pytest.warns(DeprecationWarning, match="train.RECIPES moved to benchbed_digits_zoo.recipes.RECIPES"):
+        assert train.RECIPES is recipes.RECIPES
+    with pytest.warns(DeprecationWarning, match="moved to benchbed_digits_zoo.training.train"):
+        assert train.train is training.train
+    with pytest.raises(AttributeError):
+        train.no_such_name  # noqa: B018
+
+
+def test_the_command_line_module_runs_as_documented():
+    result = subprocess.run([sys.executable, "-m", "benchbed_digits_zoo.train", "--help"], capture_output=True,
+                            text=True, check=True)
+    assert "--check" in result.stdout and "--record" in result.stdout and "--series" in result.stdout
 
 
 @pytest.mark.slow

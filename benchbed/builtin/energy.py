@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from benchbed.contracts.errors import BenchbedError
+from benchbed.contracts.figures import ArrayPlot, ArraySeries
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.reductions import Reduction, finite_mean
 from benchbed.contracts.specs import TARGETED, UNTARGETED, Column, MetricOutput, MetricSpec
@@ -130,7 +131,8 @@ def _paired_stats(e_nat, e_adv, j_nat, j_adv) -> dict[str, float]:
 def paired_statistic(stat: str) -> Reduction:
     """A reduction to one statistic of :func:`benchbed.functional.energy.energy_statistics` (or of its normalised
     companions, :func:`benchbed.functional.energy.normalised_statistics`) over the points with an x*."""
-    return Reduction(f"energy.{stat}", (), lambda *arrays: _paired_stats(*arrays)[stat])
+    return Reduction(f"energy.{stat}", (), lambda *arrays: _paired_stats(*arrays)[stat],
+                     "none" if stat == "n" else "bootstrap")  # a count of points: no interval
 
 
 def _marginal_term(e_nat, e_adv) -> float:
@@ -261,10 +263,41 @@ def compute_energy(ctx) -> MetricOutput:
     return MetricOutput(arrays=arrays, info={"x_star": sources, "x_star_pgd": pgd_sources})
 
 
+# what the pages draw from the per-point arrays (the leaderboard knows none of these names)
+_ADVERSARIAL = (("untargeted", "adv-u"), ("targeted", "adv-t"))
+FIGURES = (
+    ArrayPlot(
+        name="energy", kind="histogram", section="Energy: natural vs adversarial",
+        title="Marginal energy E(x) and E(x*)", unit="energy units",
+        series=(ArraySeries(NATURAL, "natural", "nat"),
+                *(ArraySeries(f"energy_adv_{kind}", f"{kind} adv.", style) for kind, style in _ADVERSARIAL)),
+        x_label="marginal energy E(x) = −logsumexp f(x)", short_x_label="E(x) = −logsumexp f(x)",
+        caption="of the natural points and their adversarial examples. x: energy (energy units), the range shared by "
+                "every model on {track}; y: fraction of points per bin; dashed: means.",
+        shared_range=True, zoom=True, track_panel=True,
+        track_explain="Histograms of the marginal energy E(x) = −logsumexp_k f(x)[k] on the natural test points and "
+                      "on their adversarial examples, one panel per model. x: energy (energy units), the same range "
+                      "in every panel, so models compare by eye; y: fraction of the points per bin; dashed lines mark "
+                      "the means. Targeted attacks push E(x*) above E(x); untargeted ones push it below when the "
+                      "budget is far beyond what flipping a point needs (standard CIFAR models), and above at tighter "
+                      "budgets. For a robust, energy-aligned model the distributions overlap."),
+    ArrayPlot(
+        name="energy-gap", kind="histogram", section="Energy: natural vs adversarial",
+        title="Energy gap ΔE(x) = E(x) − E(x*)", unit="energy units; 0 = aligned",
+        series=tuple(ArraySeries(NATURAL, f"ΔE, {kind}", style, minus=f"energy_adv_{kind}")
+                     for kind, style in _ADVERSARIAL),
+        x_label="ΔE(x) = E(x) − E(x*)", zero_line=True, shared_range=True,
+        caption="point by point, per attack kind. x: energy units, the range shared by every model on {track} "
+                "(0 = aligned); y: fraction of points per bin."),
+)
+UNIT_TEXTS = {"energy": "energy units", RELATIVE_UNIT: "multiples of the natural std E(x)", "nats": "nats"}
+
+
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(
-        name="energy", compute=compute_energy, columns=columns(),
+        name="energy", compute=compute_energy, columns=columns(), figures=FIGURES, unit_texts=UNIT_TEXTS,
+        alignment=True,
         requires=("attack", f"iterates:{UNTARGETED}", f"iterates:{TARGETED}"),
         description="natural vs adversarial energy E(x) = -logsumexp f(x) (JEM reading of the classifier), for the "
                     "untargeted and targeted iterates of the robust-accuracy attack (AutoAttack: APGD-CE, APGD-T), "

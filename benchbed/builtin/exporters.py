@@ -11,7 +11,8 @@ def _frame_format(fmt: str):
     def render(records, options) -> str:
         from benchbed.results.tables import format_frame, records_frame
 
-        return format_frame(records_frame(records, all_columns=options.get("all_columns", False)), fmt)
+        return format_frame(records_frame(records, all_columns=options.get("all_columns", False), intervals=True),
+                            fmt)
 
     return render
 

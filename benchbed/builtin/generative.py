@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.figures import ArrayPlot, ArraySeries
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.reductions import scalar
 from benchbed.contracts.specs import Column, MetricOutput, MetricSpec
@@ -161,10 +162,19 @@ def compute_generative(ctx) -> MetricOutput:
     return MetricOutput(arrays=arrays, info=info)
 
 
+# = benchbed.generative.grid.GRID_ARRAY, which imports torch (a test keeps them equal)
+SAMPLE_GRID = "generative_grid_png"
+
+
 @hookimpl
 def register_metrics(register):
     register(GenerativeMetricSpec(
         name="generative", columns=COLUMN_TEMPLATES, compute=compute_generative, scope="model",
+        figures=(ArrayPlot(name="samples", kind="image", section="Samples from the classifier",
+                           title="class-conditional samples drawn from the classifier",
+                           series=(ArraySeries(SAMPLE_GRID, "sample grid (PNG)"),),
+                           caption="Class-conditional samples, one row per class (labelled on the left), drawn by",
+                           caption_info=("protocol", "sampler_protocol")),),
         requires=("generation", "train"),
         description="IS / FID / KID (torch-fidelity) of class-conditional samples drawn from the classifier by the "
                     "track's sampler (or each model's own), and an independent classifier's accuracy on them where "

@@ -1,6 +1,7 @@
 """Built-in tracks. ``digits-linf`` is the embedded default: it runs offline in minutes on a CPU."""
 from __future__ import annotations
 
+from benchbed.builtin.imagenet import N_SUBSET, PREPROCESSING
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.specs import GenerationSettings, TrackSpec
 
@@ -19,6 +20,10 @@ GENERATIVE = ("generative",)  # IS / FID / KID of samples (benchbed.builtin.gene
 # attack block, so the whole track runs in about 4 minutes on 2 CPU cores.
 DIGITS_EPS = 0.1
 JOINT_CIFAR_TRACK = "cifar10-l2-gen50k"
+CORRUPTIONS = ("clean_accuracy", "corruptions")  # benchbed.builtin.corruption_metric
+# A corruption track runs no attack; its norm says which models it lists (those registered for the
+# dataset's Linf threat model), and its eps is never used.
+NO_ATTACK = "none (no attack)"
 
 
 @hookimpl
@@ -68,3 +73,20 @@ def register_tracks(register):
         n_examples=10_000, metrics=ACCURACY + ENERGY + GENERATIVE, generation=cifar_generation,
         description="CIFAR-100, Linf eps 8/255, 10,000 test points",
     ))
+    # RobustBench's ImageNet protocol: its 5,000 validation images, Res256Crop224, AutoAttack at 4/255.
+    register(TrackSpec(
+        name="imagenet-linf", dataset="imagenet", norm="Linf", eps=4 / 255, eps_label="4/255",
+        n_examples=N_SUBSET, metrics=ACCURACY + ENERGY, batch_size=100, block_size=500,
+        description=f"ImageNet, Linf eps 4/255, RobustBench's 5,000 validation images ({PREPROCESSING}); "
+                    f"AutoAttack standard",
+    ))
+    for dataset, folder, n, eps, batch in (("cifar10", "CIFAR-10-C", 10_000, 8 / 255, 500),
+                                           ("cifar100", "CIFAR-100-C", 10_000, 8 / 255, 500),
+                                           ("imagenet", "ImageNet-C", N_SUBSET, 4 / 255, 100)):
+        register(TrackSpec(
+            name=f"{dataset}-corruptions", dataset=dataset, norm="Linf", eps=eps, eps_label=NO_ATTACK, n_examples=n,
+            metrics=CORRUPTIONS, batch_size=batch, block_size=500,
+            description=f"{folder}: accuracy under 15 corruptions x 5 severities on {n:,} test points (RobustBench's "
+                        f"corruption protocol), natural vs corrupted energy and the energy OOD AUROC per severity; "
+                        f"no attack, lists the {dataset} Linf models",
+        ))

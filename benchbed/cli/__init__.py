@@ -11,10 +11,10 @@ COMMAND_MODULES = (
     "benchbed.cli.listing",
     "benchbed.cli.run",
     "benchbed.cli.results",
+    "benchbed.cli.compare_models",
     "benchbed.cli.leaderboard",
     "benchbed.cli.sample",
     "benchbed.cli.studies",
-    "benchbed.cli.generation_study",
 )
 
 

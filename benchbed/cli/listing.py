@@ -1,4 +1,4 @@
-"""``benchbed plugins | datasets | models | attacks | metrics | tracks``."""
+"""``benchbed plugins | datasets | models | attacks | metrics | samplers | tracks | studies``."""
 from __future__ import annotations
 
 import pandas as pd
@@ -119,13 +119,23 @@ def cmd_tracks(args) -> int:
     return _print(rows, "no tracks match")
 
 
+def cmd_studies(args) -> int:
+    reg = plugin_registry.registry()
+    warn_broken_plugins(reg)
+    rows = [{"name": s.name, "plugin": reg.studies.source(s.name), "options": " ".join(
+             f"--{a.name.replace('_', '-')}" for a in s.arguments) or "-", "description": s.description or s.title}
+            for s in map(reg.studies.get, reg.studies.names(args.pattern))]
+    return _print(rows, "no studies match")
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("plugins", help="list loaded plugins, their distribution and version, and broken ones")
     p.set_defaults(func=cmd_plugins)
     for name, func, what in (("datasets", cmd_datasets, "datasets"), ("attacks", cmd_attacks, "attacks"),
                              ("metrics", cmd_metrics, "metrics and the columns they produce"),
                              ("samplers", cmd_samplers, "samplers (how images are drawn from a classifier)"),
-                             ("tracks", cmd_tracks, "tracks (benchmarks)")):
+                             ("tracks", cmd_tracks, "tracks (benchmarks)"),
+                             ("studies", cmd_studies, "studies (`benchbed study NAME`)")):
         p = sub.add_parser(name, help=f"list {what}")
         p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'cifar*'")
         if name == "metrics":

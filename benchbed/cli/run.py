@@ -37,7 +37,7 @@ def cmd_run(args) -> int:
     print(f"\nUnits of this run ({summary.track}):")
     print(summary.table(), end="")
     print(f"\nTrack {summary.track} (accuracies in %, {len(records)} model(s)):")
-    print(format_frame(records_frame(records, all_columns=args.all_columns), "table"), end="")
+    print(format_frame(records_frame(records, all_columns=args.all_columns, intervals=True), "table"), end="")
     hidden = 0 if args.all_columns else hidden_columns(records)
     if hidden:
         print(f"({hidden} more column(s): --all-columns, or `benchbed results --track {summary.track} "

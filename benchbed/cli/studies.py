@@ -1,4 +1,8 @@
-"""``benchbed study attacks|eps`` and ``benchbed dynamics``: energy studies of one model (docs/studies.md)."""
+"""``benchbed study NAME``: run a registered study of one model (docs/studies.md), store it, render the pages.
+
+Every study's options come from its :class:`benchbed.contracts.studies.StudySpec` arguments. ``benchbed
+dynamics`` and ``benchbed generation-study`` are deprecated aliases of ``benchbed study dynamics|generation``.
+"""
 from __future__ import annotations
 
 import sys
@@ -7,28 +11,36 @@ from pathlib import Path
 from benchbed import registry as plugin_registry
 from benchbed.cli import warn_broken_plugins
 from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.studies import StudyArgument, StudyRequest
 from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
 
-
-def _names(text: str | None, what: str) -> list[str] | None:
-    if text is None:
-        return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ConfigError(f"--{what} is empty: give a comma-separated list")
-    return names
+TYPE_WORDS = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a name", "names"),
+              bool: ("a flag", "flags")}
+ALIASES = {"dynamics": "dynamics", "generation-study": "generation"}  # old command -> study, until 0.4
 
 
-def _multipliers(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
+def _value(text: str, argument: StudyArgument, flag: str):
+    if not argument.many:
+        try:
+            return argument.type(text)
+        except ValueError:
+            raise ConfigError(f"{flag} must be {TYPE_WORDS[argument.type][0]}, got {text!r}") from None
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        return [argument.type(t.strip()) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise ConfigError(f"--multipliers must be comma-separated numbers, got {text!r}") from None
-    if not values or any(v < 0 or v != v for v in values):
-        raise ConfigError(f"--multipliers must be non-negative numbers, got {text!r}")
-    return values
+        raise ConfigError(f"{flag} must be comma-separated {TYPE_WORDS[argument.type][1]}, got {text!r}") from None
+
+
+def options_of(args, spec) -> dict:
+    """The study's declared options from the parsed command line (defaults where not given)."""
+    out = {}
+    for a in spec.arguments:
+        given = getattr(args, a.name, None)
+        if a.type is bool:
+            out[a.name] = bool(given) or bool(a.default)
+        else:
+            out[a.name] = a.default if given is None else _value(given, a, "--" + a.name.replace("_", "-"))
+    return out
 
 
 def _print(study) -> None:
@@ -62,49 +74,25 @@ def _finish(args, study, arrays) -> int:
     return 0
 
 
-def _setup(args, attacks=()):
-    from benchbed.studies.common import prepare
-
+def cmd_study(args) -> int:
     registry = plugin_registry.registry()
     warn_broken_plugins(registry)
+    if getattr(args, "alias", None):
+        print(f"benchbed: warning: `benchbed {args.alias}` is deprecated and goes in 0.4: use "
+              f"`benchbed study {args.study}`", file=sys.stderr)
+    spec = registry.studies.get(args.study)
     if args.threads is not None:
         if args.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {args.threads}")
         import torch
 
         torch.set_num_threads(args.threads)
-    return prepare(registry, args.model, args.track, n_examples=args.n_examples, device=args.device,
-                   data_dir=args.data_dir, attacks=attacks)
-
-
-def cmd_study_attacks(args) -> int:
-    from benchbed.studies import attack_study
-
-    attacks = _names(args.attacks, "attacks") or list(attack_study.DEFAULT_ATTACKS)
-    setup = _setup(args, attacks)
-    study, arrays = attack_study.run(setup, attacks, progress=not args.no_progress)
-    return _finish(args, study, arrays)
-
-
-def cmd_study_eps(args) -> int:
-    from benchbed.studies import eps_study
-    from benchbed.studies.maths import EPS_MULTIPLIERS
-
-    multipliers = _multipliers(args.multipliers) or list(EPS_MULTIPLIERS)
-    setup = _setup(args, (eps_study.ATTACK,))
-    study, arrays = eps_study.run(setup, multipliers, progress=not args.no_progress)
-    return _finish(args, study, arrays)
-
-
-def cmd_dynamics(args) -> int:
-    from benchbed.studies import dynamics_study
-
-    registry = plugin_registry.registry()
-    spec = registry.models.get(args.model)
-    checkpoints = dynamics_study.series_of(spec)  # refuse a model without a series before loading anything
-    setup = _setup(args, (dynamics_study.ATTACK,))
-    study, arrays = dynamics_study.run(setup, checkpoints, progress=not args.no_progress, every=args.every,
-                                       eps=args.eps)
+    quiet = args.no_progress or getattr(args, "quiet", False)
+    request = StudyRequest(registry=registry, model=args.model, track=args.track, options=options_of(args, spec),
+                           n_examples=args.n_examples, device=args.device, data_dir=args.data_dir,
+                           progress=(lambda message: None) if quiet else (lambda message: print(message, flush=True)),
+                           show_bars=not quiet)
+    study, arrays = spec.run(request)
     return _finish(args, study, arrays)
 
 
@@ -119,29 +107,35 @@ def _common(p) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
     p.add_argument("--data-dir", type=Path, help="dataset folder (default: $BENCHBED_DATA or ~/.cache/benchbed/data)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or lines")
+
+
+def _declared(p, spec) -> None:
+    for a in spec.arguments:
+        flag = "--" + a.name.replace("_", "-")
+        if a.type is bool:
+            p.add_argument(flag, dest=a.name, action="store_true", help=a.help)
+        else:
+            p.add_argument(flag, dest=a.name, metavar=a.metavar or None, help=a.help)
 
 
 def add_parser(sub) -> None:
-    from benchbed.studies.attack_study import DEFAULT_ATTACKS
-
-    study = sub.add_parser("study", help="energy studies of one model: per-attack energies, the eps curve")
+    registry = plugin_registry.registry()
+    study = sub.add_parser("study", help="studies of one model beyond a track's columns (`benchbed studies` "
+                                         "lists them)")
     kinds = study.add_subparsers(dest="study", metavar="STUDY")
     study.set_defaults(func=lambda args: (study.print_help(file=sys.stderr), 2)[1])
-    attacks = kinds.add_parser("attacks", help="natural vs adversarial energies per attack, on every test point")
-    _common(attacks)
-    attacks.add_argument("--attacks", metavar="A[,A...]", help=f"attacks to run (default: {','.join(DEFAULT_ATTACKS)};"
-                         f" see `benchbed attacks`)")
-    attacks.set_defaults(func=cmd_study_attacks)
-    eps = kinds.add_parser("eps", help="energy gap and PGD robust accuracy over a grid of eps")
-    _common(eps)
-    eps.add_argument("--multipliers", metavar="K[,K...]", help="eps grid in units of the track's eps "
-                     "(default: 0,0.25,0.5,1,2,4)")
-    eps.set_defaults(func=cmd_study_eps)
-    dyn = sub.add_parser("dynamics", help="clean/robust accuracy and energies along a model's training series")
-    _common(dyn)
-    dyn.add_argument("--every", type=int, default=1, metavar="K", help="evaluate every K-th checkpoint (and the "
-                     "last; default: all)")
-    dyn.add_argument("--eps", type=float, help="the attack's radius (default: the track's eps; e.g. the radius the "
-                     "model was trained at)")
-    dyn.set_defaults(func=cmd_dynamics)
+    for spec in registry.studies:
+        p = kinds.add_parser(spec.name, help=spec.description or spec.title)
+        _common(p)
+        _declared(p, spec)
+        p.set_defaults(func=cmd_study, alias=None)
+    for old, name in ALIASES.items():
+        if name not in registry.studies:
+            continue
+        p = sub.add_parser(old, help=f"deprecated: use `benchbed study {name}`")
+        _common(p)
+        _declared(p, registry.studies.get(name))
+        if old == "generation-study":
+            p.add_argument("--quiet", action="store_true", help="deprecated spelling of --no-progress")
+        p.set_defaults(func=cmd_study, study=name, alias=old, no_leaderboard=old == "generation-study")

@@ -78,10 +78,18 @@ def register_observers(register):
 
 
 @hookspec
+def register_studies(register):
+    """Register :class:`~benchbed.contracts.specs.StudySpec` objects: experiments of one model beyond a track's
+    columns (``benchbed study NAME``), with declared options, a ``run`` storing a study result, and the
+    figures the model page draws from it."""
+
+
+@hookspec
 def register_commands(subparsers):
     """Add sub-commands to the ``benchbed`` CLI: ``subparsers`` is argparse's sub-parser action. Set
     ``func=callable(args) -> int`` as the parser's default (``p.set_defaults(func=...)``)."""
 
 
 # The register hooks, by plugin kind (the keys of benchbed.contracts.specs.SPEC_TYPES).
-KINDS = ("datasets", "models", "attacks", "metrics", "tracks", "samplers", "executors", "exporters", "observers")
+KINDS = ("datasets", "models", "attacks", "metrics", "tracks", "samplers", "executors", "exporters", "observers",
+         "studies")

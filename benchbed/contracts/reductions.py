@@ -15,14 +15,42 @@ from typing import Any
 
 import numpy as np
 
+from benchbed.functional.uncertainty import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    LEVEL,
+    Interval,
+    bootstrap_interval,
+    exact_interval,
+    wilson_interval,
+)
+
+INTERVAL_METHODS = ("wilson", "exact", "bootstrap", "none")
+INTERVAL_TEXT = {
+    "wilson": "Wilson score interval over the test points",
+    "exact": "Clopper-Pearson exact interval over the test points",
+    "bootstrap": f"percentile bootstrap over the test points ({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})",
+}
+
 
 @dataclass(frozen=True)
 class Reduction:
-    """``fn(*arrays[inputs]) -> float``, called ``name`` (shown as ``name(input, ...)``)."""
+    """``fn(*arrays[inputs]) -> float``, called ``name`` (shown as ``name(input, ...)``).
+
+    ``interval`` names how the number's confidence interval comes from the same per-point arrays:
+    "wilson" or "exact" (a percentage of true flags: binomial intervals), "bootstrap" (the seeded
+    percentile bootstrap over test points, for any statistic), or "none" (no interval: a count, or a
+    number of scope "model" whose per-sample data are not kept).
+    """
 
     name: str
     inputs: tuple[str, ...]
     fn: Callable[..., float]
+    interval: str = "bootstrap"
+
+    def __post_init__(self):
+        if self.interval not in INTERVAL_METHODS:
+            raise ValueError(f"reduction {self.name!r}: interval {self.interval!r} is not one of {INTERVAL_METHODS}")
 
     def __call__(self, arrays: Mapping[str, Any]) -> float:
         missing = [k for k in self.inputs if k not in arrays]
@@ -33,6 +61,30 @@ class Reduction:
 
     def describe(self) -> str:
         return f"{self.name}({', '.join(self.inputs)})"
+
+    def interval_of(self, arrays: Mapping[str, Any], *, level: float = LEVEL,
+                    indices: np.ndarray | None = None) -> Interval | None:
+        """This number's interval from the same arrays (None: no interval declared, or none defined).
+
+        ``indices``: the bootstrap resamples to use (one draw shared by all columns of a record, so
+        their intervals come from the same resampled points); by default drawn with the fixed seed.
+        """
+        if self.interval == "none":
+            return None
+        values = [np.asarray(arrays[k]) for k in self.inputs]
+        if self.interval in ("wilson", "exact"):
+            flags = values[0].astype(bool).reshape(-1)
+            if flags.size == 0:
+                return None
+            make = wilson_interval if self.interval == "wilson" else exact_interval
+            low, high = make(int(flags.sum()), int(flags.size), level)
+            return Interval(100.0 * low, 100.0 * high, level, INTERVAL_TEXT[self.interval])
+        if not values or any(v.ndim == 0 or v.shape[0] < 2 for v in values):
+            return None  # not per-point arrays (or one point): nothing to resample
+        bounds = bootstrap_interval(self.fn, values, level=level, indices=indices)
+        if bounds is None:
+            return None
+        return Interval(bounds[0], bounds[1], level, INTERVAL_TEXT["bootstrap"])
 
 
 # -- the maths ----------------------------------------------------------------------------------------
@@ -58,8 +110,8 @@ def scalar_value(value: np.ndarray) -> float:
 
 
 # -- constructors ---------------------------------------------------------------------------------------
-def percent(flags: str) -> Reduction:
-    return Reduction("percent", (flags,), percent_true)
+def percent(flags: str, interval: str = "wilson") -> Reduction:
+    return Reduction("percent", (flags,), percent_true, interval)
 
 
 def mean(values: str) -> Reduction:
@@ -67,7 +119,7 @@ def mean(values: str) -> Reduction:
 
 
 def scalar(name: str) -> Reduction:
-    return Reduction("scalar", (name,), scalar_value)
+    return Reduction("scalar", (name,), scalar_value, "none")
 
 
 # -- info (non-array) reductions across shards ------------------------------------------------------------

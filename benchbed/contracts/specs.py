@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.figures import ArrayPlot, FlagExplanation
 from benchbed.contracts.reductions import Reduction
+from benchbed.contracts.studies import StudySpec
 
 if TYPE_CHECKING:  # imported lazily: listing plugins must not pay for torch
     import numpy as np
@@ -111,7 +113,7 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class TrainingCheckpoint:
-    """One checkpoint of a model's training run (e.g. one per epoch), for ``benchbed dynamics``."""
+    """One checkpoint of a model's training run (e.g. one per epoch), for ``benchbed study dynamics``."""
 
     step: int  # epoch (or any increasing training step)
     loader: Callable[[torch.device], nn.Module]
@@ -138,7 +140,7 @@ class ModelSpec:
     reported: Mapping[str, float] = field(default_factory=dict)  # numbers published elsewhere
     family: str = "classifier"  # "classifier" or "joint" (discriminative-generative, e.g. JEM, DAT)
     sampler: str = ""  # the sampler this model's authors use (a registered sampler name), if any
-    # Checkpoints along the model's training, oldest first (``benchbed dynamics``); None if not published.
+    # Checkpoints along the model's training, oldest first (``benchbed study dynamics``); None if not published.
     training_series: Callable[[], Sequence[TrainingCheckpoint]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # plugin-specific JSON-able fields (exports)
 
@@ -241,6 +243,8 @@ class AttackSpec:
     # AutoAttack's {"fast": APGD-CE + APGD-T only}; the description says what each costs and gives up
     modes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     mode_descriptions: Mapping[str, str] = field(default_factory=dict)
+    # what its warnings (AttackResult.warnings) mean, first match wins (see FlagExplanation)
+    flag_explanations: tuple[FlagExplanation, ...] = ()
 
     def __post_init__(self):
         for mode in self.modes:  # a mode names a variant, which names files: keep it a plain word
@@ -251,6 +255,12 @@ class AttackSpec:
 
     def supports(self, norm: str) -> bool:
         return norm in self.norms
+
+    def explain_flag(self, detail: str) -> FlagExplanation | None:
+        """The declared explanation of a warning with this detail text (None: the attack declares none)."""
+        text = detail.lower()
+        matched = next((f for f in self.flag_explanations if f.match and f.match.lower() in text), None)
+        return matched or next((f for f in self.flag_explanations if not f.match), None)
 
 
 @dataclass(frozen=True)
@@ -299,8 +309,6 @@ class MetricOutput:
 
 
 INFO_REDUCTIONS = ("sum", "union", "same", "first")
-
-
 @dataclass(frozen=True)
 class MetricSpec:
     """A metric: ``compute(ctx)`` -> :class:`MetricOutput`; each column declares its reduction.
@@ -310,7 +318,9 @@ class MetricSpec:
     shards: "sum" (numbers, or dicts of numbers), "union" (lists), "same" (must agree; the default),
     "first". ``requires``: what the metric needs, checked before a run starts (benchbed.engine.preflight):
     "attack" (the track's attack), "iterates:<kind>", "generation" (generation settings, sampler and
-    feature extractor), "train" (the training split).
+    feature extractor), "train" (the training split). ``check(track, data_dir)``: files of its own the
+    metric reads (e.g. corrupted copies of the test points), looked for before a run starts: None or
+    a list of lines, each naming what is missing and where to put it.
     """
 
     name: str
@@ -320,6 +330,13 @@ class MetricSpec:
     scope: str = "example"
     info_reduce: Mapping[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
+    # presentation: figures of its per-point arrays on the pages, how its columns' units read in words
+    # ({"energy": "energy units"}), and whether its lower-is-better columns measure an alignment the
+    # track page correlates with the track's robustness axis across models
+    figures: tuple[ArrayPlot, ...] = ()
+    unit_texts: Mapping[str, str] = field(default_factory=dict)
+    alignment: bool = False
+    check: Callable[[TrackSpec, Path | None], Sequence[str] | str | None] | None = None
 
     def __post_init__(self):
         _require(self.scope in ("example", "model"),
@@ -488,5 +505,5 @@ class ObserverSpec:
 SPEC_TYPES: dict[str, type] = {
     "datasets": DatasetSpec, "models": ModelSpec, "attacks": AttackSpec, "metrics": MetricSpec,
     "tracks": TrackSpec, "samplers": SamplerSpec, "executors": ExecutorSpec, "exporters": ExporterSpec,
-    "observers": ObserverSpec,
+    "observers": ObserverSpec, "studies": StudySpec,
 }

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchbed.leaderboard.views import TrackView
+from benchbed.leaderboard.tracks import TrackView
 from benchbed.results.tables import neutralise_formula
 
 
@@ -17,6 +17,8 @@ def _cell_text(value: Any) -> Any:
 def track_frame(view: TrackView) -> pd.DataFrame:
     """One row per model, in the page's default order; text cells cannot act as spreadsheet formulas."""
     names = [c.name for c in view.columns]
+    # each column some record gives an interval is followed by the interval's ends (<col>_low, <col>_high)
+    bounded = {n for n in names if any(r.record.interval(n) is not None for r in view.rows)}
     rows = []
     for r in view.rows:
         row: dict[str, Any] = {
@@ -25,6 +27,9 @@ def track_frame(view: TrackView) -> pd.DataFrame:
         }
         for n in names:
             row[n] = r.cells[n].value
+            if n in bounded:
+                iv = r.record.interval(n)
+                row[n + "_low"], row[n + "_high"] = (iv.low, iv.high) if iv is not None else (None, None)
         row["n_examples"] = r.n_examples
         row["quick"] = r.record.quick
         row["partial"] = r.record.partial

@@ -1,4 +1,8 @@
-"""Figures of one record, from its per-point arrays (pure: arrays in, plot geometry or data URIs out)."""
+"""Figures of one record's per-point arrays, as its metrics declare them (:class:`benchbed.plugin.ArrayPlot`).
+
+Pure: arrays and declarations in, plot geometry (:mod:`.plots`) or data URIs out. No array or metric
+is known here by name.
+"""
 from __future__ import annotations
 
 import base64
@@ -7,37 +11,36 @@ from typing import Any
 
 import numpy as np
 
+from benchbed.contracts.figures import ArrayPlot
 from benchbed.leaderboard import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_GRID_BYTES = 8 << 20
-GRID_ARRAY = "generative_grid_png"  # benchbed.generative.grid.GRID_ARRAY (no torch import here)
-NATURAL = "energy_nat"
-KINDS = ("untargeted", "targeted")  # the energy metric's adversarial arrays: energy_adv_<kind>
-KIND_CLASS = {"untargeted": "adv-u", "targeted": "adv-t"}
-ENERGY_AXIS = "marginal energy E(x) = −logsumexp f(x)  (energy units)"
-ENERGY_AXIS_SHORT = "E(x) = −logsumexp f(x)  (energy units)"
-GAP_AXIS = "ΔE(x) = E(x) − E(x*)  (energy units; 0 = aligned)"
 FRACTION_AXIS = "fraction of points per bin"
 FRACTION_AXIS_SHORT = "fraction of points"
+SIZES = {True: {"width": 300, "height": 170}, False: {"width": 620, "height": 270}}  # small, large
 
 
-def energy_series(arrays: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Natural and adversarial marginal energies, as histogram series (NaN = no x* for that point)."""
-    series = []
-    if NATURAL in arrays:
-        series.append({"values": arrays[NATURAL], "label": "natural", "kind": "nat"})
-    for kind in KINDS:
-        key = f"energy_adv_{kind}"
-        if key in arrays:
-            series.append({"values": arrays[key], "label": f"{kind} adv.", "kind": KIND_CLASS[kind]})
-    return series
+def series_of(arrays: Mapping[str, Any], plot: ArrayPlot) -> list[dict[str, Any]]:
+    """The plot's series present in ``arrays`` (``minus``: the difference, point by point, where the
+    shapes agree); NaN stays NaN (e.g. no x* for that point) and is left out when drawn."""
+    out = []
+    for s in plot.series:
+        if s.array not in arrays or (s.minus and s.minus not in arrays):
+            continue
+        values = np.asarray(arrays[s.array], dtype=float).reshape(-1)
+        if s.minus:
+            other = np.asarray(arrays[s.minus], dtype=float).reshape(-1)
+            if other.shape != values.shape:
+                continue
+            values = values - other
+        out.append({"values": values, "label": s.label, "kind": s.style})
+    return out
 
 
-def energy_range(arrays: Mapping[str, Any]) -> tuple[float, float] | None:
-    """The span of every energy value in ``arrays`` (for one shared x-range across models)."""
-    values = [plots.finite(s["values"]) for s in energy_series(arrays)]
-    values = [v for v in values if v is not None]
+def data_range(arrays: Mapping[str, Any], plot: ArrayPlot) -> tuple[float, float] | None:
+    """The span of every value the plot would draw (for one shared x-range across models)."""
+    values = [v for s in series_of(arrays, plot) if (v := plots.finite(s["values"])) is not None]
     if not values:
         return None
     return float(min(v.min() for v in values)), float(max(v.max() for v in values))
@@ -49,59 +52,56 @@ def union_range(spans: Iterable[tuple[float, float] | None]) -> tuple[float, flo
     return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
 
-def energy_histogram(arrays: Mapping[str, Any], *, small: bool,
-                     x_range: tuple[float, float] | None = None) -> dict[str, Any] | None:
-    series = energy_series(arrays)
+def axis_label(text: str, unit: str) -> str:
+    return f"{text}  ({unit})" if unit else text
+
+
+def draw(arrays: Mapping[str, Any], plot: ArrayPlot, *, small: bool = False,
+         x_range: tuple[float, float] | None = None) -> dict[str, Any] | None:
+    """The plot's geometry from one record's arrays (None when none of its arrays is there)."""
+    series = series_of(arrays, plot)
     if not series:
         return None
-    # a shared range is wider than one model's data: more bins keep each model's shape visible
-    bins = (30 if small else 40) if x_range is None else (60 if small else 120)
-    size = {"width": 300, "height": 170} if small else {"width": 620, "height": 270}
-    return plots.histogram(series, x_label=ENERGY_AXIS_SHORT if small else ENERGY_AXIS,
-                           y_label=FRACTION_AXIS_SHORT if small else FRACTION_AXIS,
-                           x_range=x_range, bins=bins, **size)
+    x_text = plot.short_x_label if small and plot.short_x_label else plot.x_label
+    if plot.kind == "histogram":
+        # a shared range is wider than one model's data: more bins keep each model's shape visible
+        bins = (30 if small else 40) if x_range is None else (60 if small else 120)
+        y_label = plot.y_label or (FRACTION_AXIS_SHORT if small else FRACTION_AXIS)
+        return plots.histogram(series, x_label=axis_label(x_text, plot.unit), y_label=y_label, x_range=x_range,
+                               bins=bins, zero_line=plot.zero_line, **SIZES[small])
+    if plot.kind == "scatter":
+        xs, ys = series[0]["values"], series[-1]["values"] if len(series) == 2 else None
+        if ys is None or xs.shape != ys.shape:
+            return None
+        points = [{"x": float(x), "y": float(y), "label": "", "title": f"point {i}", "href": None,
+                   "color": 0} for i, (x, y) in enumerate(zip(xs, ys, strict=True))]
+        return plots.scatter(points, x_label=axis_label(plot.x_label or series[0]["label"], plot.unit),
+                             y_label=axis_label(plot.y_label or series[1]["label"], plot.unit),
+                             y_clamp=(float("-inf"), float("inf")), label_points=False, **SIZES[small])
+    if plot.kind == "line":
+        return plots.lines([{"x": list(range(s["values"].size)), "y": [float(v) for v in s["values"]],
+                             "label": s["label"], "kind": s["kind"]} for s in series],
+                           x_label=plot.x_label or "point", y_label=axis_label(plot.y_label, plot.unit),
+                           **SIZES[small])
+    return None
 
 
-def delta_series(arrays: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """ΔE(x) = E(x) − E(x*) per attack kind, point by point (NaN where a point has no x*)."""
-    if NATURAL not in arrays:
-        return []
-    natural = np.asarray(arrays[NATURAL], dtype=float).reshape(-1)
-    series = []
-    for kind in KINDS:
-        key = f"energy_adv_{kind}"
-        if key in arrays:
-            adv = np.asarray(arrays[key], dtype=float).reshape(-1)
-            if adv.shape == natural.shape:
-                series.append({"values": natural - adv, "label": f"ΔE, {kind}", "kind": KIND_CLASS[kind]})
-    return series
-
-
-def delta_range(arrays: Mapping[str, Any]) -> tuple[float, float] | None:
-    """The span of every energy gap in ``arrays`` (for one shared x-range across models)."""
-    values = [v for s in delta_series(arrays) if (v := plots.finite(s["values"])) is not None]
-    if not values:
+def image_uri(arrays: Mapping[str, Any], plot: ArrayPlot) -> str | None:
+    """An "image" plot's PNG (kept as a uint8 array) as a ``data:image/png`` URI, if it is a PNG."""
+    name = plot.series[0].array
+    if plot.kind != "image" or name not in arrays:
         return None
-    return float(min(v.min() for v in values)), float(max(v.max() for v in values))
-
-
-def delta_histogram(arrays: Mapping[str, Any], x_range: tuple[float, float] | None = None) -> dict[str, Any] | None:
-    """Histograms of ΔE(x) = E(x) − E(x*) per attack kind, with a line at 0 (aligned)."""
-    series = delta_series(arrays)
-    if not series:
-        return None
-    return plots.histogram(series, x_label=GAP_AXIS, y_label=FRACTION_AXIS, width=620, height=270,
-                           bins=40 if x_range is None else 120, zero_line=True, x_range=x_range)
-
-
-def grid_data_uri(arrays: Mapping[str, Any]) -> str | None:
-    """The record's grid of generated samples as a ``data:image/png`` URI, if it kept one."""
-    if GRID_ARRAY not in arrays:
-        return None
-    arr = np.asarray(arrays[GRID_ARRAY])
+    arr = np.asarray(arrays[name])
     if arr.dtype != np.uint8 or arr.ndim != 1 or arr.size > MAX_GRID_BYTES:
         return None
     data = arr.tobytes()
     if not data.startswith(PNG_MAGIC):
         return None
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def info_text(info: Any, path: Iterable[str]) -> str:
+    """The text at ``path`` in a metric's recorded info ("" when it is not a string there)."""
+    for key in path:
+        info = info.get(key) if isinstance(info, dict) else None
+    return info if isinstance(info, str) else ""

@@ -114,36 +114,47 @@ def scatter(points: Sequence[dict[str, Any]], *, x_label: str, y_label: str, y_c
     }
 
 
-def lines(series: Sequence[dict[str, Any]], *, x_label: str, y_label: str, width: int = 360,
-          height: int = 240) -> dict[str, Any] | None:
-    """Geometry of a line chart: one polyline (with point markers) per series.
-
-    ``series``: dicts with ``label``, ``color`` (int) and ``points`` [(x, y), ...]; non-finite points
-    are dropped. Axes span the data (with nice ticks)."""
-    kept = []
+def lines(series: Sequence[dict[str, Any]], *, x_label: str, y_label: str, width: int = 420, height: int = 240,
+          y_clamp: tuple[float, float] | None = None, zero_line: bool = False,
+          x_ticks: Sequence[float] | None = None) -> dict[str, Any] | None:
+    """Geometry of a line chart with markers. ``series``: dicts with ``x``, ``y`` (equal-length sequences),
+    ``label`` and ``kind`` (a colour role: nat, adv-u, adv-t, adv-o, or c0..c7), optionally ``dashed``.
+    Non-finite points are skipped; markers are drawn for up to 40 points a series."""
+    data = []
     for s in series:
-        pts = sorted((float(x), float(y)) for x, y in s["points"] if x is not None and y is not None
-                     and math.isfinite(float(x)) and math.isfinite(float(y)))
+        pts = [(float(x), float(y)) for x, y in zip(s["x"], s["y"], strict=True)
+               if y is not None and math.isfinite(float(x)) and math.isfinite(float(y))]
         if pts:
-            kept.append((s, pts))
-    if not kept:
+            data.append((s, pts))
+    if not data:
         return None
-    left, right, top, bottom = 58, 14, 14, 46
-    xs = [x for _, pts in kept for x, _ in pts]
-    ys = [y for _, pts in kept for _, y in pts]
-    xa = _Axis(min(xs), max(xs), left, width - right, 5)
-    ya = _Axis(min(ys), max(ys), height - bottom, top, 4)
+    xs = [x for _, pts in data for x, _ in pts]
+    ys = [y for _, pts in data for _, y in pts] + ([0.0] if zero_line else [])
+    left, right, top, bottom = 58, 24, 12, 44
+    xa = _Axis(min(xs), max(xs), left, width - right, 6)
+    y_lo, y_hi = min(ys), max(ys)
+    clamp = y_clamp if y_clamp is not None and y_clamp[0] <= y_lo and y_hi <= y_clamp[1] else None
+    ya = _Axis(y_lo, y_hi, height - bottom, top, 5, clamp=clamp)
     out = []
-    for s, pts in kept:
-        coords = [(num(xa(x)), num(ya(y)), f"{s['label']}: x {fmt_number(x)}, y {fmt_number(y)}") for x, y in pts]
-        out.append({"label": s["label"], "color": s.get("color", 0) % N_COLORS,
-                    "path": "M" + " L".join(f"{cx},{cy}" for cx, cy, _ in coords),
-                    "points": [{"cx": cx, "cy": cy, "title": t} for cx, cy, t in coords]})
+    for s, pts in data:
+        path = "".join(f"{'M' if i == 0 else 'L'}{num(xa(x))} {num(ya(y))}" for i, (x, y) in enumerate(pts))
+        markers = [{"cx": num(xa(x)), "cy": num(ya(y)), "title": f"{s['label']}: {fmt_number(y)} at {x_label} "
+                    f"{fmt_number(x)}"} for x, y in pts] if len(pts) <= 40 else []
+        kind = str(s.get("kind", "nat"))
+        palette = kind[:1] == "c" and kind[1:].isdigit()  # c0..c7: the recipe colours
+        out.append({"path": path, "kind": kind, "label": s["label"], "markers": markers,
+                    "dashed": bool(s.get("dashed")), "line_class": kind if palette else f"ln-{kind}",
+                    "marker_class": f"pt {kind}" if palette else f"mk ln-{kind}",
+                    "swatch_class": kind if palette else f"h-{kind}"})
+    xticks = xa.tick_marks()
+    if x_ticks is not None:  # the grid's own values (e.g. the eps multipliers)
+        xticks = [{"pos": num(xa(t)), "label": fmt_number(t)} for t in x_ticks if xa.lo <= t <= xa.hi]
     return {
-        "width": width, "height": height, "left": left, "right": width - right, "top": top,
-        "bottom": height - bottom, "xticks": xa.tick_marks(), "yticks": ya.tick_marks(), "series": out,
-        "x_label": x_label, "y_label": y_label, "x_label_x": num((left + width - right) / 2),
-        "x_label_y": num(height - 10), "y_label_x": num(14), "y_label_y": num((top + height - bottom) / 2),
+        "width": width, "height": height, "left": left, "right": width - right, "top": top, "bottom": height - bottom,
+        "xticks": xticks, "yticks": ya.tick_marks(), "series": out,
+        "x_label": x_label, "x_label_x": num((left + width - right) / 2), "x_label_y": num(height - 8),
+        "y_label": y_label, "y_label_x": num(14), "y_label_y": num((top + height - bottom) / 2),
+        "zero_y": num(ya(0.0)) if zero_line and ya.lo <= 0 <= ya.hi else None,
     }
 
 

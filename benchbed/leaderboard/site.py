@@ -20,7 +20,9 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from benchbed.contracts.errors import BenchbedError
-from benchbed.leaderboard import downloads, figures, views
+from benchbed.leaderboard import downloads, figures, tracks, views
+from benchbed.leaderboard.flags import record_flags
+from benchbed.leaderboard.presentation import Presentation
 from benchbed.leaderboard.safety import fmt_number, fmt_seconds, safe_url
 from benchbed.leaderboard.studies import study_view
 from benchbed.results.record import Record, _json_default
@@ -95,10 +97,11 @@ class _Writer:
         keep = set(self.written) | {MANIFEST}
         root = self.out.resolve()
         for name in old:
-            if name in keep or "/" in name or "\\" in name or name.startswith("."):
-                continue  # only flat file names this renderer could have written
+            parts = name.split("/")
+            if name in keep or "\\" in name or any(not p or p.startswith(".") for p in parts):
+                continue  # only the names this renderer could have written: no hidden or ".." parts
             path = self.out / name
-            if path.resolve().parent == root and path.is_file():
+            if path.resolve().is_relative_to(root) and path.is_file():
                 path.unlink()
         self.write(MANIFEST, "".join(f"{n}\n" for n in sorted(set(self.written))))
 
@@ -118,7 +121,7 @@ def provenance(rec: Record) -> dict[str, str]:
     }
 
 
-def _grouped(tv: views.TrackView, row: views.Row) -> list[dict[str, Any]]:
+def _grouped(tv: tracks.TrackView, row: views.Row) -> list[dict[str, Any]]:
     """A model's columns on a track by group (accuracy, energy, ...), headline columns first in each."""
     groups: dict[int, dict[str, Any]] = {}
     for c in tv.columns:
@@ -128,10 +131,52 @@ def _grouped(tv: views.TrackView, row: views.Row) -> list[dict[str, Any]]:
     return [groups[k] for k in sorted(groups)]
 
 
-def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], dict], others: dict,
-                 studies: dict[tuple[str, str], list[dict]]) -> list[dict]:
-    by_model: dict[str, list[tuple[views.TrackView, views.Row]]] = defaultdict(list)
-    for tv in tracks:
+def array_figures(tv: tracks.TrackView, rec: Record, got: dict, presentation: Presentation) -> list[dict]:
+    """The figures a record's metrics declare from its arrays, grouped under their sections (a figure
+    whose arrays are not stored is named in its section's ``missing`` list)."""
+    sections: dict[str, dict[str, list]] = {}
+    zooms: dict[str, list[dict[str, Any]]] = {}
+    ran = set(rec.metrics_run or [c.metric for c in tv.columns])
+    for metric, plot in presentation.array_plots(presentation.metrics):  # drawn wherever the arrays are
+        drawn = _array_figure(tv, rec, got, metric, plot)
+        if drawn is None and metric not in ran:
+            continue
+        section = sections.setdefault(plot.section or plot.title, {"figures": [], "missing": []})
+        if drawn is None:
+            section["missing"].append(plot.title)
+            continue
+        section["figures"].append(drawn)
+        own, shared = figures.data_range(got, plot), tv.ranges.get((metric, plot.name))
+        wide = shared is not None and own is not None and (own[1] - own[0]) < 0.5 * (shared[1] - shared[0])
+        if plot.zoom and wide:  # the shared range hides this model's shape: draw it on its own range too
+            zooms.setdefault(plot.section or plot.title, []).append(
+                {**drawn, "plot": figures.draw(got, plot), "label": f"{drawn['label']} (own range)",
+                 "title": "The same values on this model's own range",
+                 "caption": f"({plot.unit or 'no unit'}), for their shape."})
+    return [{"title": title, "figures": sec["figures"] + zooms.get(title, []), "missing": sec["missing"]}
+            for title, sec in sections.items()]
+
+
+def _array_figure(tv, rec: Record, got: dict, metric: str, plot) -> dict[str, Any] | None:
+    caption = plot.caption.replace("{track}", tv.name)
+    if plot.kind == "image":
+        uri = figures.image_uri(got, plot)
+        if uri is None:
+            return None
+        extra = figures.info_text(rec.metric_info.get(metric), plot.caption_info)
+        text = f"{caption} {extra}".strip()
+        return {"kind": "image", "uri": uri, "title": plot.title, "caption": text if text.endswith(".") else text + "."}
+    drawn = figures.draw(got, plot, x_range=tv.ranges.get((metric, plot.name)))
+    if drawn is None:
+        return None
+    return {"kind": plot.kind, "plot": drawn, "title": plot.title, "caption": caption,
+            "label": f"{plot.title} on {tv.name}: {drawn['y_label']} against {drawn['x_label']}"}
+
+
+def _model_views(track_views: list[tracks.TrackView], arrays: dict[tuple[str, str], dict], others: dict,
+                 studies: dict[tuple[str, str], list[dict]], presentation: Presentation) -> list[dict]:
+    by_model: dict[str, list[tuple[tracks.TrackView, views.Row]]] = defaultdict(list)
+    for tv in track_views:
         for row in tv.rows:
             by_model[row.model].append((tv, row))
     models = []
@@ -144,9 +189,6 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
             rec = row.record
             got = arrays.get((tv.name, name), {})
             n_ranked = sum(1 for r in tv.rows if r.rank is not None)
-            own = figures.energy_range(got)
-            zoom = (own is not None and tv.energy_range is not None
-                    and (own[1] - own[0]) < 0.5 * (tv.energy_range[1] - tv.energy_range[0]))
             per_track.append({
                 "track": tv, "row": row, "record": rec,
                 "metrics": [(c, row.cells[c.name]) for c in tv.columns],
@@ -159,12 +201,7 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
                 "plugins": sorted((role, f"{p.get('distribution', '?')} {p.get('version', '?')}")
                                   for role, p in rec.plugins.items() if isinstance(p, dict)),
                 "timings": [(k, fmt_seconds(v)) for k, v in sorted(rec.timings_s.items())],
-                "energy": figures.energy_histogram(got, small=False, x_range=tv.energy_range),
-                "energy_own": figures.energy_histogram(got, small=False) if zoom else None,
-                "delta": figures.delta_histogram(got, x_range=tv.delta_range),
-                "grid": figures.grid_data_uri(got),
-                "generates": bool(rec.track_info.get("generation")),
-                "sampling": _sampling_text(rec),
+                "figures": array_figures(tv, rec, got, presentation),
                 "others": others.get((tv.name, name), []),
                 "studies": studies.get((tv.name, name), []),
                 "raw": json_text(rec.to_dict()),
@@ -172,6 +209,7 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
         info = first.info
         models.append({
             "name": name, "page": views.model_page(name), "slug": file_stem(name), "row": first,
+            "download": views.page_base("models", name),
             "link_text": info.get("link") if isinstance(info.get("link"), str) else "",
             "threat_models": ", ".join(str(t) for t in info.get("threat_models", []) if isinstance(t, str)),
             "checkpoint": first.record.checkpoint_sha256, "weights": first.record.weights_sha256,
@@ -181,19 +219,24 @@ def _model_views(tracks: list[views.TrackView], arrays: dict[tuple[str, str], di
     return models
 
 
-def _sampling_text(rec) -> str:
-    """How this record's samples were drawn, in words (the generative metric's recorded protocol)."""
-    info = rec.metric_info.get("generative") if isinstance(rec.metric_info, dict) else None
-    protocol = info.get("protocol") if isinstance(info, dict) else None
-    text = protocol.get("sampler_protocol") if isinstance(protocol, dict) else None
-    return text if isinstance(text, str) else ""
+def _resolver():
+    """Column reductions for the paired tests: from the registered metrics where plugins load."""
+    from benchbed import registry as plugin_registry
+    from benchbed.results.paired import plain_reduction, registry_resolver
+
+    try:
+        return registry_resolver(plugin_registry.registry())
+    except Exception:  # noqa: BLE001 -- no plugins: percentages and means only
+        return plain_reduction
 
 
-def render_site(results_dir: str | Path | None = None, out_dir: str | Path | None = None) -> Path:
+def render_site(results_dir: str | Path | None = None, out_dir: str | Path | None = None,
+                presentation: Presentation | None = None) -> Path:
     """Render every track in the results store into ``out_dir`` (default: :func:`default_site_for`).
 
     Each (track, model) shows its full-protocol record where there is one; quick and partial runs
-    are listed on the model page, marked as such, and never replace it."""
+    are listed on the model page, marked as such, and never replace it. Figures, flag explanations
+    and unit words come from what the plugins declare (``presentation``; default: the installed ones)."""
     store = ResultsStore(results_dir)
     every = store.records()
     if not every:
@@ -206,12 +249,7 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
         raise BenchbedError(f"cannot write the leaderboard site to {out}: it is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
 
-    env = environment()
-    css, js = _static(env, "style.css"), _static(env, "site.js")
-    assets = {"css": Markup(css), "js": Markup(js),  # our own static files, not plugin text
-              "csp": f"default-src 'none'; img-src data:; style-src '{_csp_hash(css)}'; "
-                     f"script-src '{_csp_hash(js)}'; base-uri 'none'; form-action 'none'"}
-
+    presentation = presentation or Presentation.installed()
     shown = shown_records(every)
     others: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     shown_ids = {id(r) for r in shown}
@@ -222,29 +260,45 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
                 "attack_mode": rec.attack_mode,
                 "metrics": [(c, fmt_number(rec.value(c), info.unit)) for c, info in
                             column_catalogue([rec]).items() if info.rank or info.headline],
-                "flags": views.record_flags(rec), "finished_at": rec.finished_at})
+                "flags": record_flags(rec, presentation), "finished_at": rec.finished_at})
     arrays = {(r.track, r.model): store.arrays(r) for r in shown}
-    tracks = []
+    with views.page_names(sorted({r.track for r in every}), sorted({r.model for r in every})):
+        _render(store, out, every, shown, others, arrays, presentation)
+    return out
+
+
+def _render(store: ResultsStore, out: Path, every, shown, others, arrays, presentation: Presentation) -> None:
+    """Write every page and download of the site (page addresses set by the caller)."""
+    env = environment()
+    css, js = _static(env, "style.css"), _static(env, "site.js")
+    assets = {"css": Markup(css), "js": Markup(js),  # our own static files, not plugin text
+              "csp": f"default-src 'none'; img-src data:; style-src '{_csp_hash(css)}'; "
+                     f"script-src '{_csp_hash(js)}'; base-uri 'none'; form-action 'none'"}
+    resolve = _resolver()
+    track_views = []
     for name in sorted({r.track for r in shown}):
         recs = [r for r in shown if r.track == name]
-        tracks.append(views.build_track(name, recs, {r.model: arrays[(name, r.model)] for r in recs}))
+        track_views.append(tracks.build_track(name, recs, {r.model: arrays[(name, r.model)] for r in recs},
+                                              presentation, resolve))
     study_views: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for study in store.studies():
-        study_views[(study.track, study.model)].append(study_view(study, store.study_arrays(study)))
-    models = _model_views(tracks, arrays, others, study_views)
+        study_views[(study.track, study.model)].append(study_view(study, store.study_arrays(study), presentation))
+    models = _model_views(track_views, arrays, others, study_views, presentation)
 
     writer = _Writer(out)
     writer.write("index.html", env.get_template("index.html.j2").render(
-        tracks=tracks, models=models, n_records=len(every), all_records=ALL_RECORDS, **assets))
-    for tv in tracks:
-        writer.write(tv.page, env.get_template("track.html.j2").render(track=tv, **assets))
-        writer.write(f"track-{tv.slug}.csv", downloads.track_frame(tv).to_csv(index=False, lineterminator="\n"))
-        writer.write(f"track-{tv.slug}.json", json_text(downloads.track_json(tv)))
-        writer.write(f"track-{tv.slug}.records.json", json_text([r.to_dict() for r in tv.records]))
+        tracks=track_views, models=models, n_records=len(every), all_records=ALL_RECORDS, root="", **assets))
+    for tv in track_views:
+        base = tv.meta["download"]
+        writer.write(tv.page, env.get_template("track.html.j2").render(track=tv, root=views.page_root(tv.page),
+                                                                       **assets))
+        writer.write(f"{base}.csv", downloads.track_frame(tv).to_csv(index=False, lineterminator="\n"))
+        writer.write(f"{base}.json", json_text(downloads.track_json(tv)))
+        writer.write(f"{base}.records.json", json_text([r.to_dict() for r in tv.records]))
     for m in models:
-        writer.write(m["page"], env.get_template("model.html.j2").render(model=m, **assets))
-        writer.write(f"model-{m['slug']}.records.json", json_text(m["records"]))
+        writer.write(m["page"], env.get_template("model.html.j2").render(model=m, root=views.page_root(m["page"]),
+                                                                         **assets))
+        writer.write(f"{m['download']}.records.json", json_text(m["records"]))
     writer.write(ALL_RECORDS, json_text([r.to_dict() for r in every]))
     writer.write(".nojekyll", "")
     writer.finish()
-    return out

@@ -1,80 +1,71 @@
-"""View models of studies (per-attack energies, eps curves, training dynamics, generation sweeps, ...).
-
-Every study renders as a titled table of its rows (columns described by the study itself). A study
-kind may add figures: register ``FIGURES[kind] = function(study, arrays) -> {name: plot geometry}``
-and a template ``templates/studies/<kind>.html.j2`` that draws them (it receives ``s``, this view).
-"""
+"""View models of studies (``benchbed study NAME``): a titled table of the study's rows (columns described
+by the study itself), and the figures its :class:`benchbed.plugin.StudySpec` declares from the stored result.
+A study whose plugin is not installed at render time still shows its table."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from benchbed.contracts.figures import Figure
+from benchbed.leaderboard import plots
+from benchbed.leaderboard.presentation import Presentation
 from benchbed.leaderboard.safety import fmt_number, sort_key
-from benchbed.leaderboard.study_figures import STUDY_FIGURES, STUDY_TITLES
 from benchbed.results.record import StudyResult
 
-# study kind -> builder of its figures (plot geometry from benchbed.leaderboard.plots)
-FIGURES: dict[str, Callable[[StudyResult, Mapping[str, Any]], dict[str, Any]]] = {}
-TITLES: dict[str, str] = {}
-FIGURES.update(STUDY_FIGURES)  # the energy studies (benchbed study attacks|eps, benchbed dynamics)
-TITLES.update(STUDY_TITLES)
+HISTOGRAM_SIZE = {True: (300, 180), False: (620, 270)}  # small, large
+LINE_SIZE = (420, 240)
 
 
-def study_view(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
+def geometry(figure: Figure) -> dict[str, Any] | None:
+    """A declared study figure as plot geometry (None when it has nothing finite to draw)."""
+    if figure.kind == "histogram":
+        width, height = HISTOGRAM_SIZE[figure.small]
+        return plots.histogram([{"values": s.values, "label": s.label, "kind": s.style} for s in figure.series],
+                               x_label=figure.x_label, y_label=figure.y_label, x_range=figure.x_range,
+                               zero_line=figure.zero_line, width=figure.width or width, height=height)
+    width, height = LINE_SIZE
+    return plots.lines([{"x": list(s.x), "y": list(s.y), "label": s.label, "kind": s.style, "dashed": s.dashed}
+                        for s in figure.series], x_label=figure.x_label, y_label=figure.y_label,
+                       width=figure.width or width, height=height, y_clamp=figure.y_clamp,
+                       zero_line=figure.zero_line, x_ticks=figure.x_ticks)
+
+
+def figure_groups(spec: Any, study: StudyResult, arrays: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The study's declared figures, drawn, in groups (one heading and one row each)."""
+    if spec is None or spec.figures is None:
+        return []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for figure in spec.figures(study, arrays):
+        plot = geometry(figure)
+        if plot is not None:
+            groups.setdefault(figure.group, []).append({
+                "kind": figure.kind, "plot": plot, "title": figure.title, "caption": figure.caption,
+                "small": figure.small, "label": f"{figure.title}: {figure.y_label} against {figure.x_label}"})
+    return [{"title": title, "figures": figs} for title, figs in groups.items()]
+
+
+def _cell(value: Any, unit: str) -> dict[str, str]:
+    if isinstance(value, int) and not isinstance(value, bool):  # counts, steps: as integers
+        return {"display": str(value), "sort": sort_key(float(value))}
+    if isinstance(value, float):
+        return {"display": fmt_number(value, unit), "sort": sort_key(value)}
+    return {"display": "–" if value is None else str(value), "sort": str(value or "")}
+
+
+def study_view(study: StudyResult, arrays: Mapping[str, Any], presentation: Presentation | None = None,
+               ) -> dict[str, Any]:
     from benchbed.leaderboard.views import ColumnView
 
+    presentation = presentation or Presentation()
+    spec = presentation.study(study.kind)
     columns = [ColumnView(name, info) for name, info in sorted(study.columns.items(), key=lambda kv: kv[1].order)]
-    rows = []
-    for row in study.rows:
-        cells = []
-        for c in columns:
-            value = row.get(c.name)
-            if isinstance(value, int) and not isinstance(value, bool):  # counts, steps: as integers
-                cells.append({"display": str(value), "sort": sort_key(float(value))})
-            elif isinstance(value, float):
-                cells.append({"display": fmt_number(float(value), c.unit), "sort": sort_key(float(value))})
-            else:
-                cells.append({"display": "–" if value is None else str(value), "sort": str(value or "")})
-        rows.append(cells)
-    figures = FIGURES[study.kind](study, arrays) if study.kind in FIGURES else {}
+    rows = [[_cell(row.get(c.name), c.unit) for c in columns] for row in study.rows]
     return {
-        "kind": study.kind, "title": TITLES.get(study.kind, study.kind), "anchor": f"study-{study.kind}",
+        "kind": study.kind, "title": spec.title if spec is not None else study.kind,
+        "anchor": f"study-{study.kind}", "note": spec.note if spec is not None else "",
         "params": sorted((str(k), str(v)) for k, v in study.params.items()),
         "summary": sorted((str(k), fmt_number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
                            else str(v)) for k, v in study.summary.items()),
-        "columns": columns, "rows": rows, "figures": figures, "template": f"studies/{study.kind}.html.j2",
+        "columns": columns, "rows": rows, "groups": figure_groups(spec, study, arrays),
         "finished_at": study.finished_at, "device": study.device,
     }
-
-
-def _generation_figures(study: StudyResult, arrays: Mapping[str, Any]) -> dict[str, Any]:
-    """Curves of the generation study: one line per (sampler, seed kind), x = sampler steps."""
-    from benchbed.leaderboard.plots import lines
-
-    prefix = str(study.track_info.get("generation", {}).get("column_prefix", "")) \
-        if isinstance(study.track_info.get("generation"), dict) else ""
-    cells = list(dict.fromkeys((r.get("sampler"), r.get("seed_kind")) for r in study.rows))
-    legend = [{"label": f"{s} from {k} seeds", "color": i} for i, (s, k) in enumerate(cells)]
-
-    def series(column: str) -> list[dict[str, Any]]:
-        return [{"label": legend[i]["label"], "color": i,
-                 "points": [(r.get("steps"), r.get(column)) for r in study.rows
-                            if (r.get("sampler"), r.get("seed_kind")) == cell
-                            and isinstance(r.get(column), (int, float))]}
-                for i, cell in enumerate(cells)]
-
-    label = prefix.rstrip("_") + "-" if prefix else ""
-    x = "sampler steps per sample (steps)"
-    panels = [
-        (f"{label}FID (lower is better)", f"{prefix}fid", f"{label}FID (no unit)"),
-        (f"{label}IS (higher is better)", f"{prefix}is", f"{label}IS (no unit)"),
-        ("Mean joint energy of the samples", "mean_joint_energy", "E(x, y) = -f(x)[y] (energy)"),
-    ]
-    if any(f"{prefix}class_acc" in r for r in study.rows):
-        panels.append(("Independent-classifier accuracy", f"{prefix}class_acc", "accuracy (%)"))
-    return {"legend": legend,
-            "panels": [{"title": t, "plot": lines(series(col), x_label=x, y_label=y)} for t, col, y in panels]}
-
-
-FIGURES["generation"] = _generation_figures
-TITLES["generation"] = "generation: sample quality and energy against sampler steps"

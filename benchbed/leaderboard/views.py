@@ -12,23 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchbed.contracts.specs import eps_text
-from benchbed.leaderboard import alignment, figures, plots
+from benchbed.leaderboard.flags import FlagView, record_flags, status_flags
+from benchbed.leaderboard.pages import model_page, page_base, page_names, page_root, track_page  # noqa: F401
+from benchbed.leaderboard.presentation import BASE_UNIT_TEXTS, Presentation
 from benchbed.leaderboard.safety import fmt_number, safe_url, sort_key
 from benchbed.results.record import ColumnInfo, Record
-from benchbed.results.store import file_stem
+from benchbed.results.tables import REPORTED_COLUMNS as REPORTED
 from benchbed.results.tables import column_catalogue, reported_numbers, sort_records
 
 NORM_LABELS = {"Linf": "ℓ∞", "L2": "ℓ2", "L1": "ℓ1"}
-REPORTED = (("clean_accuracy", "reported_clean_accuracy"), ("robust_accuracy", "reported_robust_accuracy"))
-
-
-def track_page(track: str) -> str:
-    return f"track-{file_stem(track)}.html"
-
-
-def model_page(model: str) -> str:
-    return f"model-{file_stem(model)}.html"
 
 
 def direction_label(higher: bool | None) -> str:
@@ -46,6 +38,7 @@ class ColumnView:
     info: ColumnInfo
     group: int = 0  # index into the track's column groups (for the show/hide toggles)
     group_label: str = ""
+    unit_texts: Mapping[str, str] = field(default_factory=lambda: BASE_UNIT_TEXTS)  # declared by the metrics
 
     @property
     def metric(self) -> str:
@@ -89,9 +82,8 @@ class ColumnView:
 
     @property
     def unit_text(self) -> str:
-        """The unit in words for captions ("%", "energy units", "no unit")."""
-        return {"": "no unit", "energy": "energy units", "std E(x)": "multiples of the natural std E(x)",
-                "nats": "nats"}.get(self.unit, self.unit)
+        """The unit in words for captions, as its metric declares it (MetricSpec.unit_texts); else the unit."""
+        return self.unit_texts.get(self.unit, self.unit)
 
     @property
     def first_sort(self) -> str:
@@ -110,7 +102,7 @@ def reported_column(key: str) -> ColumnInfo:
                                   f"AutoAttack evaluation on the full test set); not computed by benchbed")
 
 
-def track_columns(records: Sequence[Record]) -> list[ColumnView]:
+def track_columns(records: Sequence[Record], presentation: Presentation | None = None) -> list[ColumnView]:
     """The track's columns in order of meaning; published numbers right after the rank columns."""
     catalogue = column_catalogue(records)
     reported = [(col, reported_column(key)) for key, col in REPORTED
@@ -120,11 +112,12 @@ def track_columns(records: Sequence[Record]) -> list[ColumnView]:
     ordered = names[:n_rank] + reported + names[n_rank:]
     groups: list[str] = []
     out = []
+    words = (presentation or Presentation()).unit_texts
     for name, info in ordered:
         label = info.group or info.metric or "other"
         if label not in groups:
             groups.append(label)
-        out.append(ColumnView(name, info, groups.index(label) + 1, label))  # group 0: model information
+        out.append(ColumnView(name, info, groups.index(label) + 1, label, words))  # group 0: model information
     return out
 
 
@@ -148,139 +141,8 @@ class Cell:
     best: bool = False
     state: str = ""  # "" (a value, or no value: a dash), "not-run" (metric not selected), "failed"
     note: str = ""  # why there is no value (the cell's tooltip)
-
-
-# -- flags: what they mean and where they are documented -----------------------------------------------
-AUTOATTACK_FLAGS_DOC = "https://github.com/fra31/auto-attack/blob/master/flags_doc.md"
-# AutoAttack's checks (pyautoattack/checks.py) end every warning with "See flags_doc.md for details";
-# each check has its own section there. (words in the warning, section anchor, what it means)
-AUTOATTACK_CHECKS = (
-    ("randomized", "randomized-defenses",
-     "AutoAttack saw the model's predictions or logits change between identical forward passes (a randomized "
-     "defense). Standard AutoAttack can overestimate the robustness of such a model; its authors suggest "
-     "version='rand' (APGD with expectation over transformation)."),
-    ("probability distribution", "softmax-output-is-given",
-     "The model seems to return probabilities instead of logits; gradient-based attacks can then fail "
-     "numerically, and robust accuracy be overestimated."),
-    ("zero gradient", "zero-gradient",
-     "Some points have a zero gradient where APGD starts: gradient-based attacks make no progress on them, so "
-     "robust accuracy may be overestimated (gradient masking)."),
-    ("square attack has decreased", "square-attack-improves-the-robustness-evaluation",
-     "The black-box Square attack found adversarial points the white-box attacks missed: a hint that gradients "
-     "are masked and that robustness is overestimated."),
-    ("dynamic defense", "optimization-at-inference-time-only-pytorch-models",
-     "The model computes gradients while classifying (a dynamic defense): AutoAttack alone may not be enough; "
-     "adaptive attacks are needed."),
-)
-AUTOATTACK_OTHER = ("checks", "A warning from AutoAttack's automatic checks of the model (its words are in the "
-                               "tooltip and on the model page).")
-GUARANTEES = "docs/guarantees.md"
-# benchbed's own flags: label -> (section of docs/guarantees.md, what it means)
-BENCHBED_FLAGS = {
-    "modifies its input": ("Isolation", "The model changes its input tensor in place. benchbed hands every call a "
-                                        "private copy, so no other model's data or numbers are affected."),
-    "unverified checkpoint": ("The cache key", "The plugin claims no valid sha256 for the checkpoint: the weights "
-                                               "are identified by benchbed's fingerprint of what it loaded, but "
-                                               "nothing checks that they are the published ones."),
-    "quick": ("Variants: quick runs and metric selections",
-              "Evaluated on fewer test points than the track asks for (--n-examples): more sampling noise, not "
-              "directly comparable with full-protocol numbers, listed unranked."),
-    "attack mode": ("Variants: quick runs and metric selections",
-                    "Attacked in a cheaper mode its attack declares (--attack-mode; e.g. AutoAttack's fast mode: "
-                    "APGD-CE and APGD-T only, without FAB-T and Square). Its robust accuracy is an upper bound on "
-                    "the track's own attack's; listed unranked, never in place of a standard result."),
-    "partial": ("Variants: quick runs and metric selections",
-                "Some of the track's metrics were not selected (--metrics) or failed; the numbers of the metrics "
-                "that finished are kept. Listed unranked."),
-}
-
-
-def slug(text: str) -> str:
-    """An anchor id: lower case, runs of other characters as one '-' (GitHub's heading anchors, roughly)."""
-    out, dash = [], False
-    for ch in text.lower():
-        if ch.isascii() and ch.isalnum():
-            out.append(ch)
-            dash = False
-        elif not dash and out:
-            out.append("-")
-            dash = True
-    return "".join(out).strip("-") or "flag"
-
-
-@dataclass(frozen=True)
-class FlagView:
-    label: str
-    detail: str
-    kind: str  # "warn" (the attack's), "info" (benchbed's), "quick", "partial"
-    key: str = ""  # anchor of its explanation in the track page's flag legend (#flag-<key>)
-    explain: str = ""  # what it means, in general
-    ref_url: str = ""  # where it is documented (an absolute http(s) link), if anywhere online
-    ref_text: str = ""  # the reference in words
-
-    @property
-    def anchor(self) -> str:
-        return f"flag-{self.key}"
-
-
-def attack_flag(label: str, detail: str, attack: str) -> FlagView:
-    text = detail.lower()
-    if attack == "autoattack":
-        anchor, explain = next(((a, e) for words, a, e in AUTOATTACK_CHECKS if words in text), AUTOATTACK_OTHER)
-        section = "" if anchor == "checks" else f" (§ {anchor.replace('-', ' ')})"
-        return FlagView(label, detail, "warn", f"autoattack-{anchor}", explain, f"{AUTOATTACK_FLAGS_DOC}#{anchor}",
-                        f"AutoAttack's flags_doc.md{section}")
-    return FlagView(label, detail, "warn", f"{slug(attack)}-{slug(label)}",
-                    f"A warning of the attack {attack!r} (its words are in the tooltip and on the model page).")
-
-
-def benchbed_flag(label: str, detail: str, kind: str = "info") -> FlagView:
-    section, explain = BENCHBED_FLAGS.get(label, ("", ""))
-    ref = f"benchbed's {GUARANTEES}" + (f", section “{section}”" if section else "")
-    return FlagView(label, detail, kind, slug(label), explain or "An observation of benchbed's about this model.",
-                    "", ref)
-
-
-def record_flags(rec: Record) -> list[FlagView]:
-    attack = rec.attack.name if rec.attack else ""
-    flags = [attack_flag(f.label, f.detail, attack) if f.source == "attack" else benchbed_flag(f.label, f.detail)
-             for f in rec.flags]
-    return flags + status_flags(rec)
-
-
-def status_flags(rec: Record) -> list[FlagView]:
-    """The quick / partial markers of a record (shown beside its name wherever its numbers are)."""
-    flags = []
-    if rec.quick:
-        flags.append(benchbed_flag("quick", f"quick mode: evaluated on {rec.n_examples} of the track's "
-                                            f"{rec.registered_n_examples} test points; not directly comparable",
-                                   "quick"))
-    if rec.fast:
-        options = ", ".join(f"{k}={v}" for k, v in sorted(rec.track_info.get("attack_options", {}).items()))
-        flags.append(benchbed_flag("attack mode", f"attack mode {rec.attack_mode!r} (--attack-mode): "
-                                                  f"{rec.track_info.get('attack', 'the attack')} with {options}; "
-                                                  f"a cheaper attack, so its robust accuracy is an upper bound on "
-                                                  f"the track's own attack's", "quick"))
-    if rec.partial:
-        missing = ", ".join(rec.missing_metrics) or "some metrics"
-        why = "; ".join(f"{m}: {e}" for m, e in rec.metric_errors.items())
-        detail = f"partial record: no numbers for {missing}" + (f" ({why})" if why else "")
-        flags.append(benchbed_flag("partial", detail, "partial"))
-    return flags
-
-
-def flag_legend(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    """Every kind of flag on a track, once: what it means, where it is documented, which models have it."""
-    out: dict[str, dict[str, Any]] = {}
-    for f in (benchbed_flag("quick", "", "quick"), benchbed_flag("partial", "", "partial")):
-        out[f.key] = {"flag": f, "models": []}  # always explained: other runs on model pages link here
-    for r in rows:
-        for f in r.flags + r.status:
-            entry = out.setdefault(f.key, {"flag": f, "models": []})
-            if (r.model, r.page) not in entry["models"]:
-                entry["models"].append((r.model, r.page))
-    order = {"warn": 0, "info": 1, "quick": 2, "partial": 3}
-    return [out[k] for k in sorted(out, key=lambda k: (order.get(out[k]["flag"].kind, 9), k))]
+    interval: str = ""  # its confidence interval, in words (the cell's tooltip; leaderboard.uncertainty)
+    tie: str = ""  # "tied at 95 % with the next model ..." (leaderboard.uncertainty)
 
 
 @dataclass
@@ -290,6 +152,7 @@ class Row:
     flags: list[FlagView]  # the attack's warnings and benchbed's observations
     rank: int | None = None
     status: list[FlagView] = field(default_factory=list)  # quick / partial: shown beside the model's name
+    tie: str = ""  # not distinguishable from the next rank (leaderboard.uncertainty)
 
     @property
     def quick(self) -> bool:
@@ -384,7 +247,7 @@ def missing_cell(rec: Record, c: ColumnView) -> Cell:
     return Cell(None, fmt_number(None), "")
 
 
-def make_row(rec: Record, columns: Sequence[ColumnView]) -> Row:
+def make_row(rec: Record, columns: Sequence[ColumnView], presentation: Presentation | None = None) -> Row:
     reported = reported_numbers(rec)
     values = {**rec.metrics, **{col: reported[key] for key, col in REPORTED if key in reported}}
     cells = {}
@@ -392,7 +255,7 @@ def make_row(rec: Record, columns: Sequence[ColumnView]) -> Row:
         v = values.get(c.name)
         v = None if v is None or math.isnan(v) else v
         cells[c.name] = missing_cell(rec, c) if v is None else Cell(v, fmt_number(v, c.unit), sort_key(v))
-    flags = [f for f in record_flags(rec) if f.kind not in ("quick", "partial")]
+    flags = [f for f in record_flags(rec, presentation) if f.kind not in ("quick", "partial")]
     return Row(rec, cells, flags, status=status_flags(rec))
 
 
@@ -439,119 +302,3 @@ def best_per_column(rows: Sequence[Row], columns: Sequence[ColumnView]) -> dict[
                         "models": [(w.model, w.page) for w in winners], "rows": winners}
     return best
 
-
-# -- tracks -----------------------------------------------------------------------------------------------
-def track_meta(name: str, records: Sequence[Record]) -> dict[str, Any]:
-    """Track settings: the record with the most test points speaks for the track."""
-    full = max(records, key=lambda r: (r.n_examples, r.model))
-    info = full.track_info
-    generation = info.get("generation") if isinstance(info.get("generation"), dict) else {}
-    versions = sorted({r.attack.version for r in records if r.attack})
-    newest = sorted(r.finished_at for r in records if r.finished_at)
-    return {
-        "name": name, "page": track_page(name), "slug": file_stem(name), "dataset": full.dataset,
-        "norm": full.norm, "norm_label": NORM_LABELS.get(full.norm, full.norm),
-        "eps": eps_text(full.eps, str(info.get("eps_label") or "")),
-        "description": str(info.get("description") or ""), "n_examples": full.registered_n_examples,
-        "attack": full.attack.name if full.attack else str(info.get("attack") or "–"),
-        "attack_versions": ", ".join(versions) or "–", "seed": str(full.seed),
-        "generation": [(str(k), str(v)) for k, v in sorted(generation.items())],
-        "newest": newest[-1][:10] if newest else "–",
-    }
-
-
-@dataclass
-class TrackView:
-    name: str
-    meta: dict[str, Any]
-    records: list[Record]
-    columns: list[ColumnView]
-    groups: list[dict[str, Any]]
-    rows: list[Row]
-    best: dict[str, dict[str, Any]]
-    recipes: list[str]
-    recipe_colors: dict[str, int]
-    scatter: dict[str, Any] | None = None
-    scatter_missing: int = 0
-    scatter_x: ColumnView | None = None
-    scatter_y: ColumnView | None = None
-    histograms: list[dict[str, Any]] = field(default_factory=list)
-    energy_range: tuple[float, float] | None = None  # one x-range for every model's energy histograms
-    delta_range: tuple[float, float] | None = None  # ... and for their energy-gap histograms
-    flags: list[dict[str, Any]] = field(default_factory=list)  # the flag legend (see flag_legend)
-    # across the zoo: robust accuracy vs each energy-alignment column (benchbed.leaderboard.alignment)
-    alignment: list[dict[str, Any]] = field(default_factory=list)
-    alignment_x: ColumnView | None = None
-    alignment_y: ColumnView | None = None
-    alignment_scatter: dict[str, Any] | None = None
-    alignment_rho: dict[str, Any] | None = None
-
-    @property
-    def rank_columns(self) -> list[ColumnView]:
-        """The rank keys, first key first."""
-        return sorted((c for c in self.columns if c.info.rank), key=lambda c: c.info.rank)
-
-    @property
-    def compact_columns(self) -> list[ColumnView]:
-        return [c for c in self.columns if c.compact]
-
-    @property
-    def n_quick(self) -> int:
-        return sum(1 for r in self.rows if r.quick)
-
-    @property
-    def n_partial(self) -> int:
-        return sum(1 for r in self.rows if r.partial)
-
-    @property
-    def n_ranked(self) -> int:
-        return sum(1 for r in self.rows if r.rank is not None)
-
-    @property
-    def page(self) -> str:
-        return self.meta["page"]
-
-    @property
-    def slug(self) -> str:
-        return self.meta["slug"]
-
-
-def _axis(columns: Sequence[ColumnView], axis: str) -> ColumnView | None:
-    return next((c for c in columns if c.info.plot == axis), None)
-
-
-def build_track(name: str, records: Sequence[Record], arrays: Mapping[str, Mapping[str, Any]]) -> TrackView:
-    """The track page's data. ``records``: one per model (see :func:`benchbed.results.tables.shown_records`);
-    ``arrays``: each model's per-point arrays, by model name."""
-    records = list(records)
-    columns = track_columns(records)
-    rows = rank_rows([make_row(r, columns) for r in records], columns)
-    best = best_per_column(rows, columns)
-    recipes = sorted({r.recipe for r in rows if r.recipe})
-    colors = {rec: i % plots.N_COLORS for i, rec in enumerate(recipes)}
-    view = TrackView(name, track_meta(name, records), records, columns, column_groups(columns), rows, best, recipes,
-                     colors)
-    ycol, xcol = _axis(columns, "y"), _axis(columns, "x")
-    if ycol is not None and xcol is not None:
-        points = []
-        for r in rows:
-            x, y = r.cells[xcol.name].value, r.cells[ycol.name].value
-            points.append({
-                "x": x, "y": y, "label": r.model, "href": r.page, "color": colors.get(r.recipe, 0),
-                "title": f"{r.model} ({r.recipe or 'recipe unknown'}): {ycol.name} {r.cells[ycol.name].display}"
-                         f"{ycol.unit and ' ' + ycol.unit}, {xcol.name} {r.cells[xcol.name].display}"
-                         f"{xcol.unit and ' ' + xcol.unit}",
-            })
-        view.scatter_x, view.scatter_y = xcol, ycol
-        view.scatter = plots.scatter(points, x_label=xcol.axis_label, y_label=ycol.axis_label,
-                                     label_points=len(rows) <= 12)
-        view.scatter_missing = sum(1 for p in points if p["x"] is None or p["y"] is None)
-    view.energy_range = figures.union_range(figures.energy_range(arrays.get(r.model, {})) for r in rows)
-    view.delta_range = figures.union_range(figures.delta_range(arrays.get(r.model, {})) for r in rows)
-    for r in rows:
-        hist = figures.energy_histogram(arrays.get(r.model, {}), small=True, x_range=view.energy_range)
-        if hist is not None:
-            view.histograms.append({"model": r.model, "page": r.page, "plot": hist, "row": r})
-    view.flags = flag_legend(rows)
-    alignment.build(view)
-    return view

@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ import numpy as np
 from benchbed.contracts.errors import RecordError
 from benchbed.contracts.reductions import reduce_info
 from benchbed.contracts.specs import AttackWarning, MetricSpec, TrackSpec
+from benchbed.functional.uncertainty import Interval
+from benchbed.results.intervals import column_interval, interval_protocol, shared_resamples
 
 SCHEMA_VERSION = 2
 FULL = ""  # the variant of a record made with the track's own protocol
@@ -348,6 +350,9 @@ class Record:
     timings_s: dict[str, float]
     finished_at: str
     run_id: str = ""
+    # column -> its confidence interval (from the same per-point arrays; see benchbed.functional.uncertainty).
+    # Optional in the file: records written before intervals existed read back with none.
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
     # -- derived ---------------------------------------------------------------------------------
     @property
@@ -383,6 +388,10 @@ class Record:
         v = self.metrics.get(column)
         return None if v is None or math.isnan(v) else v
 
+    def interval(self, column: str) -> Interval | None:
+        """The column's confidence interval, if the record has one."""
+        return self.intervals.get(column)
+
     def columns_where(self, **wanted: Any) -> list[str]:
         """Column names whose info matches, e.g. ``columns_where(headline=True)``, in declaration order."""
         ordered = sorted(self.columns.items(), key=lambda kv: kv[1].order)
@@ -394,7 +403,10 @@ class Record:
         d.update(schema_version=SCHEMA_VERSION, columns={k: asdict(v) for k, v in self.columns.items()},
                  metrics_run=list(self.metrics_run), attack=self.attack.to_dict() if self.attack else None,
                  flags=[asdict(f) for f in self.flags], arrays=list(self.arrays),
-                 units=[u.to_dict() for u in self.units])
+                 units=[u.to_dict() for u in self.units],
+                 intervals={k: v.to_dict() for k, v in self.intervals.items()})
+        if not self.intervals:  # a record without intervals keeps the exact form (and checksum) it always had
+            del d["intervals"]
         d["record_sha256"] = content_sha256(d)
         return d
 
@@ -406,14 +418,27 @@ class Record:
         columns = {}
         for name, col in data["columns"].items():
             columns[name] = ColumnInfo.from_dict(col, name)
-        kwargs = {f.name: data[f.name] for f in fields(cls)}
+        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name != "intervals"}
         kwargs.update(
+            intervals=_intervals(data.get("intervals", {}), what),
             metrics=_strict_numbers(data["metrics"], "metrics"), columns=columns,
             metrics_run=tuple(data["metrics_run"]), attack=AttackProvenance.from_dict(data["attack"]),
             flags=_flags(data["flags"]), arrays=tuple(data["arrays"]), eps=float(data["eps"]),
             units=tuple(UnitInfo.from_dict(u) for u in data["units"]), wall_time_s=float(data["wall_time_s"]),
             timings_s=_strict_numbers(data["timings_s"], "timings_s"))
         return cls(**kwargs)
+
+
+def _intervals(data: Any, what: str) -> dict[str, Interval]:
+    if not isinstance(data, dict):
+        raise RecordError(f"{what}: field 'intervals' must be an object")
+    out = {}
+    for name, d in data.items():
+        if not isinstance(d, dict):
+            raise RecordError(f"{what}: interval of {name!r} is not an object")
+        _check(d, {"low": "float", "high": "float", "level": "float", "method": "str"}, f"{what}: interval of {name!r}")
+        out[name] = Interval(float(d["low"]), float(d["high"]), float(d["level"]), d["method"])
+    return out
 
 
 # -- the builder -------------------------------------------------------------------------------------------
@@ -475,6 +500,8 @@ def build_record(track: TrackSpec, units: Sequence[tuple[UnitResult, Mapping[str
     values: dict[str, float] = {}
     columns: dict[str, ColumnInfo] = {}
     info: dict[str, dict[str, Any]] = {}
+    intervals: dict[str, Interval] = {}
+    resamples = shared_resamples(merged)
     for name in metrics_run:
         if name in errors:
             continue
@@ -497,7 +524,13 @@ def build_record(track: TrackSpec, units: Sequence[tuple[UnitResult, Mapping[str
             continue
         values.update(computed)
         for col in cols:
-            columns[col.name] = ColumnInfo(**col.info(name), order=len(columns))
+            info_d = col.info(name)
+            interval = column_interval(col, merged, resamples)
+            if interval is not None:
+                intervals[col.name] = interval
+            if col.reduce.interval != "none":  # the method and level belong to the column's protocol
+                info_d["protocol"] = interval_protocol(info_d["protocol"], col)
+            columns[col.name] = ColumnInfo(**info_d, order=len(columns))
     # complete: every metric of the track ran and none failed (added metrics make no record partial)
     complete = set(track.metrics) <= set(metrics_run) and not errors
     n_points = sum(u.unit.stop - u.unit.start for u in results if u.unit.id != "model") or track.n_examples
@@ -523,12 +556,23 @@ def build_record(track: TrackSpec, units: Sequence[tuple[UnitResult, Mapping[str
         eps=float(track.eps), attack=attack, flags=tuple(flags), metric_info=info, arrays=tuple(sorted(merged)),
         arrays_sha256="", checkpoint_sha256=first.checkpoint_sha256, weights_sha256=first.weights_sha256,
         versions=dict(first.versions), plugins=dict(first.plugins), model_info=dict(first.model_info),
-        track_info=track.info(), result_key=result_key,
+        track_info={**track.info(), **_batch_sizes_used(results)}, result_key=result_key,
         units=tuple(u.unit for u in sorted(results, key=lambda r: (r.unit.id == "model", r.unit.start))),
         device="; ".join(devices), wall_time_s=round(sum(u.wall_time_s for u in results), 3), timings_s=timings,
-        finished_at=max(u.finished_at for u in results), run_id=run_id,
+        finished_at=max(u.finished_at for u in results), run_id=run_id, intervals=intervals,
     )
     return record, merged
+
+
+def _batch_sizes_used(results: Sequence[UnitResult]) -> dict[str, Any]:
+    """Units that ran at a smaller batch size than their track's (out of memory): {unit id: size}, per
+    setting; nothing when every unit ran at the track's sizes (benchbed.engine.batching)."""
+    out: dict[str, Any] = {}
+    for key in ("batch_size_used", "generation_batch_size_used"):
+        sizes = {u.unit.id: u.track_info[key] for u in results if isinstance(u.track_info.get(key), int)}
+        if sizes:
+            out[key] = dict(sorted(sizes.items()))
+    return out
 
 
 # -- a failed attempt ----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchbed.functional.uncertainty import LEVEL
 from benchbed.results.record import ColumnInfo, Record
 
 LEADING = ["model", "track", "n_examples"]
@@ -48,11 +49,6 @@ def rank_columns(catalogue: dict[str, ColumnInfo]) -> list[str]:
     return [n for n, c in sorted(catalogue.items(), key=lambda kv: kv[1].rank) if c.rank]
 
 
-def plot_column(catalogue: dict[str, ColumnInfo], axis: str) -> str | None:
-    """The column a metric declared for an axis of the track's scatter plot ("x" or "y")."""
-    return next((n for n, c in catalogue.items() if c.plot == axis), None)
-
-
 def sort_records(records: Sequence[Record], catalogue: dict[str, ColumnInfo]) -> list[Record]:
     """Best first by the rank columns (each in its own direction); records without a value last; then name."""
     keys = rank_columns(catalogue)
@@ -71,21 +67,33 @@ def sort_records(records: Sequence[Record], catalogue: dict[str, ColumnInfo]) ->
 COUNT_UNITS = ("points", "count")
 
 
-def records_frame(records: Sequence[Record], *, all_columns: bool = False) -> pd.DataFrame:
+LOW, HIGH = "_low", "_high"
+
+
+def records_frame(records: Sequence[Record], *, all_columns: bool = False, intervals: bool = False) -> pd.DataFrame:
     """One row per (track, model, variant), best first: the leading columns, then the headline metric
     columns (every metric column with ``all_columns``), then the ``quick`` / ``partial`` markers and the
-    ``flags`` (the attack's warnings and benchbed's observations, by label). Counts are integers."""
+    ``flags`` (the attack's warnings and benchbed's observations, by label). Counts are integers.
+
+    With ``intervals``, each metric column that any record gives an interval is followed by
+    ``<column>_low`` and ``<column>_high``: the ends of its confidence interval (NaN where none)."""
     catalogue = column_catalogue(records)
     names = list(catalogue) if all_columns else headline_columns(catalogue)
+    bounded = {n for n in names if any(rec.interval(n) is not None for rec in records)} if intervals else set()
     rows = []
     for rec in sort_records(records, catalogue):
         row: dict[str, Any] = {"model": rec.model, "track": rec.track, "n_examples": rec.n_examples}
-        row.update({n: rec.metrics.get(n, math.nan) for n in names})
+        for n in names:
+            row[n] = rec.metrics.get(n, math.nan)
+            if n in bounded:
+                iv = rec.interval(n)
+                row[n + LOW], row[n + HIGH] = (iv.low, iv.high) if iv is not None else (math.nan, math.nan)
         row["quick"] = rec.quick
         row["partial"] = rec.partial
         row["flags"] = "; ".join(dict.fromkeys(f.label for f in rec.flags))
         rows.append(row)
-    columns = LEADING + names + ["quick", "partial", "flags"]
+    metric_columns = [c for n in names for c in ((n, n + LOW, n + HIGH) if n in bounded else (n,))]
+    columns = LEADING + metric_columns + ["quick", "partial", "flags"]
     frame = pd.DataFrame(rows, columns=columns)
     frame["n_examples"] = frame["n_examples"].astype("Int64")
     for name in names:
@@ -103,6 +111,10 @@ def hidden_columns(records: Sequence[Record]) -> int:
     """How many metric columns the compact view leaves out."""
     catalogue = column_catalogue(records)
     return len(catalogue) - len(headline_columns(catalogue))
+
+
+# published numbers (ModelSpec.reported keys) -> the column they are shown in, beside the measured one
+REPORTED_COLUMNS = (("clean_accuracy", "reported_clean_accuracy"), ("robust_accuracy", "reported_robust_accuracy"))
 
 
 def reported_numbers(record: Record) -> dict[str, float]:
@@ -133,11 +145,30 @@ def format_frame(frame: pd.DataFrame, fmt: str) -> str:
         return json.dumps(rows, indent=2) + "\n"
     if frame.empty:
         return "(no results)\n"
-    shown = frame.copy()
+    shown, note = with_half_widths(frame.copy())
     for flag in ("quick", "partial", "flags"):
         if flag in shown and not shown[flag].astype(bool).any():
             shown = shown.drop(columns=[flag])
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.2f}") + "\n"
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.2f}") + "\n" + note
+
+
+def with_half_widths(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The text table's form of intervals: "value ±h" (h: half the interval's width) in place of the
+    ``_low`` / ``_high`` columns, and a note saying so ("" when there are none)."""
+    bounded = [c for c in frame.columns if c + LOW in frame.columns and c + HIGH in frame.columns]
+    if not bounded:
+        return frame, ""
+    for c in bounded:
+        cells = []
+        for v, low, high in zip(frame[c], frame[c + LOW], frame[c + HIGH]):
+            text = "" if pd.isna(v) else f"{float(v):.2f}"
+            if text and not (pd.isna(low) or pd.isna(high)):
+                text += f" ±{(float(high) - float(low)) / 2:.2f}"
+            cells.append(text)
+        frame[c] = cells
+        frame = frame.drop(columns=[c + LOW, c + HIGH])
+    return frame, (f"±: half the width of the {round(100 * LEVEL)} % confidence interval (its ends: --format csv or "
+                   f"json, columns <column>_low and <column>_high; methods: docs/science.md)\n")
 
 
 def shown_records(records: Sequence[Record]) -> list[Record]:

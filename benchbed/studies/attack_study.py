@@ -6,13 +6,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from benchbed.contracts.studies import StudyArgument
 from benchbed.functional.energy import joint_energy, marginal_energy
 from benchbed.results.record import StudyResult
-from benchbed.studies.common import StudySetup, as_numpy, columns_of, make_study, run_attack
+from benchbed.studies.common import StudySetup, as_numpy, columns_of, make_study, names_option, run_attack, setup_for
 from benchbed.studies.maths import energy_row
 
 KIND = "attacks"
+TITLE = "energies per attack"
 DEFAULT_ATTACKS = ("pgd", "apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square", "cw-margin-t", "trades-kl")
+DESCRIPTION = "natural vs adversarial energies per attack, on every test point"
+ARGUMENTS = (StudyArgument("attacks", str, DEFAULT_ATTACKS, many=True, metavar="A[,A...]",
+                           help=f"attacks to run (default: {','.join(DEFAULT_ATTACKS)}; see `benchbed attacks`)"),)
+NOTE = ("Each attack ran on every test point (misclassified ones included) at the track's eps; x* is the point each "
+        "attack hands back (the table's attack descriptions: `benchbed attacks`). Untargeted attacks are drawn in "
+        "red, targeted ones in orange, the natural points in blue. All panels share one x-range (the 0.5th to 99.5th "
+        "percentile of every energy shown; values outside are piled into the end bins), so they compare by eye. "
+        "ΔE = E(x) − E(x*): positive when x* has the lower energy.")
 
 COLUMNS = (
     ("attack", "", "the attack (`benchbed attacks` describes each, and which x* it hands back)"),
@@ -73,3 +83,8 @@ def run(setup: StudySetup, attacks: Sequence[str] = DEFAULT_ATTACKS, progress: b
                        summary={"clean_accuracy (%)": clean, "attacks": len(rows)},
                        wall_time_s=time.perf_counter() - start)
     return study, {k: as_numpy(v) for k, v in arrays.items()}
+
+
+def run_study(request) -> tuple[StudyResult, dict[str, np.ndarray]]:
+    attacks = names_option(request, "attacks", DEFAULT_ATTACKS)
+    return run(setup_for(request, attacks), attacks, progress=request.show_bars)

@@ -84,6 +84,23 @@ def prepare(registry, model_name: str, track_name: str | None, *, n_examples: in
     return setup
 
 
+def setup_for(request, attacks: Sequence[str] = ()) -> StudySetup:
+    """:func:`prepare` for a :class:`benchbed.contracts.studies.StudyRequest`."""
+    return prepare(request.registry, request.model, request.track, n_examples=request.n_examples,
+                   device=request.device, data_dir=request.data_dir, attacks=attacks)
+
+
+def names_option(request, name: str, default: Sequence[Any]) -> list[Any]:
+    """A list option of the request (its default when not given); one line when it is empty."""
+    value = request.options.get(name)
+    if value is None:
+        return list(default)
+    values = list(value)
+    if not values:
+        raise ConfigError(f"--{name.replace('_', '-')} is empty: give a comma-separated list")
+    return values
+
+
 def run_attack(setup: StudySetup, model, attack: str, eps: float, options: Mapping[str, Any] | None = None,
                seed: int | None = None):
     """Run a registered attack on all the setup's points; (x* on every point, moved mask, kind)."""
@@ -118,10 +135,15 @@ def columns_of(kind: str, spec: Sequence[tuple[str, str, str]]) -> dict[str, Col
 
 
 def make_study(setup: StudySetup, kind: str, *, params: dict[str, Any], rows: Sequence[dict[str, Any]],
-               columns: dict[str, ColumnInfo], summary: dict[str, Any], wall_time_s: float) -> StudyResult:
+               columns: dict[str, ColumnInfo] | Sequence[tuple[str, str, str]], summary: dict[str, Any],
+               wall_time_s: float) -> StudyResult:
+    """The stored result of a study of ``setup``'s model: its rows, their columns ({name: ColumnInfo}, or
+    (name, unit, description) triples in order), parameters, summary and the setup's provenance."""
     from benchbed.engine.devices import device_name
     from benchbed.results.provenance import stable_hash
 
+    if not isinstance(columns, Mapping):
+        columns = columns_of(kind, columns)
     key = stable_hash({"kind": kind, "model": setup.model_spec.name, "weights": setup.weights_sha256,
                        "track": setup.track.key_info(), "params": params, "versions": setup.versions,
                        "plugins": setup.plugins})
@@ -140,3 +162,7 @@ def as_numpy(values) -> np.ndarray:
     if isinstance(values, torch.Tensor):
         return values.detach().to("cpu", torch.float64).numpy()
     return np.asarray(values, dtype=np.float64)
+
+
+prepare_study = setup_for  # the public names (benchbed.plugin)
+study_result = make_study

@@ -1,4 +1,4 @@
-"""``benchbed dynamics``: every checkpoint of a model's training series under PGD-10 (kind "dynamics").
+"""``benchbed study dynamics``: every checkpoint of a model's training series under PGD-10 (kind "dynamics").
 
 Per checkpoint: clean and robust accuracy, mean E(x) and E(x*) and their gap, on the track's
 points at the track's eps. The model's own ``ModelSpec.training_series()`` provides the checkpoints.
@@ -10,14 +10,26 @@ import time
 import numpy as np
 
 from benchbed.contracts.errors import ConfigError
+from benchbed.contracts.studies import StudyArgument
 from benchbed.functional.energy import marginal_energy
 from benchbed.results.record import StudyResult
-from benchbed.studies.common import StudySetup, columns_of, make_study, run_attack
+from benchbed.studies.common import StudySetup, columns_of, make_study, run_attack, setup_for
 from benchbed.studies.maths import energy_row
 
 KIND = "dynamics"
+TITLE = "training dynamics"
 ATTACK = "pgd"
 STEPS = 10
+DESCRIPTION = "clean/robust accuracy and energies along a model's training series"
+ARGUMENTS = (
+    StudyArgument("every", int, 1, metavar="K", help="evaluate every K-th checkpoint (and the last; default: all)"),
+    StudyArgument("eps", float, None, help="the attack's radius (default: the track's eps; e.g. the radius the "
+                                           "model was trained at)"),
+)
+NOTE = ("Every checkpoint of the model's training series, evaluated on the track's points with PGD-10 (final "
+        "iterate) at the eps named above (the track's unless the run chose another). Robust overfitting shows as "
+        "robust accuracy falling after its peak while clean accuracy holds; in energies, as the natural and "
+        "adversarial energies drifting apart (the gap leaving 0).")
 
 COLUMNS = (
     ("step", "", "training step of the checkpoint (epoch)"),
@@ -36,7 +48,7 @@ def series_of(model_spec) -> list:
     """The model's training checkpoints (one-line error when it publishes none)."""
     if model_spec.training_series is None:
         raise ConfigError(f"model {model_spec.name!r} publishes no training series (ModelSpec.training_series): "
-                          f"`benchbed dynamics` needs a model whose plugin exposes its checkpoints")
+                          f"`benchbed study dynamics` needs a model whose plugin exposes its checkpoints")
     checkpoints = list(model_spec.training_series())
     if not checkpoints:
         raise ConfigError(f"model {model_spec.name!r}: its training series is empty")
@@ -89,3 +101,10 @@ def run(setup: StudySetup, checkpoints=None, progress: bool = True, every: int =
                        wall_time_s=time.perf_counter() - start)
     arrays = {"step": np.array([r["step"] for r in rows], dtype=np.int64)}
     return study, arrays
+
+
+def run_study(request) -> tuple[StudyResult, dict[str, np.ndarray]]:
+    checkpoints = series_of(request.registry.models.get(request.model))  # refuse before loading anything
+    every = request.options.get("every")
+    return run(setup_for(request, (ATTACK,)), checkpoints, progress=request.show_bars,
+               every=1 if every is None else int(every), eps=request.options.get("eps"))

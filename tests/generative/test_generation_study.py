@@ -29,7 +29,7 @@ def host(tiny_digits_mlp):
 def test_the_sweep_has_one_row_per_cell_and_its_numbers_are_the_samplers(host, tiny_digits_mlp, digits_train):
     from benchbed.generative.sampling import draw_samples
     from benchbed.generative.sgld import joint_energy
-    from benchbed.generative.study import run_generation_study, settings_for
+    from benchbed.studies.generation_study import run_generation_study, settings_for
 
     reg = host.registry
     track = reg.tracks.get("digits-linf")
@@ -55,6 +55,7 @@ def test_the_sweep_has_one_row_per_cell_and_its_numbers_are_the_samplers(host, t
 def test_cli_stores_the_study_and_the_model_page_draws_labelled_curves(host, tmp_path, monkeypatch, capsys):
     from benchbed import registry as plugin_registry
     from benchbed.cli import main
+    from benchbed.leaderboard.presentation import Presentation
     from benchbed.leaderboard.studies import study_view
     from benchbed.results.store import ResultsStore
 
@@ -63,14 +64,15 @@ def test_cli_stores_the_study_and_the_model_page_draws_labelled_curves(host, tmp
                  "--steps", "0,3", "--n", "20", "--out", str(tmp_path), "--quiet", "--device", "cpu"]) == 0
     assert "stored in" in capsys.readouterr().out
     (study,) = ResultsStore(tmp_path).studies()
-    view = study_view(study, {})
-    panels = view["figures"]["panels"]
+    view = study_view(study, {}, Presentation.from_registry(host.registry))
+    (group,) = view["groups"]
+    panels = group["figures"]
     assert [p["title"] for p in panels][:3] == ["digits-FID (lower is better)", "digits-IS (higher is better)",
                                                 "Mean joint energy of the samples"]
     for p in panels:
         assert p["plot"]["x_label"] == "sampler steps per sample (steps)" and "(" in p["plot"]["y_label"]
-        assert len(p["plot"]["series"][0]["points"]) == 2
-    assert view["figures"]["legend"] == [{"label": "dat-pgd from pca seeds", "color": 0}]
+        assert len(p["plot"]["series"][0]["markers"]) == 2
+        assert p["plot"]["series"][0]["label"] == "dat-pgd from pca seeds"
 
 
 def test_bad_steps_are_one_line(host, monkeypatch, capsys):

@@ -69,3 +69,17 @@ def test_the_staleness_check_notices_every_kind_of_drift(tmp_path):
     manifest = (site / MANIFEST).read_text() + model_file("digits-new-cnn") + "\n"
     (site / MANIFEST).write_text(manifest)
     assert any(p.startswith("stale: ") for p in staleness(results, site, tmp_path / "s4"))
+
+
+def test_committed_digits_board_shows_intervals_and_ties():
+    """Issue 18: the published records carry intervals and the committed board shows them and its ties."""
+    records = [r for r in ResultsStore(RESULTS).records("digits-linf") if not r.variant]
+    if not records:
+        pytest.skip("no committed digits-linf records")
+    for rec in records:
+        for column in ("clean_accuracy", "robust_accuracy"):
+            assert rec.interval(column) is not None, (
+                f"{rec.model}: no interval for {column}: records made before intervals existed; re-run the track "
+                f"with --force into leaderboards/results, then {FIX}")
+    page = (SITE / track_file("digits-linf")).read_text(encoding="utf-8")
+    assert "95 % interval [" in page and 'class="tie"' in page, f"the committed digits board lacks intervals: {FIX}"

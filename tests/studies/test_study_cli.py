@@ -51,7 +51,7 @@ def test_study_eps_covers_the_grid_and_eps_zero_changes_nothing(cli, tmp_path):
 
 
 def test_dynamics_evaluates_every_checkpoint(cli, tmp_path):
-    code, out, err = cli("dynamics", "--model", "tiny-series", "--out", str(tmp_path), *COMMON)
+    code, out, err = cli("study", "dynamics", "--model", "tiny-series", "--out", str(tmp_path), *COMMON)
     assert code == 0, err
     study = ResultsStore(tmp_path).study("tiny-digits", "tiny-series", "dynamics")
     assert [r["step"] for r in study.rows] == [1, 2, 3]
@@ -65,7 +65,10 @@ def test_dynamics_evaluates_every_checkpoint(cli, tmp_path):
     (["study", "attacks", "--model", "tiny-plain", "--attacks", "pgd,nope"], "unknown attack 'nope'"),
     (["study", "eps", "--model", "tiny-plain", "--multipliers", "1,x"], "--multipliers must be"),
     (["study", "attacks", "--model", "tiny-plain", "--n-examples", "0"], "--n-examples must be a positive"),
-    (["dynamics", "--model", "tiny-plain"], "publishes no training series"),
+    (["study", "dynamics", "--model", "tiny-plain"], "publishes no training series"),
+    (["study", "dynamics", "--model", "tiny-series", "--every", "0"], "--every must be >= 1"),
+    (["study", "dynamics", "--model", "tiny-series", "--every", "two"], "--every must be an integer"),
+    (["study", "eps", "--model", "tiny-plain", "--multipliers", "1,-2"], "--multipliers must be non-negative"),
 ])
 def test_bad_input_is_refused_in_one_line(cli, tmp_path, args, message):
     code, out, err = cli(*args, "--out", str(tmp_path), *COMMON)
@@ -84,7 +87,7 @@ def test_the_model_page_draws_the_studies(cli, tmp_path):
     store = ResultsStore(tmp_path / "results")
     store.write(make_record("tiny-series", track="tiny-digits"))
     for args in (["study", "attacks", "--attacks", "pgd,cw-margin-t"], ["study", "eps", "--multipliers", "0,1,2"],
-                 ["dynamics"]):
+                 ["study", "dynamics"]):
         assert cli(*args, "--model", "tiny-series", "--out", str(store.root), *COMMON)[0] == 0
     html = (render_site(store.root, tmp_path / "site") / model_file("tiny-series")).read_text()
     for title in ("Study: energies per attack", "Study: energy response over eps", "Study: training dynamics"):
@@ -92,3 +95,12 @@ def test_the_model_page_draws_the_studies(cli, tmp_path):
     assert html.count('<svg class="plot hist"') == 4  # marginal and joint panels, one per attack
     assert html.count('<svg class="plot lines"') == 4  # eps: gap + accuracy; dynamics: accuracy + energy
     assert "energy (logit units)" in html and "adversarial top logit" in html
+
+
+def test_the_old_commands_are_aliases_with_one_deprecation_line(cli, tmp_path):
+    code, out, err = cli("dynamics", "--model", "tiny-series", "--every", "2", "--out", str(tmp_path), *COMMON)
+    assert code == 0, err
+    assert err.strip().splitlines() == ["benchbed: warning: `benchbed dynamics` is deprecated and goes in 0.4: use "
+                                        "`benchbed study dynamics`"]
+    study = ResultsStore(tmp_path).study("tiny-digits", "tiny-series", "dynamics")
+    assert [r["step"] for r in study.rows] == [1, 3]  # every 2nd checkpoint and the last

@@ -10,17 +10,17 @@ pytest.importorskip("benchbed_digits_zoo.plugin",
 @pytest.fixture(scope="session")
 def canary() -> str:
     """This machine's platform canary (retrains digits-cnn-standard once per process, ~5 s)."""
-    from benchbed_digits_zoo import platforms
+    from benchbed_digits_zoo import reproduction
 
-    return platforms.platform_canary()
+    return reproduction.platform_canary()
 
 
 @pytest.fixture
 def known_platform(canary) -> dict:
     """This platform's table entry; the test is skipped, saying why, on an unknown platform."""
-    from benchbed_digits_zoo import platforms
+    from benchbed_digits_zoo import reproduction
 
-    entry = platforms.entry(canary)
+    entry = reproduction.entry(canary)
     if entry is None:
-        pytest.skip(platforms.unknown_platform_message(canary))
+        pytest.skip(reproduction.unknown_platform_message(canary))
     return entry

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 import torch
-from benchbed_digits_zoo import platforms, series
+from benchbed_digits_zoo import reproduction, series
 from benchbed_digits_zoo.plugin import model_spec
 
 from benchbed.plugin import ChecksumError, TrainingCheckpoint, dataset_split
@@ -37,7 +37,7 @@ def test_training_series_builds_checks_and_reuses_its_cache(name, short_series, 
     manifest = series.read_manifest(folder)
     assert manifest["platform"] == canary and [c.sha256 for c in checkpoints] == manifest["checksums"]
 
-    recorded = platforms.recorded_series(canary, name)
+    recorded = reproduction.recorded_series(canary, name)
     if recorded is not None:  # bit for bit against this platform's table entry
         assert [c.sha256 for c in checkpoints] == recorded[:EPOCHS]
 
@@ -76,7 +76,7 @@ def test_a_tampered_series_checkpoint_fails_its_checksum_and_is_rebuilt(short_se
 
 
 def test_on_an_unknown_platform_the_series_is_checked_against_its_own_manifest(short_series, monkeypatch):
-    monkeypatch.setattr(platforms, "platform_canary", lambda: "e" * 64)
+    monkeypatch.setattr(reproduction, "platform_canary", lambda: "e" * 64)
     with pytest.warns(UserWarning, match="unknown platform: canary eeeeeeeeeeee"):
         checkpoints = series.training_series("digits-cnn-trades", progress=False)
     manifest = series.read_manifest(short_series / "digits-cnn-trades")
@@ -86,7 +86,7 @@ def test_on_an_unknown_platform_the_series_is_checked_against_its_own_manifest(s
 
 def test_a_retrain_that_differs_from_this_platforms_record_is_refused(short_series, monkeypatch, canary):
     table = {canary: {"label": "test", "models": {}, "series": {"digits-cnn-pgdat": ["0" * 64] * EPOCHS}}}
-    monkeypatch.setattr(platforms, "load_table", lambda path=None: table)
+    monkeypatch.setattr(reproduction, "load_table", lambda path=None: table)
     with pytest.raises(ChecksumError, match="differs from the checksums recorded for this platform .* from epoch 1"):
         series.training_series("digits-cnn-pgdat", progress=False)
     assert series.read_manifest(short_series / "digits-cnn-pgdat") is None

@@ -1,8 +1,10 @@
 """The joint (discriminative-generative) recipes' training objectives: JEM and DAT.
 
 Each is a small stateful callable ``objective(model, x, y, generator) -> loss`` created once per training
-run (JEM keeps a replay buffer, DAT a generation-length curriculum); :func:`train.train` calls it once
-per batch and then ``objective.after_step(model)``. The maths are in :mod:`.maths`.
+run (JEM keeps a replay buffer and a second, labelled batch stream; DAT a generation-length curriculum,
+a classification batch stream and an EMA of the weights); :func:`.training.train` calls it once per
+batch and then ``objective.after_step(model)``. The maths are in :mod:`.maths`, the settings in
+:mod:`.recipes`.
 
 Re-derived from the papers (Grathwohl et al., ICLR 2020; Yin et al. 2025) and from reading their
 public code for the protocol (wgrathwohl/JEM, xuwangyin/DAT); nothing is copied.
@@ -11,25 +13,29 @@ from __future__ import annotations
 
 import collections
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
+from .data import Batches
 from .maths import (
     auc,
     bce_energy_loss,
     draw_from_buffer,
+    ema_decay,
     ema_update,
     energy_magnitude_penalty,
     jem_energy_loss,
+    joint_logit,
     l2_ascent_step,
     marginal_energy,
     ood_seeds,
     sgld_step,
 )
+from .recipes import DatSettings, JemSettings
 
 
 def _input_grad(model: nn.Module, x: torch.Tensor, objective) -> torch.Tensor:
@@ -54,38 +60,22 @@ class _Evaluating:
 
 
 # -- JEM --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class JemSettings:
-    """JEM's protocol, rescaled from its [-1, 1] inputs to the zoo's [0, 1] pixels (x' = 2x - 1: a step
-    alpha grad_x' in x' is alpha/4 grad_x in x, noise sigma in x' is sigma/2 in x)."""
-
-    sgld_steps: int = 20
-    sgld_step_size: float = 0.25  # JEM's alpha = 1 on [-1, 1]
-    sgld_noise: float = 0.005  # JEM's sigma = 0.01 on [-1, 1]
-    buffer_size: int = 1000  # JEM: 10,000 for 50,000 CIFAR images; the digits have 1,348
-    reinit_fraction: float = 0.05
-    data_noise: float = 0.015  # JEM adds N(0, 0.03^2) on [-1, 1] to the training images
-    energy_weight: float = 1.0  # p(x) term, as JEM's p_x_weight
-    magnitude_weight: float = 0.0  # energy-magnitude regulariser (0 = JEM as published)
-
-    def describe(self) -> str:
-        return (f"SGLD {self.sgld_steps} steps, alpha {self.sgld_step_size:g}, sigma {self.sgld_noise:g}, "
-                f"replay buffer {self.buffer_size} ({self.reinit_fraction:.0%} re-initialised from U[0, 1] per "
-                f"batch), data noise {self.data_noise:g}, energy-magnitude weight {self.magnitude_weight:g}")
-
-
 class JemObjective:
-    """CE(f(x~), y) + w [mean E(x~) - mean E(x_q)] + m [mean E(x~)^2 + mean E(x_q)^2], x~ = x + data
-    noise, x_q drawn by SGLD on log p(x) = logsumexp f(x) from a persistent replay buffer."""
+    """CE(f(x_lab~), y_lab) + w [mean E(x~) - mean E(x_q)] + m [mean E(x~)^2 + mean E(x_q)^2]: x~ is the
+    training loop's batch (labels unused, as JEM's p(x) loader), x_lab a batch of the separately
+    shuffled labelled stream, ~ adds the data noise, x_q drawn by SGLD on log p(x) = logsumexp f(x) from
+    a persistent replay buffer."""
 
-    def __init__(self, settings: JemSettings, image_shape: tuple[int, ...], generator: torch.Generator):
+    def __init__(self, settings: JemSettings, image_shape: tuple[int, ...], generator: torch.Generator,
+                 labelled: Batches):
         self.settings = settings
+        self.labelled = labelled
         self.buffer = torch.rand((settings.buffer_size, *image_shape), generator=generator)
         self.last: dict[str, float] = {}
 
     def sample(self, model: nn.Module, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         s = self.settings
-        x, idx = draw_from_buffer(self.buffer, batch_size, s.reinit_fraction, generator)
+        x, idx = draw_from_buffer(self.buffer, batch_size, s.reinit_probability, generator)
         with _Evaluating(model):
             for _ in range(s.sgld_steps):
                 grad = _input_grad(model, x, lambda logits: torch.logsumexp(logits, dim=1))
@@ -94,12 +84,16 @@ class JemObjective:
         self.buffer[idx] = x
         return x
 
+    def _noisy(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return x + self.settings.data_noise * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
         s = self.settings
+        x_lab, y_lab = next(self.labelled)
         x_q = self.sample(model, x.shape[0], generator)
-        x_d = x + s.data_noise * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        x_d, x_lab = self._noisy(x, generator), self._noisy(x_lab, generator)
         logits_d, logits_q = model(x_d), model(x_q)
-        loss = F.cross_entropy(logits_d, y) + s.energy_weight * jem_energy_loss(logits_d, logits_q)
+        loss = F.cross_entropy(model(x_lab), y_lab) + s.energy_weight * jem_energy_loss(logits_d, logits_q)
         if s.magnitude_weight:
             loss = loss + s.magnitude_weight * energy_magnitude_penalty(logits_d, logits_q)
         self.last = {"E_data": marginal_energy(logits_d).mean().item(),
@@ -117,37 +111,47 @@ class JemObjective:
 
 
 # -- DAT --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DatSettings:
-    """DAT's stage 2 on the digits. The classifier's adversary is the zoo's Linf PGD (eps 0.2)."""
+def averaged_tensors(model: nn.Module) -> list[torch.Tensor]:
+    """What DAT's EMA averages: every parameter, then each batch-norm layer's running mean and variance
+    (its other buffers, and the batch counter, stay as they were when the average was made)."""
+    stats = [t for m in model.modules() if isinstance(m, _BatchNorm) and m.running_mean is not None
+             for t in (m.running_mean, m.running_var)]
+    return list(model.parameters()) + stats
 
-    gen_step_size: float = 0.1  # L2 length of one generation step (DAT: 0.1)
-    start_steps: int = 0  # generation length at the start of the curriculum (DAT: 0)
-    max_steps: int = 40  # longest generation (DAT's T)
-    auc_threshold: float = 0.8  # lengthen the generation once the windowed real-vs-generated AUC reaches it
-    auc_window: int = 16  # batches (DAT: ceil(1000 images / batch size))
-    ema_decay: float = 0.99
-    clf_weight: float = 1.0
-    blur_passes: int = 3
 
-    def describe(self) -> str:
-        return (f"negatives: L2 ascent of f(x)[y] (step {self.gen_step_size:g}, unconstrained, clipped to [0, 1]) "
-                f"from OOD seeds (uniform noise / pixel-shuffled / blurred digits), generation length "
-                f"{self.start_steps} -> {self.max_steps} steps, +1 when the mean AUC over {self.auc_window} "
-                f"batches reaches {self.auc_threshold:g}; EMA {self.ema_decay:g}")
+class ModelEma:
+    """DAT's exponential moving average of a model: the first update copies the model, update n > 0
+    averages with decay min(decay, (1 + n) / (10 + n)), batch-norm statistics included."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.model = copy.deepcopy(model)
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        average, current = averaged_tensors(self.model), averaged_tensors(model)
+        if self.updates == 0:
+            for a, c in zip(average, current):
+                a.copy_(c)
+        else:
+            ema_update(average, current, ema_decay(self.updates, self.decay))
+        self.updates += 1
 
 
 class DatObjective:
-    """BCE(logsumexp f(x) as logit; real = 1, generated = 0) + CE(f(x_adv), y), where the negatives are
-    generated by ascending f(x)[y] from OOD seeds for a curriculum-controlled number of steps, and x_adv
-    is the classifier's adversarial example. The final model is the EMA of the weights."""
+    """BCE(logsumexp f(x) as logit; real = 1, generated = 0) + CE(f(x_adv), y_clf): the negatives are
+    generated by ascending f(x)[y] from OOD seeds for a curriculum-controlled number of steps, x_adv is
+    the adversarial example of a batch of the separate classification stream (DAT's second loader). The
+    curriculum reads the AUC of f(x)[y] (real vs generated); the final model is the EMA of the weights."""
 
-    def __init__(self, settings: DatSettings, model: nn.Module, adversary):
+    def __init__(self, settings: DatSettings, model: nn.Module, adversary, classifier_batches: Batches):
         self.settings = settings
         self.adversary = adversary  # (model, x, y, generator) -> x_adv
+        self.classifier_batches = classifier_batches
         self.steps = settings.start_steps
         self.window: collections.deque[float] = collections.deque(maxlen=settings.auc_window)
-        self.ema = copy.deepcopy(model)
+        self.ema = ModelEma(model, settings.ema_decay)
         self.curriculum: list[tuple[int, int]] = []  # (batch index, new length)
         self.batches = 0
         self.last: dict[str, float] = {}
@@ -156,7 +160,7 @@ class DatObjective:
         x = seeds
         with _Evaluating(model):
             for _ in range(self.steps):
-                grad = _input_grad(model, x, lambda logits: logits.gather(1, y[:, None]).squeeze(1))
+                grad = _input_grad(model, x, lambda logits: joint_logit(logits, y))
                 x = l2_ascent_step(x, grad, self.settings.gen_step_size)
         return x.detach()
 
@@ -173,20 +177,21 @@ class DatObjective:
         s = self.settings
         x_gen = self.generate(model, ood_seeds(x, generator, s.blur_passes), y)
         with _Evaluating(model), torch.no_grad():  # the AUC the curriculum reads, before this update
-            batch_auc = auc(-marginal_energy(model(x)), -marginal_energy(model(x_gen)))
-        x_adv = self.adversary(model, x, y, generator)
+            batch_auc = auc(joint_logit(model(x), y), joint_logit(model(x_gen), y))
+        x_clf, y_clf = next(self.classifier_batches)
+        x_adv = self.adversary(model, x_clf, y_clf, generator)
         logits_real, logits_gen = model(x), model(x_gen)
-        loss = bce_energy_loss(logits_real, logits_gen) + s.clf_weight * F.cross_entropy(model(x_adv), y)
+        loss = bce_energy_loss(logits_real, logits_gen) + s.clf_weight * F.cross_entropy(model(x_adv), y_clf)
         self.batches += 1
         self._advance_curriculum(batch_auc)
         self.last = {"auc": batch_auc, "gen_steps": self.steps}
         return loss
 
     def after_step(self, model: nn.Module) -> None:
-        ema_update(list(self.ema.parameters()), list(model.parameters()), self.settings.ema_decay)
+        self.ema.update(model)
 
     def final_model(self, model: nn.Module) -> nn.Module:
-        return self.ema
+        return self.ema.model
 
     def stats(self) -> dict[str, Any]:
         return {**self.last, "curriculum": list(self.curriculum)}

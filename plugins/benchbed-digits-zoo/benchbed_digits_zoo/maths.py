@@ -1,8 +1,7 @@
 """The zoo's maths as small pure functions (no training state, no I/O), so each can be tested on tiny
 tensors against a hand-written formula.
 
-Energies follow ``/work/shared/science.md`` section 1, temperature 1: E(x) = -logsumexp_k f(x)[k],
-E(x, y) = -f(x)[y].
+Energies as in benchbed's docs/science.md, temperature 1: E(x) = -logsumexp_k f(x)[k], E(x, y) = -f(x)[y].
 """
 from __future__ import annotations
 
@@ -14,6 +13,11 @@ import torch.nn.functional as F
 def marginal_energy(logits: torch.Tensor) -> torch.Tensor:
     """E(x) = -logsumexp_k f(x)[k], per sample (temperature 1)."""
     return -torch.logsumexp(logits, dim=1)
+
+
+def joint_logit(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """f(x)[y] = -E(x, y), per sample: the class logit of each row's label."""
+    return logits.gather(1, y[:, None]).squeeze(1)
 
 
 def weat_weights(logits: torch.Tensor) -> torch.Tensor:
@@ -52,19 +56,14 @@ def sgld_step(x: torch.Tensor, grad_log_density: torch.Tensor, step_size: float,
     return (x + step_size * grad_log_density + noise).clamp(0.0, 1.0)
 
 
-def reinit_count(batch_size: int, fraction: float) -> int:
-    """How many of a batch drawn from the replay buffer restart from noise: round(fraction * batch)."""
-    return int(round(fraction * batch_size))
-
-
-def draw_from_buffer(buffer: torch.Tensor, batch_size: int, fraction: float,
+def draw_from_buffer(buffer: torch.Tensor, batch_size: int, reinit_probability: float,
                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(starts, buffer indices) for one SGLD batch: random buffer entries, of which exactly
-    ``reinit_count(batch_size, fraction)`` (at random positions) are replaced by fresh U[0, 1] noise."""
+    """(starts, buffer indices) for one SGLD batch, as JEM draws them: random buffer entries (with
+    replacement), each replaced by fresh U[0, 1] noise independently with probability ``reinit_probability``."""
     idx = torch.randint(0, buffer.shape[0], (batch_size,), generator=generator)
-    starts = buffer[idx].clone()
-    fresh = torch.randperm(batch_size, generator=generator)[:reinit_count(batch_size, fraction)]
-    starts[fresh] = torch.rand((len(fresh), *buffer.shape[1:]), generator=generator, dtype=buffer.dtype)
+    fresh = torch.rand((batch_size, *buffer.shape[1:]), generator=generator, dtype=buffer.dtype)
+    restart = torch.rand(batch_size, generator=generator) < reinit_probability
+    starts = torch.where(restart.view(-1, *([1] * (buffer.dim() - 1))), fresh, buffer[idx])
     return starts, idx
 
 
@@ -113,6 +112,12 @@ def ood_seeds(x: torch.Tensor, generator: torch.Generator, blur_passes: int = 3)
     blurred = box_blur(x, blur_passes)
     pick = kind.view(-1, *([1] * (x.dim() - 1)))
     return torch.where(pick == 0, noise, torch.where(pick == 1, shuffled, blurred))
+
+
+def ema_decay(updates: int, decay: float) -> float:
+    """DAT's EMA decay for the update after ``updates`` earlier ones: min(decay, (1 + n) / (10 + n)), a
+    warm-up so that the average forgets its starting point early in training."""
+    return min(decay, (1 + updates) / (10 + updates))
 
 
 @torch.no_grad()

@@ -5,23 +5,23 @@ benchbed finds this module through the entry point in pyproject.toml::
     [project.entry-points.benchbed]
     digits-zoo = "benchbed_digits_zoo.plugin"
 
-It stays cheap to import (no torch here): listing plugins must not pay for torch. The model is
-built and its checkpoint checked and loaded only when ``ModelSpec.load(device)`` is called; a
-training series is built (or found in the cache) only when ``ModelSpec.training_series()`` is called.
+It stays cheap to import: listing plugins must not pay for torch. At import it reads only plain
+data (:mod:`.recipes`, :mod:`.checksums`); the torch modules (:mod:`.architecture`, :mod:`.series`)
+are imported by the loaders below when ``ModelSpec.load(device)`` or ``ModelSpec.training_series()``
+is first called. Those two imports are inside functions for that cost only: nothing imports this
+module back, so they close no import cycle.
 """
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from benchbed.plugin import ModelSpec, hookimpl
+from benchbed.plugin import ModelSpec, hookimpl, load_state_dict
 
-from . import series
-from .checksums import CHECKSUMS
+from .checksums import CHECKPOINT_DIR, CHECKSUMS, checkpoint_path
+from .recipes import DAT, EPS, JEM, PGD_STEPS, RECIPES, SERIES_MODELS, describe_series
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 ARCHITECTURE = "DigitsCNN (conv16-conv32/2-fc128)"  # == architecture.ARCHITECTURE (kept here: no torch import)
 
 # recipe -> (paper, venue, link)
@@ -63,40 +63,43 @@ MODELS: dict[str, ZooModel] = {
         "WEAT", f"WEAT_nat (the papers' default): w [CE(f(x), y) + 6 KL(p(x) || p(x*))], w = 1/softplus(|E(x)|), "
                 f"x* by 10 KL-ascent steps in Linf eps 0.2; {ONE_CYCLE}", extra={"weat_variant": "nat"}),
     "digits-cnn-jem": ZooModel(
-        "JEM", "CE + maximum likelihood of log p(x) = logsumexp f(x) (loss mean E(x_data) - mean E(x_sgld)); "
-               "SGLD 20 steps, alpha 0.25, sigma 0.005 (JEM's 1 and 0.01 rescaled from [-1, 1] to [0, 1] pixels), "
-               "clipped to [0, 1], replay buffer 1000 (5% re-initialised from U[0, 1] per batch), data noise 0.015, "
-               "no energy regulariser; Adam lr 0.001 (x0.3 at epochs 32 and 36), 40 epochs, batch 64, seed 0; "
-               "no adversarial training",
+        "JEM", f"CE + maximum likelihood of log p(x) = logsumexp f(x) (loss mean E(x_data) - mean E(x_sgld)); "
+               f"{JEM.describe()} (JEM's alpha 1 and sigma 0.01 rescaled from [-1, 1] to [0, 1] pixels, clipped "
+               f"to [0, 1]); "
+               f"{RECIPES['digits-cnn-jem'].describe()}; no adversarial training",
         family="joint", sampler="jem-sgld"),
     "digits-cnn-dat": ZooModel(
-        "DAT", "stage 1: the zoo's PGD-AT checkpoint; stage 2 (30 epochs, SGD Nesterov lr 0.005 constant, batch 64): "
-               "BCE with logsumexp f(x) as the logit, real digits vs negatives made by L2 ascent of f(x)[y] (step "
-               "0.1, clipped to [0, 1]) from noise / pixel-shuffled / blurred digits, generation length 0 -> 40 steps "
-               "(+1 when the mean AUC over 16 batches reaches 0.8), + CE on PGD-Linf examples (eps 0.2, 10 steps; "
-               "DAT uses L2 0.5); the checkpoint is the EMA of the weights (decay 0.99)",
+        "DAT", f"stage 1: the zoo's PGD-AT checkpoint; stage 2 ({RECIPES['digits-cnn-dat'].describe()}): BCE with "
+               f"logsumexp f(x) as the logit, real digits vs generated ones ({DAT.describe()}), + CE on "
+               f"PGD-Linf examples (eps {EPS:g}, {PGD_STEPS} steps; DAT uses L2 0.5) of a separately shuffled "
+               f"batch; the checkpoint is the EMA of the weights",
         family="joint", sampler="dat-pgd"),
 }
 
-SERIES_NOTE = (f"training_series: a separate run, {series.describe()}; built on first use into "
+SERIES_NOTE = (f"training_series: a separate run, {describe_series()}; built on first use into "
                f"$BENCHBED_CACHE/digits-zoo-series")
 
 
 def load_checkpoint(name: str, device):
     """Build the architecture and load ``checkpoints/<name>.pt`` after checking its sha256."""
-    from benchbed.plugin import load_state_dict
-
-    from .architecture import build_model
+    from .architecture import build_model  # torch: only once a model is loaded
 
     model = build_model()
-    model.load_state_dict(load_state_dict(CHECKPOINT_DIR / f"{name}.pt", CHECKSUMS[name], device))
+    model.load_state_dict(load_state_dict(checkpoint_path(name, CHECKPOINT_DIR), CHECKSUMS[name], device))
     return model.to(device).eval()
+
+
+def training_series(name: str):
+    """``ModelSpec.training_series``: the per-epoch checkpoints of ``name``'s long run (built on first use)."""
+    from . import series  # torch: only once a series is asked for
+
+    return series.training_series(name)
 
 
 def model_spec(name: str) -> ModelSpec:
     zoo = MODELS[name]
     paper, venue, link = PAPERS[zoo.recipe]
-    has_series = name in series.SERIES_MODELS
+    has_series = name in SERIES_MODELS
     extra = {**zoo.extra, **({"training_series": SERIES_NOTE} if has_series else {})}
     return ModelSpec(
         name=name,
@@ -113,7 +116,7 @@ def model_spec(name: str) -> ModelSpec:
         footnote=zoo.footnote,
         family=zoo.family,
         sampler=zoo.sampler,
-        training_series=functools.partial(series.training_series, name) if has_series else None,
+        training_series=functools.partial(training_series, name) if has_series else None,
         extra=extra,
     )
 

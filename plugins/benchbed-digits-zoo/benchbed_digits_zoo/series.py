@@ -8,7 +8,7 @@ optimiser, batch, seed) is the zoo's recipe. Nothing was tuned to show, or hide,
 The ~400 checkpoints (290 KB each) are not shipped: :func:`training_series` retrains deterministically
 on first use into ``$BENCHBED_CACHE/digits-zoo-series/<model>/`` (default ``~/.cache/benchbed``), one
 ``epoch-NNN.pt`` per epoch plus ``manifest.json``, and reuses the cached files while their sha256 match.
-Expected sha256s come from the platform table (:mod:`.platforms`) when the platform that built the
+Expected sha256s come from the platform table (:mod:`.reproduction`) when the platform that built the
 cache is recorded there; on an unknown platform, from the manifest written by the build (the files are
 then checked for integrity only, and a warning says so). Every load goes through that checksum.
 
@@ -28,11 +28,18 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-SERIES_MODELS = ("digits-cnn-pgdat", "digits-cnn-trades")
-SERIES_EPOCHS = 200
-SERIES_LR = 0.05
-SERIES_MILESTONES = (100, 150)
-SERIES_GAMMA = 0.1
+import torch
+
+from benchbed.plugin import ChecksumError, TrainingCheckpoint, load_state_dict, sha256_file
+
+from . import reproduction
+from .architecture import build_model
+from .data import digits_splits
+from .recipes import SERIES_EPOCHS, SERIES_MODELS, describe_series, series_lr_at, series_recipe
+from .training import accuracy, save_checkpoint, train
+
+__all__ = ["SERIES_EPOCHS", "SERIES_MODELS", "training_series", "ensure_built", "retrain", "cache_root"]
+
 MANIFEST = "manifest.json"
 FORMAT = 1  # bump when the file layout changes
 
@@ -49,59 +56,29 @@ def checkpoint_name(epoch: int) -> str:
     return f"epoch-{epoch:03d}.pt"
 
 
-def lr_at(epoch: int) -> float:
-    """The lr during ``epoch`` (from 1)."""
-    return SERIES_LR * SERIES_GAMMA ** sum(epoch > m for m in SERIES_MILESTONES)
-
-
-def describe() -> str:
-    decays = ", ".join(f"x{SERIES_GAMMA:g} at epoch {m}" for m in SERIES_MILESTONES)
-    return (f"{SERIES_EPOCHS} epochs, piecewise-constant lr {SERIES_LR:g} ({decays}; Rice et al. 2020), "
-            f"a checkpoint per epoch")
-
-
-def series_recipe(name: str):
-    """The long-run variant of the zoo's recipe ``name`` (same loss, optimiser, batch and seed)."""
-    import dataclasses
-
-    from . import train
-
-    return dataclasses.replace(train.RECIPES[name], epochs=SERIES_EPOCHS, lr=SERIES_LR, schedule="piecewise",
-                               milestones=SERIES_MILESTONES, gamma=SERIES_GAMMA)
-
-
 def cache_key(name: str) -> dict[str, Any]:
     """What the cached files depend on; a manifest with another key is stale."""
-    return {"format": FORMAT, "model": name, "recipe": series_recipe(name).describe(), "epochs": SERIES_EPOCHS}
+    return {"format": FORMAT, "model": name, "recipe": series_recipe(name, SERIES_EPOCHS).describe(),
+            "epochs": SERIES_EPOCHS}
 
 
 # -- building ----------------------------------------------------------------------------------------
 def retrain(name: str, folder: Path, progress: bool = True) -> dict[str, Any]:
     """Retrain ``name``'s series, writing ``epoch-NNN.pt`` files into ``folder``; returns per-epoch sha256s,
     test accuracies and training losses, and the wall time."""
-    from . import train
-
     folder.mkdir(parents=True, exist_ok=True)
-    test = train.dataset_split("digits", "test")
+    _, test = digits_splits()
     run: dict[str, Any] = {"checksums": [], "test_accuracy": [], "train_loss": []}
 
     def save(epoch: int, model, stats: dict[str, float]) -> None:
-        run["checksums"].append(train.save_checkpoint(model, folder / checkpoint_name(epoch)))
-        run["test_accuracy"].append(round(train.accuracy(model, test.images, test.labels), 6))
+        run["checksums"].append(save_checkpoint(model, folder / checkpoint_name(epoch)))
+        run["test_accuracy"].append(round(accuracy(model, test.images, test.labels), 6))
         run["train_loss"].append(round(stats["train_loss"], 6))
 
     start = time.perf_counter()
-    train.train(series_recipe(name), progress=progress, on_epoch=save)
+    train(series_recipe(name, SERIES_EPOCHS), progress=progress, on_epoch=save)
     run["seconds"] = round(time.perf_counter() - start, 1)
     return run
-
-
-def first_difference(recorded: list[str], actual: list[str]) -> int | None:
-    """The first epoch (from 1) where both list a sha256 and they differ, or None."""
-    for epoch, (a, b) in enumerate(zip(recorded, actual), start=1):
-        if a != b:
-            return epoch
-    return None
 
 
 def build(name: str, folder: Path, progress: bool = True) -> dict[str, Any]:
@@ -110,21 +87,17 @@ def build(name: str, folder: Path, progress: bool = True) -> dict[str, Any]:
     On a platform whose series checksums are recorded, a retrain that does not reproduce them raises
     :class:`benchbed.plugin.ChecksumError` and leaves no manifest.
     """
-    from benchbed.plugin import ChecksumError
-
-    from . import platforms
-
-    canary = platforms.platform_canary()
+    canary = reproduction.platform_canary()
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=".build-"))  # concurrent builders never share files
     if progress:
-        print(f"digits-zoo: building the training series of {name} ({describe()}; a few minutes on one core) "
-              f"into {folder}", file=sys.stderr, flush=True)
+        print(f"digits-zoo: building the training series of {name} ({describe_series(SERIES_EPOCHS)}; a few "
+              f"minutes on one core) into {folder}", file=sys.stderr, flush=True)
     try:
         run = retrain(name, staging, progress=progress)
-        recorded = platforms.recorded_series(canary, name)
+        recorded = reproduction.recorded_series(canary, name)
         complete = recorded is not None and len(recorded) >= len(run["checksums"])
-        differs = first_difference(recorded, run["checksums"]) if complete else None
+        differs = reproduction.first_difference(recorded, run["checksums"]) if complete else None
         if differs is not None:
             raise ChecksumError(f"the retrained training series of {name} differs from the checksums recorded for "
                                 f"this platform (canary {canary[:12]}…) from epoch {differs} on: the recipe or the "
@@ -134,7 +107,7 @@ def build(name: str, folder: Path, progress: bool = True) -> dict[str, Any]:
             os.replace(staging / checkpoint_name(epoch), folder / checkpoint_name(epoch))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    manifest = {**cache_key(name), "platform": canary, "machine": platforms.machine_description(), **run}
+    manifest = {**cache_key(name), "platform": canary, "machine": reproduction.machine_description(), **run}
     _write_json(folder / MANIFEST, manifest)
     return manifest
 
@@ -156,9 +129,7 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
 
 def expected_checksums(name: str, manifest: dict[str, Any]) -> tuple[list[str], bool]:
     """(the sha256 each cached epoch must have, whether they come from the platform table)."""
-    from . import platforms
-
-    recorded = platforms.recorded_series(manifest["platform"], name)
+    recorded = reproduction.recorded_series(manifest["platform"], name)
     n = len(manifest["checksums"])
     if recorded is not None and len(recorded) >= n:
         return recorded[:n], True
@@ -166,8 +137,6 @@ def expected_checksums(name: str, manifest: dict[str, Any]) -> tuple[list[str], 
 
 
 def _cache_matches(folder: Path, manifest: dict[str, Any] | None, name: str) -> bool:
-    from benchbed.plugin import sha256_file
-
     if manifest is None or {k: manifest.get(k) for k in cache_key(name)} != cache_key(name):
         return False
     expected, _ = expected_checksums(name, manifest)
@@ -190,12 +159,8 @@ def ensure_built(name: str, progress: bool = True) -> tuple[Path, dict[str, Any]
 
 
 # -- what the ModelSpec exposes ------------------------------------------------------------------------
-def load_series_checkpoint(path: Path, sha256: str, device):
+def load_series_checkpoint(path: Path, sha256: str, device: torch.device | str) -> torch.nn.Module:
     """A series checkpoint as an eval-mode DigitsCNN, after checking its sha256."""
-    from benchbed.plugin import load_state_dict
-
-    from .architecture import build_model
-
     fix = f"delete {path.parent} and call training_series() again to retrain the series"
     model = build_model()
     model.load_state_dict(load_state_dict(path, sha256, device, fix=fix))
@@ -204,21 +169,17 @@ def load_series_checkpoint(path: Path, sha256: str, device):
 
 def training_series(name: str, progress: bool | None = None):
     """``ModelSpec.training_series`` of PGD-AT and TRADES: one TrainingCheckpoint per epoch, oldest first."""
-    from benchbed.plugin import TrainingCheckpoint
-
-    from . import platforms
-
     if progress is None:
         progress = not os.environ.get("TQDM_DISABLE")
     folder, manifest = ensure_built(name, progress=progress)
     expected, from_table = expected_checksums(name, manifest)
     if not from_table:
-        known = platforms.entry(manifest["platform"]) is not None
+        known = reproduction.entry(manifest["platform"]) is not None
         why = ("this platform records no series checksums" if known
-               else platforms.unknown_platform_message(manifest["platform"]))
+               else reproduction.unknown_platform_message(manifest["platform"]))
         warnings.warn(f"digits-zoo: the training series of {name} is checked against the manifest its own build wrote "
                       f"(integrity only), not against recorded checksums: {why}", stacklevel=2)
     paths = [folder / checkpoint_name(epoch) for epoch in range(1, len(expected) + 1)]
-    return [TrainingCheckpoint(step=epoch, sha256=digest, label=f"epoch {epoch} (lr {lr_at(epoch):g})",
+    return [TrainingCheckpoint(step=epoch, sha256=digest, label=f"epoch {epoch} (lr {series_lr_at(epoch):g})",
                                loader=functools.partial(load_series_checkpoint, path, digest))
             for epoch, (path, digest) in enumerate(zip(paths, expected), start=1)]

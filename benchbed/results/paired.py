@@ -1,0 +1,120 @@
+"""Two models on one track, column by column, paired over their common test points.
+
+Every model of a track is evaluated on the same points, so the difference of two models' numbers is
+tested on the per-point arrays of both (stored beside their records): percentages of flags (accuracy)
+with the exact McNemar test and Newcombe's paired interval, every other statistic with a paired
+bootstrap (one resampling of the points, applied to both). The column's own reduction is used, found
+in the registered metric (or, for plain ``percent`` / ``mean`` reductions, read from the record).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from benchbed.contracts.reductions import Reduction, finite_mean, percent_true
+from benchbed.functional.uncertainty import PairedResult, compare_accuracies, paired_bootstrap
+from benchbed.results.record import Record
+
+Resolver = Callable[[Record, str], "Reduction | None"]
+_PLAIN = {"percent": (percent_true, "wilson"), "mean": (finite_mean, "bootstrap")}
+
+
+def plain_reduction(record: Record, column: str) -> Reduction | None:
+    """The reduction a record names for ``column`` when it is a built-in one-array reduction
+    (``percent(x)``, ``mean(x)``): usable without the plugin that declared the column."""
+    info = record.columns.get(column)
+    match = re.fullmatch(r"(\w+)\((\w+)\)", info.reduce) if info is not None else None
+    if match is None or match.group(1) not in _PLAIN:
+        return None
+    fn, interval = _PLAIN[match.group(1)]
+    return Reduction(match.group(1), (match.group(2),), fn, interval)
+
+
+def registry_resolver(registry: Any) -> Resolver:
+    """Find a column's reduction in the registered metric that declares it (on the record's track);
+    only when it is the very reduction the record names, else fall back to :func:`plain_reduction`."""
+    def resolve(record: Record, column: str) -> Reduction | None:
+        info = record.columns.get(column)
+        if info is None:
+            return None
+        try:
+            spec = registry.metrics.get(info.metric)
+            track = registry.tracks.get(record.track)
+            found = next((c.reduce for c in spec.columns_for(track) if c.name == column), None)
+        except Exception:  # noqa: BLE001 -- an unregistered metric or track: fall back
+            found = None
+        if found is not None and found.describe() == info.reduce:
+            return found
+        return plain_reduction(record, column)
+
+    return resolve
+
+
+def same_points(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:
+    """Both models' arrays cover the same test points in the same order."""
+    if "index" in a and "index" in b:
+        return np.array_equal(np.asarray(a["index"]), np.asarray(b["index"]))
+    return False
+
+
+def paired_column(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
+                  arrays_b: Mapping[str, np.ndarray]) -> PairedResult | None:
+    """a - b of one column, with interval and p-value; None where the column declares no interval or
+    the arrays are not per-point arrays of the same points."""
+    if reduction.interval == "none" or not same_points(arrays_a, arrays_b):
+        return None
+    if any(k not in arrays_a or k not in arrays_b for k in reduction.inputs):
+        return None
+    xs = [np.asarray(arrays_a[k]) for k in reduction.inputs]
+    ys = [np.asarray(arrays_b[k]) for k in reduction.inputs]
+    if any(v.ndim == 0 or v.shape[0] != len(arrays_a["index"]) for v in (*xs, *ys)):
+        return None
+    if reduction.interval in ("wilson", "exact") and reduction.fn is percent_true:
+        return compare_accuracies(xs[0], ys[0])
+    return paired_bootstrap(reduction.fn, xs, ys)
+
+
+@dataclass(frozen=True)
+class ColumnComparison:
+    column: str
+    unit: str
+    higher_is_better: bool | None
+    a: float | None
+    b: float | None
+    paired: PairedResult | None
+    why: str = ""  # why there is no paired result
+
+    @property
+    def significant(self) -> bool:
+        return self.paired is not None and self.paired.p_value < 1 - self.paired.level
+
+
+def compare_records(a: Record, arrays_a: Mapping[str, np.ndarray], b: Record, arrays_b: Mapping[str, np.ndarray],
+                    columns: list[str], resolve: Resolver) -> list[ColumnComparison]:
+    """Each column's values for a and b and their paired comparison (a - b)."""
+    out = []
+    points = same_points(arrays_a, arrays_b)
+    for name in columns:
+        info = a.columns.get(name) or b.columns.get(name)
+        va, vb = a.value(name), b.value(name)
+        paired, why = None, ""
+        reduction = resolve(a, name) if name in a.columns else None
+        if va is None or vb is None:
+            why = "a value is missing"
+        elif not points:
+            why = "not the same test points"
+        elif reduction is None:
+            why = "reduction unknown (its plugin is not installed)"
+        elif reduction.interval == "none":
+            why = "no per-point data (no interval)"
+        else:
+            paired = paired_column(reduction, arrays_a, arrays_b)
+            why = "" if paired is not None else "undefined on most resamples"
+        out.append(ColumnComparison(name, info.unit if info else "", info.higher_is_better if info else None,
+                                    va, vb, paired, why))
+    return out
+
