@@ -150,3 +150,17 @@ def plan_cpus(units: int, sample: CpuSample, *, workers: int | None = None, thre
         said += (f"; {_plural(spare, 'CPU')} left idle: --threads {idle // workers} would use them (energies and "
                  f"FIDs then move in their last digits)")
     return CpuPlan(workers, threads, said)
+
+
+def choose_local_cpus(executor, units: int, device: str, workers: int | None, threads: int | None,
+                      side_by_side: bool) -> str:
+    """Set the local executor's workers × threads from a short sample of the idle CPUs; what it chose, in words.
+
+    Units go side by side in worker processes on the CPU only, and only when the workers can rebuild the
+    run's plugins (``side_by_side``); on a GPU they share the device one at a time, as before."""
+    if units == 0:
+        return "nothing to compute"
+    plan = plan_cpus(units, sample_cpus(), workers=workers, threads=threads,
+                     side_by_side=side_by_side and str(device).startswith("cpu"))
+    executor.use_cpus(plan.workers, plan.threads, plan.said)
+    return plan.said

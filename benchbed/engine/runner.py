@@ -14,7 +14,9 @@ from benchbed import registry as plugin_registry
 from benchbed.contracts.errors import ConfigError, UnknownNameError
 from benchbed.contracts.events import Observers, RunInfo
 from benchbed.contracts.specs import AttackSpec, ModelSpec, TrackSpec
+from benchbed.engine.cpu import choose_local_cpus
 from benchbed.engine.evaluation import test_points
+from benchbed.engine.executors.pool import refuse_in_starting_worker, registry_shareable
 from benchbed.engine.preflight import check_run
 from benchbed.engine.scheduler import RunSummary, Scheduler
 from benchbed.engine.units import variant_of
@@ -151,8 +153,8 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     recompute even what is stored and current. ``run_log``: append events to ``runlog.jsonl``.
     ``attack_mode``: "standard" (default) or "fast" (AutoAttack's APGD-CE + APGD-T only; its own variant).
     """
-    _refuse_in_starting_worker()
-    shareable = _shareable(registry, selection)
+    refuse_in_starting_worker()
+    shareable = registry_shareable(registry, selection)
     registry = registry or plugin_registry.registry()
     spec = resolve_track(track, registry, n_examples, attack_mode)
     registered = registered_track(spec, registry)
@@ -194,7 +196,7 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
                           cache_dir=cache_dir, threads=threads, force=force, n_shards=shards, only_shard=only_shard)
     scheduler.plan()  # fingerprints the models first, so the observers learn how many units will run
     if exe.name == "local":
-        threads_said = _choose_cpus(exe, len(scheduler.pending), device, workers, threads, shareable)
+        threads_said = choose_local_cpus(exe, len(scheduler.pending), device, workers, threads, shareable)
     info = RunInfo(run_id=run_id, track=spec.name, models=tuple(m.name for m in model_specs),
                    results_dir=str(store.root), planned=len(scheduler.pending), show_progress=show_progress,
                    run_log=run_log, header={"device": device or "auto",
@@ -212,39 +214,3 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
                    argv=sys.argv, results=str(store.root))
     return scheduler.run(observers)
 
-
-def _choose_cpus(exe, units: int, device: str, workers: int | None, threads: int | None, shareable: bool) -> str:
-    """Workers × threads for the local executor from a short sample of the idle CPUs; what it chose, in words.
-
-    Units go side by side in worker processes on the CPU only, and only when the workers can rebuild the
-    run's plugins (``shareable``: installed plugins and plugin files, not objects registered in this
-    process); on a GPU they share the device one at a time, as before."""
-    from benchbed.engine.cpu import plan_cpus, sample_cpus
-
-    if units == 0:
-        return "nothing to compute"
-    side = str(device).startswith("cpu") and shareable
-    plan = plan_cpus(units, sample_cpus(), workers=workers, threads=threads, side_by_side=side)
-    exe.use_cpus(plan.workers, plan.threads, plan.said)
-    return plan.said
-
-
-def _shareable(registry: Registry | None, selection: PluginSelection | None) -> bool:
-    """Whether worker processes can rebuild the run's registry: from the selection given, or because it is the
-    process's own registry of installed plugins and plugin files (no object registered in this process)."""
-    if selection is not None or registry is None:
-        return True
-    host = plugin_registry._HOST
-    return (host is not None and registry is host.registry
-            and not any(info.distribution == "(in-process)" for info in host.infos.values()))
-
-
-def _refuse_in_starting_worker() -> None:
-    """A worker process re-imports the main script while it starts (``spawn``); a script that runs a track at
-    import time would plan and lock units there. Fail at once instead: the run sees its workers cannot start
-    and goes on in-process."""
-    import multiprocessing
-
-    if getattr(multiprocessing.current_process(), "_inheriting", False):  # the flag multiprocessing checks too
-        raise SystemExit("benchbed: a worker process cannot start: the main script starts a run when imported; put "
-                         "the call under `if __name__ == '__main__':`")  # one line, not a traceback, per worker

@@ -26,9 +26,31 @@ from typing import Any
 from benchbed.contracts.errors import describe_error
 from benchbed.engine.evaluation import UnitTask
 from benchbed.engine.executors.base import Done, Executor, Failed, Reporter, describe_failure, run_task
+from benchbed.registry import PluginSelection, Registry
 
 START_METHOD = "spawn"
 _PROGRESS = None  # in a worker: the queue its progress messages go to
+
+
+def registry_shareable(registry: Registry | None, selection: PluginSelection | None) -> bool:
+    """Whether worker processes can rebuild the run's registry: from the selection given, or because it is the
+    process's own registry of installed plugins and plugin files (no object registered in this process)."""
+    from benchbed import registry as plugin_registry
+
+    if selection is not None or registry is None:
+        return True
+    host = plugin_registry._HOST
+    return (host is not None and registry is host.registry
+            and not any(info.distribution == "(in-process)" for info in host.infos.values()))
+
+
+def refuse_in_starting_worker() -> None:
+    """A worker process re-imports the main script while it starts (``spawn``); a script that runs a track at
+    import time would plan and lock units there. Stop that worker at once instead: the run sees its workers
+    cannot start and goes on in-process."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # the flag multiprocessing checks too
+        raise SystemExit("benchbed: a worker process cannot start: the main script starts a run when imported; put "
+                         "the call under `if __name__ == '__main__':`")  # one line, not a traceback, per worker
 
 
 def _die_with_parent(parent: int) -> None:
