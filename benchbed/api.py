@@ -207,10 +207,10 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     variant = variant_of(registered, spec, chosen)
     run_id = new_run_id()
     (unit,) = plan_units(model_spec, spec, reg, 1, metrics=chosen, variant=variant, result=key)
-    if threads is None and torch_device.type == "cpu":
-        from benchbed.engine.devices import default_threads
+    if threads is None and torch_device.type == "cpu":  # one unit: the idle CPUs (sampled) as its threads
+        from benchbed.engine.cpu import plan_cpus, sample_cpus
 
-        threads = default_threads()[0]
+        threads = plan_cpus(1, sample_cpus(), side_by_side=False).threads
     task = UnitTask(unit=unit, track=spec, expected=Expected(weights, versions, plugins, chosen),
                     device=str(torch_device), data_dir=str(data_dir) if data_dir else None, run_id=run_id,
                     threads=threads)

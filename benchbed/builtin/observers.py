@@ -37,6 +37,8 @@ class PlainProgress:
         self.started = time.monotonic()
         self._last: dict[str, float] = {}
         self._unit_errors: dict[str, str] = {}  # model -> its last unit's error (a model failing with it says it once)
+        self._inflight: set[str] = set()  # units started and not yet done or failed (side by side: several)
+        self._planned, self._finished = run.planned, 0
         self._line(f"run {run.run_id}: track {run.track}, {len(run.models)} model(s), {run.planned} unit(s) to "
                    f"compute" + "".join(f", {k} {v}" for k, v in run.header.items()))
 
@@ -56,8 +58,10 @@ class PlainProgress:
             self._last[key] = now
             self._line(f"{who}: {event.message}")
         elif kind == "unit_start":
+            self._inflight.add(f"{event.model}/{event.unit}")
             self._line(f"{who}: started" + (f" (attempt {event.fields.get('attempt')})"
-                                            if event.fields.get("attempt", 1) > 1 else ""))
+                                            if event.fields.get("attempt", 1) > 1 else "")
+                       + (f" ({len(self._inflight)} units in flight)" if len(self._inflight) > 1 else ""))
         elif kind == "metric_done":
             self._line(f"{who}: {event.fields.get('metric')} done")
         elif kind == "model_failed" and self._unit_errors.get(event.model) == event.message:
@@ -65,7 +69,11 @@ class PlainProgress:
         elif kind in ("unit_done", "unit_failed", "unit_retry", "model_failed", "note", "run_interrupted"):
             if kind == "unit_failed":
                 self._unit_errors[event.model] = event.message
-            text = {"unit_done": f"done in {event.fields.get('seconds', 0):.1f}s", "unit_failed": "FAILED: ",
+            if kind in ("unit_done", "unit_failed"):
+                self._inflight.discard(f"{event.model}/{event.unit}")
+                self._finished += 1
+            text = {"unit_done": f"done in {event.fields.get('seconds', 0):.1f}s ({self._finished} of "
+                                 f"{self._planned} units)", "unit_failed": "FAILED: ",
                     "unit_retry": "failed, retrying: ", "model_failed": "FAILED: ", "note": "",
                     "run_interrupted": "run interrupted: "}[kind]
             self._line(f"{who + ': ' if who else ''}{text}{event.message}")

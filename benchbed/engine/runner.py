@@ -14,7 +14,9 @@ from benchbed import registry as plugin_registry
 from benchbed.contracts.errors import ConfigError, UnknownNameError
 from benchbed.contracts.events import Observers, RunInfo
 from benchbed.contracts.specs import AttackSpec, ModelSpec, TrackSpec
+from benchbed.engine.cpu import choose_local_cpus
 from benchbed.engine.evaluation import test_points
+from benchbed.engine.executors.pool import refuse_in_starting_worker, registry_shareable
 from benchbed.engine.preflight import check_run
 from benchbed.engine.scheduler import RunSummary, Scheduler
 from benchbed.engine.units import variant_of
@@ -151,6 +153,8 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     recompute even what is stored and current. ``run_log``: append events to ``runlog.jsonl``.
     ``attack_mode``: "standard" (default) or "fast" (AutoAttack's APGD-CE + APGD-T only; its own variant).
     """
+    refuse_in_starting_worker()
+    shareable = registry_shareable(registry, selection)
     registry = registry or plugin_registry.registry()
     spec = resolve_track(track, registry, n_examples, attack_mode)
     registered = registered_track(spec, registry)
@@ -172,10 +176,6 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
     check_run(spec, chosen, registry, data_dir, executor, model_specs)  # every missing thing, before any work starts
     cache_dir = Path(cache_dir).resolve() if cache_dir else None
     threads_said = None if threads is None else f"{threads} (--threads)"
-    if threads is None and executor == "local" and (device is None or str(device).startswith("cpu")):
-        from benchbed.engine.devices import default_threads
-
-        threads, threads_said = default_threads()
     exe = make_executor(executor, registry, address=address, workers=workers, threads=threads, retries=retries,
                         device=device if executor != "local" else None)
     if exe.name == "local":
@@ -195,9 +195,13 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
                           selection=selection, points=points, run_id=run_id, device=device, data_dir=data_dir,
                           cache_dir=cache_dir, threads=threads, force=force, n_shards=shards, only_shard=only_shard)
     scheduler.plan()  # fingerprints the models first, so the observers learn how many units will run
+    if exe.name == "local":
+        threads_said = choose_local_cpus(exe, len(scheduler.pending), device, workers, threads, shareable)
     info = RunInfo(run_id=run_id, track=spec.name, models=tuple(m.name for m in model_specs),
                    results_dir=str(store.root), planned=len(scheduler.pending), show_progress=show_progress,
-                   run_log=run_log, header={"device": device or "auto", "threads": threads_said or "torch's default",
+                   run_log=run_log, header={"device": device or "auto",
+                                            ("cpus" if exe.name == "local" else "threads"):
+                                                threads_said or "torch's default",
                                             "executor": exe.name, "shards": shards,
                                             "n_examples": spec.n_examples, "metrics": ",".join(chosen),
                                             **({"attack_mode": attack_mode} if attack_mode not in (None, "standard")
@@ -209,3 +213,4 @@ def run_track(track: str | TrackSpec, models: list[str] | None = None, *, n_exam
                    metrics=list(chosen), executor=exe.name, device=device, planned=len(scheduler.pending),
                    argv=sys.argv, results=str(store.root))
     return scheduler.run(observers)
+
