@@ -178,7 +178,7 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     options = planning.RunOptions(track, n_examples=n_examples, metrics=metrics, attack_mode=attack_mode,
                                   device=str(torch_device), threads=threads, data_dir=data_dir,
                                   results_dir=results_dir, show_progress=progress, run_log=False)
-    setup = planning.resolve_run(options, reg)
+    setup = planning.resolve_run(options, reg, single_unit=True)
     model_spec, weights, reg = _model_to_evaluate(model, setup.track, reg, name)
     planning.preflight(setup, reg, [model_spec])  # every missing thing, before any work starts
     points = test_points(setup.track, reg, setup.data_dir)

@@ -188,3 +188,30 @@ def test_the_command_line_module_runs_as_documented():
     result = subprocess.run([sys.executable, "-m", "benchbed_digits_zoo.train", "--help"], capture_output=True,
                             text=True, check=True)
     assert "--check" in result.stdout and "--record" in result.stdout and "--series" in result.stdout
+
+
+@pytest.mark.slow
+def test_zoo_units_side_by_side_equal_one_after_another(tmp_path):
+    """Two zoo models at 1 thread per unit: 2 worker processes give the records of one process, field by field
+    (AutoAttack is seeded per attack block, the energy study's PGD per block too)."""
+    import json
+
+    from benchbed.engine.runner import run_track
+    from benchbed.results.store import ResultsStore
+
+    def records(workers):
+        out = tmp_path / f"w{workers}"
+        summary = run_track("digits-linf", ["digits-cnn-standard", "digits-cnn-trades"], n_examples=24,
+                            metrics="clean_accuracy,robust_accuracy,energy", device="cpu", threads=1,
+                            workers=workers, results_dir=out, show_progress=False)
+        assert not summary.failed
+        folder = ResultsStore(out).track_dir("digits-linf")
+        volatile = {"finished_at", "run_id", "timings_s", "wall_time_s", "record_sha256"}
+        return {str(p.relative_to(folder)): {k: v for k, v in json.loads(p.read_text()).items() if k not in volatile}
+                for p in sorted(folder.rglob("*.json"))}, out
+
+    (one, _), (two, out) = records(1), records(2)
+    assert len(one) == 4 and one == two  # 2 merged records + 2 unit records
+    started = [json.loads(line) for line in (out / "runlog.jsonl").read_text().splitlines()
+               if '"executor_started"' in line]
+    assert started[0]["workers"] == 2 and started[0]["threads"] == 1

@@ -6,7 +6,7 @@ from benchbed.contracts.specs import ExecutorSpec
 
 
 def _local(**options):
-    from benchbed.engine.executors.base import LocalExecutor
+    from benchbed.engine.executors.local import LocalExecutor
 
     return LocalExecutor(**options)
 
@@ -20,7 +20,8 @@ def _ray(**options):
 @hookimpl
 def register_executors(register):
     register(ExecutorSpec(name="local", make=_local,
-                          description="units one after another in this process, on the run's device"))
+                          description="units on this machine: side by side in worker processes on the CPU "
+                                      "(--workers), one after another on a GPU"))
     register(ExecutorSpec(name="ray", make=_ray,
                           description="units as Ray tasks, one GPU each where the cluster has GPUs "
                                       "(pip install 'benchbed[ray]')"))

@@ -50,6 +50,8 @@ class PlainProgress:
         self.started = time.monotonic()
         self._last: dict[str, float] = {}
         self._unit_errors: dict[str, str] = {}  # model -> its last unit's error (a model failing with it says it once)
+        self._inflight: set[str] = set()  # units started and not yet done or failed (side by side: several)
+        self._planned, self._finished = run.planned, 0
         self._line(f"run {run.run_id}: track {run.track}, {len(run.models)} model(s), {run.planned} unit(s) to "
                    f"compute" + "".join(f", {k} {v}" for k, v in run.header.items()))
 
@@ -68,7 +70,9 @@ class PlainProgress:
             self._last[key] = now
             self._line(f"{who}: {event.message}")
         elif isinstance(event, UnitStart):
-            self._line(f"{who}: started" + (f" (attempt {event.attempt})" if event.attempt > 1 else ""))
+            self._inflight.add(f"{event.model}/{event.unit}")
+            self._line(f"{who}: started" + (f" (attempt {event.attempt})" if event.attempt > 1 else "")
+                       + (f" ({len(self._inflight)} units in flight)" if len(self._inflight) > 1 else ""))
         elif isinstance(event, MetricDone):
             self._line(f"{who}: {event.metric} done")
         elif isinstance(event, ModelFailed) and self._unit_errors.get(event.model) == event.message:
@@ -76,7 +80,11 @@ class PlainProgress:
         elif isinstance(event, (UnitDone, UnitFailed, UnitRetry, ModelFailed, Note, RunInterrupted)):
             if isinstance(event, UnitFailed):
                 self._unit_errors[event.model] = event.message
-            text = f"done in {event.seconds:.1f}s" if isinstance(event, UnitDone) else _PREFIX[event.kind]
+            if isinstance(event, (UnitDone, UnitFailed)):
+                self._inflight.discard(f"{event.model}/{event.unit}")
+                self._finished += 1
+            text = (f"done in {event.seconds:.1f}s ({self._finished} of {self._planned} units)"
+                    if isinstance(event, UnitDone) else _PREFIX[event.kind])
             self._line(f"{who + ': ' if who else ''}{text}{event.message}")
         elif isinstance(event, RunEnd):
             self._line(f"run finished in {event.seconds:.1f}s")

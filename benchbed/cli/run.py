@@ -136,16 +136,18 @@ def add_parser(sub) -> None:
                        "model's record is merged once all its shards are in the results folder")
     scale.add_argument("--force", action="store_true", help="recompute units even if they are stored and current")
     scale.add_argument("--executor", default="local",
-                       help="a registered executor (`benchbed plugins`): local: units one after another in this "
-                            "process (default); ray: units as Ray tasks, one GPU each where there are GPUs "
-                            "(pip install 'benchbed[ray]')")
+                       help="a registered executor (`benchbed plugins`): local: units on this machine, side by "
+                            "side in worker processes on the CPU, one after another on a GPU (default); ray: units "
+                            "as Ray tasks, one GPU each where there are GPUs (pip install 'benchbed[ray]')")
     scale.add_argument("--address", help="Ray cluster to join (e.g. auto or HOST:PORT); default: start a local "
                        "Ray instance")
-    scale.add_argument("--workers", type=int, metavar="N", help="Ray: at most N units at once (local instance: "
-                       "N CPUs)")
-    scale.add_argument("--threads", type=int, metavar="N", help="torch CPU threads per unit (default: locally the "
-                       "CPUs left idle -- usable CPUs minus the load average, 1 to 16, said in the run's first line; "
-                       "Ray: 1). Energies and FIDs move in their last digits with it: compare runs at the same N")
+    scale.add_argument("--workers", type=int, metavar="N", help="at most N units at once: local, N worker "
+                       "processes on the CPU (default: as many as the idle CPUs, sampled for 0.3 s, and the units "
+                       "allow; 1: one after another in this process); Ray: N units in flight (local instance: N CPUs)")
+    scale.add_argument("--threads", type=int, metavar="N", help="torch CPU threads per unit (default: locally 1 "
+                       "when several units run, the idle CPUs (at most 16) for a single unit, said in the run's "
+                       "first line; Ray: 1). Energies and FIDs move in their last digits with it, never with "
+                       "--workers: compare runs at the same N (the published records: 1)")
     scale.add_argument("--retries", type=int, metavar="N",
                        help="resubmit a failed unit N times (default: 1 with Ray, 0 locally)")
     scale.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -66,7 +66,8 @@ def usable_cpus() -> int:
 
 
 def default_threads(cpus: int | None = None, load: float | None = None) -> tuple[int, str]:
-    """torch CPU threads for a run when ``--threads`` is not given, and why, in words.
+    """torch CPU threads from the 1-minute load average, and why, in words (runs now sample the idle CPUs
+    instead: :mod:`benchbed.engine.cpu`; this stays for callers that want no 0.3 s sample).
 
     The CPUs left idle: usable CPUs minus the 1-minute load average, rounded, at least 1, at most
     :data:`MAX_DEFAULT_THREADS`. torch's own default (one thread per core) oversubscribes a machine

@@ -107,13 +107,13 @@ class ModelPlan:
     expected: Expected | None = None
 
 
-def resolve_run(options: RunOptions, registry: Registry) -> RunSetup:
+def resolve_run(options: RunOptions, registry: Registry, *, single_unit: bool = False) -> RunSetup:
     """Resolve the track, the metrics, the variant, the shards and the threads of a run (one-line errors)."""
     track = resolve_track(options.track, registry, options.n_examples, options.attack_mode)
     registered = registered_track(track, registry)
     metrics = select_metrics(track, registry, options.metrics)
     n_shards, only_shard = resolve_shards(options.shards, options.shard)
-    threads, threads_said = cpu_threads(options.threads, options.device, options.executor)
+    threads, threads_said = cpu_threads(options.threads, options.device, single_unit=single_unit)
     return RunSetup(track, registered, metrics, variant_of(registered, track, metrics), library_versions(),
                     new_run_id(), Path(options.data_dir).resolve() if options.data_dir else None,
                     Path(options.cache_dir).resolve() if options.cache_dir else None, n_shards=n_shards,
@@ -152,14 +152,17 @@ def plan_model(model: ModelSpec, weights_sha256: str, setup: RunSetup, registry:
     return ModelPlan(model, key, units, Expected(weights_sha256, dict(setup.versions), plugins, setup.metrics))
 
 
-def cpu_threads(threads: int | None, device: str | None, executor: str = "local") -> tuple[int | None, str | None]:
-    """torch CPU threads for a local run on the CPU (``device`` None or "cpu..."), and how they were chosen."""
+def cpu_threads(threads: int | None, device: str | None, *, single_unit: bool = False,
+                ) -> tuple[int | None, str | None]:
+    """torch CPU threads per unit, and how they were chosen. A run leaves the default to its executor (the
+    local one picks workers x threads once it knows how many units there are, engine/cpu.py);
+    ``single_unit`` (benchbed.evaluate) gives one unit on the CPU the idle CPUs, sampled."""
     if threads is not None:
         return threads, f"{threads} (--threads)"
-    if executor == "local" and (device is None or str(device).startswith("cpu")):
-        from benchbed.engine.devices import default_threads
+    if single_unit and (device is None or str(device).startswith("cpu")):
+        from benchbed.engine.cpu import plan_cpus, sample_cpus
 
-        return default_threads()
+        return plan_cpus(1, sample_cpus(), side_by_side=False).threads, None
     return None, None
 
 
@@ -167,7 +170,8 @@ def start_observers(setup: RunSetup, options: RunOptions, registry: Registry, mo
                     planned: int, executor: str, results: str) -> Observers:
     """The run's observers, told that it starts (:class:`RunInfo`, then a ``run_start`` event)."""
     mode, device = options.attack_mode, setup.device
-    header = {"device": device or "auto", "threads": setup.threads_said or "torch's default", "executor": executor,
+    cpus = "cpus" if executor == "local" else "threads"  # the local executor says workers x threads
+    header = {"device": device or "auto", cpus: setup.threads_said or "torch's default", "executor": executor,
               "shards": setup.n_shards, "n_examples": setup.track.n_examples, "metrics": ",".join(setup.metrics),
               **({"attack_mode": mode} if mode not in (None, "standard") else {}),
               **({"variant": setup.variant} if setup.variant else {})}

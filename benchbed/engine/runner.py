@@ -16,7 +16,9 @@ from pathlib import Path
 from benchbed import registry as plugin_registry
 from benchbed.contracts.specs import TrackSpec
 from benchbed.engine import planning
+from benchbed.engine.cpu import choose_local_cpus
 from benchbed.engine.evaluation import test_points
+from benchbed.engine.executors.pool import refuse_in_starting_worker, registry_shareable
 from benchbed.engine.planning import RunOptions
 from benchbed.engine.resolve import (  # noqa: F401  (re-exported: the names callers import from here)
     check_attack_norm,
@@ -43,6 +45,8 @@ def make_executor(name: str, registry: Registry, **options):
 def run(options: RunOptions, *, registry: Registry | None = None,
         selection: PluginSelection | None = None) -> RunSummary:
     """Evaluate ``options.models`` (default: all registered for the track) on ``options.track``, unit by unit."""
+    refuse_in_starting_worker()
+    shareable = registry_shareable(registry, selection)
     registry = registry or plugin_registry.registry()
     setup = planning.resolve_run(options, registry)
     spec = setup.track
@@ -66,6 +70,9 @@ def run(options: RunOptions, *, registry: Registry | None = None,
                          f"examples\n")
     scheduler = Scheduler(setup, model_specs, registry=registry, store=store, executor=exe, points=points)
     scheduler.plan()  # fingerprints the models first, so the observers learn how many units will run
+    if exe.name == "local":  # workers x threads from the idle CPUs and the units to compute, said in words
+        setup = replace(setup, threads_said=choose_local_cpus(exe, len(scheduler.pending), device, options.workers,
+                                                              options.threads, shareable))
     observers = planning.start_observers(setup, options, registry, [m.name for m in model_specs],
                                          planned=len(scheduler.pending), executor=exe.name, results=str(store.root))
     return scheduler.run(observers)

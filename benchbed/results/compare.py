@@ -3,9 +3,10 @@
 ``benchbed run`` writes into a scratch folder by default (:data:`benchbed.results.store.DEFAULT_RESULTS`) and
 then compares each record with the published record of the same (track, model, variant) in
 :data:`benchbed.results.store.PUBLISHED_RESULTS`, column by column, exactly (the numbers are deterministic on
-the same torch build and thread count). Differences below :data:`ROUNDING` (relative) are reported as
-rounding: float sums are ordered differently with another number of CPU threads or another CPU kind,
-which moves energies and FIDs in their 4th-5th significant digit but no accuracy.
+the same torch build, CPU kind and per-unit thread count; how many units ran side by side does not matter).
+Differences below :data:`ROUNDING` (relative) are reported as rounding: float sums are ordered differently
+with another number of CPU threads per unit or another CPU kind, which moves energies and FIDs in their
+4th-5th significant digit but no accuracy.
 """
 from __future__ import annotations
 
@@ -96,8 +97,10 @@ def describe(comparisons: Sequence[Comparison], published_root) -> list[str]:
         hint = ""
         if len(theirs) == 1 and ours != theirs:
             used = "/".join(map(str, sorted(ours))) or "?"
-            hint = (f"; published with {next(iter(theirs))} CPU thread(s), this run used {used}: "
-                    f"--threads {next(iter(theirs))} reproduces the last digit on the same CPU kind")
+            n = next(iter(theirs))
+            hint = (f"; published at {n} CPU thread(s) per unit, this run used {used}: --threads {n} reproduces "
+                    f"the last digit on the same CPU kind, whatever its number of cores (the units then run "
+                    f"side by side at {n} thread(s) each)")
         lines.append(f"  {len(rounding)} model(s) differ by float rounding only (largest relative difference "
                      f"{largest:.1e}, accuracies identical){hint}: {', '.join(c.model for c in rounding)}")
     for c in found:

@@ -39,6 +39,7 @@ def run(registry):
     def _run(out, track=TRACK, models=MODELS, **kwargs):
         kwargs.setdefault("device", "cpu")
         kwargs.setdefault("threads", 1)
+        kwargs.setdefault("workers", 1)  # one after another unless a test asks for workers (tests/scale/test_pool.py)
         kwargs.setdefault("show_progress", False)
         kwargs.setdefault("selection", PluginSelection(files=(str(PLUGIN),)))
         return run_track(track, list(models), results_dir=out, registry=registry, **kwargs)
@@ -55,6 +56,18 @@ def results(root, track=TRACK) -> dict:
     for record in store.records(track):
         out[record.model] = (record.metrics, store.arrays(record), record.attack.flipped_by, record.n_examples)
     return out
+
+
+VOLATILE = {"finished_at", "run_id", "timings_s", "wall_time_s", "record_sha256"}  # when and how fast, not what
+
+
+def records_by_field(root, track=TRACK) -> dict:
+    """{file name: record JSON without its volatile fields}, merged records and unit records alike."""
+    from benchbed.results.store import ResultsStore
+
+    folder = ResultsStore(root).track_dir(track)
+    return {str(path.relative_to(folder)): {k: v for k, v in json.loads(path.read_text()).items() if k not in VOLATILE}
+            for path in sorted(folder.rglob("*.json"))}
 
 
 def assert_same_results(a: dict, b: dict) -> None:
@@ -93,7 +106,8 @@ def cli_env(**extra) -> dict:
 
 def cli_args(out, *more) -> list[str]:
     return [sys.executable, "-m", "benchbed", "run", "--track", TRACK, "--model", MODELS[0], "--model", MODELS[1],
-            "--device", "cpu", "--threads", "1", "--out", str(out), "--no-leaderboard", "--no-progress", *more]
+            "--device", "cpu", "--threads", "1", "--workers", "1", "--out", str(out), "--no-leaderboard",
+            "--no-progress", *more]
 
 
 def start_cli(out, *more, **env) -> subprocess.Popen:

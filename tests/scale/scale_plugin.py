@@ -8,7 +8,10 @@ left unseeded), so every process, Ray workers included, builds bit-identical mod
 
 Knobs, through the environment (so they reach subprocesses and Ray workers):
 ``SCALE_TEST_SLEEP`` (seconds each model load sleeps: makes runs slow enough to kill mid-way),
-``SCALE_TEST_BROKEN=1`` (registers ``scale-broken``, whose loader always raises), and
+``SCALE_TEST_BROKEN=1`` (registers ``scale-broken``, whose loader always raises),
+``SCALE_TEST_CRASH=PID`` (registers ``scale-crash``, whose loader kills its own process -- as a crash in
+native code would -- and ``scale-raise``, whose loader raises, anywhere but in process PID, the run's, which
+loads them to plan), and
 ``SCALE_TEST_FLAKY_DIR`` (registers ``scale-flaky``, whose second load -- the first on a worker, after the
 planning load -- fails once; markers in that folder count the loads across processes).
 
@@ -81,6 +84,20 @@ def _broken(device):
     raise RuntimeError("scale-broken always fails to load")
 
 
+def _crash(device):
+    import signal
+
+    if str(os.getpid()) != os.environ["SCALE_TEST_CRASH"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _template(device)
+
+
+def _raise(device):
+    if str(os.getpid()) != os.environ["SCALE_TEST_CRASH"]:
+        raise RuntimeError("scale-raise fails on a worker")
+    return _template(device)
+
+
 def _flaky(device):
     folder = Path(os.environ["SCALE_TEST_FLAKY_DIR"])
     loads = len(list(folder.glob("load-*")))
@@ -101,6 +118,9 @@ def register_models(register):
     register(_spec("scale-features", _slow(_features)))
     if os.environ.get("SCALE_TEST_BROKEN") == "1":
         register(_spec("scale-broken", _broken))
+    if os.environ.get("SCALE_TEST_CRASH"):
+        register(_spec("scale-crash", _crash))
+        register(_spec("scale-raise", _raise))
     if os.environ.get("SCALE_TEST_FLAKY_DIR"):
         register(_spec("scale-flaky", _flaky))
 

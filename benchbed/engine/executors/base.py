@@ -1,16 +1,14 @@
-"""The executor contract and the local (in-process) executor.
+"""The executor contract: what the scheduler submits and gets back, and how a unit is computed anywhere.
 
 An executor runs :class:`~benchbed.engine.evaluation.UnitTask` s somewhere and hands back ``Done`` or
 ``Failed`` events; the scheduler alone writes results. Executors are plugins
-(``register_executors``; the built-in ``local`` and ``ray`` are registered in
-:mod:`benchbed.builtin.executors`).
+(``register_executors``; the built-in ``local`` (:mod:`benchbed.engine.executors.local`) and ``ray`` are
+registered in :mod:`benchbed.builtin.executors`).
 """
 from __future__ import annotations
 
-import time
 import traceback
-from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -95,44 +93,3 @@ def run_task(task: UnitTask, *, registry=None, points: LabelledImages | None = N
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
     return describe_error(exc), "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-
-
-class LocalExecutor(Executor):
-    """Units one after another in this process, on the run's device (no Ray needed)."""
-
-    name = "local"
-
-    def __init__(self, threads: int | None = None, retries: int = 0, **_ignored: Any):
-        self.threads = threads
-        self.retries = retries
-        self._queue: deque[UnitTask] = deque()
-        self.registry = None
-        self.points = None
-
-    def start(self, reporter: Reporter, *, registry=None, points: LabelledImages | None = None) -> None:
-        self.reporter = reporter
-        self.registry = registry
-        self.points = points
-
-    def submit(self, task: UnitTask) -> None:
-        self._queue.append(task)
-
-    def poll(self, timeout: float | None = None) -> list[Done | Failed]:
-        if not self._queue:
-            return []
-        task = self._queue.popleft()
-        if self.threads and not task.threads:
-            task = replace(task, threads=self.threads)
-        self.reporter.started(task)
-        t0 = time.perf_counter()
-        try:
-            result, arrays = run_task(task, registry=self.registry, points=self.points,
-                                      progress=lambda message: self.reporter.progress(task, message),
-                                      on_metric=lambda metric: self.reporter.metric_done(task, metric))
-        except Exception as exc:  # one broken unit must not stop the others
-            error, detail = describe_failure(exc)
-            return [Failed(task, error, detail, time.perf_counter() - t0)]
-        return [Done(task, result, arrays, time.perf_counter() - t0)]
-
-    def describe(self) -> dict[str, Any]:
-        return {"executor": self.name, "threads": self.threads}
