@@ -95,11 +95,12 @@ def test_evaluate_and_run_give_the_same_record_field_by_field(tiny_digits_mlp, t
 
     reg = registry_with(digits_spec("mlp", lambda device: tiny_digits_mlp.to(device)))
     track = accuracy_track(reg, "digits-linf")
+    # threads pinned: each path picks its own from a sample of the idle CPUs, and the record's device says it
     summary = run_track(track, ["mlp"], n_examples=40, device="cpu", results_dir=tmp_path / "run", registry=reg,
-                        show_progress=False)
+                        show_progress=False, threads=1)
     via_run = ResultsStore(tmp_path / "run").record("digits-linf", "mlp", summary.records[0].variant)
     result = benchbed.evaluate("mlp", track=track, n_examples=40, device="cpu", results_dir=tmp_path / "api",
-                               registry=reg, progress=False)
+                               registry=reg, progress=False, threads=1)
     via_api = ResultsStore(tmp_path / "api").record("digits-linf", "mlp", result.record.variant)
     compared = [f.name for f in fields(via_run) if f.name not in VOLATILE]
     assert len(compared) >= 25
