@@ -138,7 +138,8 @@ def compute_generative(ctx) -> MetricOutput:
                               keep_features=True)
     replicates, bootstrap = sample_replicates(
         scores.features, isc_splits=scores.info["isc_splits"], seed=track.seed,
-        kid_subsets=scores.info["kid_subsets"], kid_subset_size=scores.info["kid_subset_size"], report=ctx.progress)
+        kid_subsets=scores.info["kid_subsets"], kid_subset_size=scores.info["kid_subset_size"], device=ctx.device,
+        report=ctx.progress)
     prefix = settings.column_prefix
     classifier = independent_classifier_accuracy(samples, labels, extractor=settings.feature_extractor,
                                                  dataset=track.dataset, device=ctx.device)

@@ -109,38 +109,47 @@ def inception_score_replicates(logits: np.ndarray, indices: np.ndarray, splits: 
 
 
 def fid_replicates(features: np.ndarray, ref_mu: np.ndarray, ref_sigma: np.ndarray,
-                   indices: np.ndarray) -> np.ndarray:
-    """FID of each resample ``features[row]`` against the fixed reference (mu, sigma).
+                   indices: np.ndarray, device="cpu") -> np.ndarray:
+    """FID of each resample ``features[row]`` against the fixed reference (mu, sigma), in float64 on
+    ``device`` (a GPU takes the n x d^2 covariance and d x d eigendecomposition of Inception's features).
 
     tr sqrt(sigma1 sigma2) = sum sqrt(eig(S sigma1 S)) with S = sqrt(sigma2) symmetric: the reference's
     root is taken once and each resample needs one symmetric eigendecomposition (the eigenvalues
     equal those of sigma1 sigma2; tiny negative ones from rounding count as 0)."""
-    w, v = np.linalg.eigh(np.asarray(ref_sigma, dtype=np.float64))
-    root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
-    tr_ref = float(np.trace(ref_sigma))
-    f = np.asarray(features)
+    import torch
+
+    as64 = dict(dtype=torch.float64, device=device)
+    w, v = torch.linalg.eigh(torch.as_tensor(np.asarray(ref_sigma), **as64))
+    root = (v * w.clamp(min=0).sqrt()) @ v.T
+    mu_ref = torch.as_tensor(np.asarray(ref_mu), **as64)
+    tr_ref = torch.trace(torch.as_tensor(np.asarray(ref_sigma), **as64))
+    f = torch.as_tensor(np.asarray(features), device=device)
     out = np.empty(len(indices))
     for i, row in enumerate(indices):
-        mu, sigma = fid_statistics(f[row])
-        diff = mu - ref_mu
-        eig = np.linalg.eigvalsh(root @ sigma @ root)
-        out[i] = float(diff.dot(diff) + np.trace(sigma) + tr_ref - 2 * np.sqrt(np.clip(eig, 0.0, None)).sum())
+        x = f[torch.as_tensor(np.asarray(row), device=device)]
+        mu = x.mean(dim=0).to(torch.float64)  # torch-fidelity: the mean in the features' own dtype
+        centred = x.to(torch.float64) - x.to(torch.float64).mean(dim=0)
+        sigma = centred.T @ centred / (x.shape[0] - 1)
+        eig = torch.linalg.eigvalsh(root @ sigma @ root)
+        diff = mu - mu_ref
+        out[i] = float(diff @ diff + torch.trace(sigma) + tr_ref - 2 * eig.clamp(min=0).sqrt().sum())
     return out
 
 
 def kid_replicates(features: np.ndarray, ref_features: np.ndarray, indices: np.ndarray, subsets: int = 100,
-                   subset_size: int = 1000, seed: int = 0) -> np.ndarray:
+                   subset_size: int = 1000, seed: int = 0, device="cpu") -> np.ndarray:
     """KID of each resample ``features[row]`` with the point estimate's subset draws (same seed).
 
     The kernel among all generated samples (n x n) and each generated sample's kernel sum against each
     reference subset are computed once; a resample then only re-indexes them, so a replicate costs
-    subsets x subset_size^2 look-ups, not kernel evaluations."""
+    subsets x subset_size^2 look-ups, not kernel evaluations. The kernels are computed on ``device``."""
     x, y = np.asarray(features, dtype=np.float64), np.asarray(ref_features, dtype=np.float64)
     gen, ref = kid_subset_draws(len(x), len(y), subsets, subset_size, seed)
     m = subset_size
-    k_xx = polynomial_kernel(x, x)
+    kernel = _kernel_on(device)
+    k_xx = kernel(x, x)
     diag = np.diagonal(k_xx)
-    to_ref, within_ref = _reference_sums(x, y, ref)
+    to_ref, within_ref = _reference_sums(x, y, ref, kernel)
     cols = np.arange(subsets)[:, None]
     n = len(x)
     by_counts = n * n <= GATHER_COST * m * m  # a BLAS product beats m^2 scattered look-ups up to here
@@ -162,17 +171,29 @@ def kid_replicates(features: np.ndarray, ref_features: np.ndarray, indices: np.n
     return out
 
 
-def _reference_sums(x: np.ndarray, y: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _kernel_on(device):
+    """polynomial_kernel in float64 on ``device`` (numpy in, numpy out)."""
+    if str(device) == "cpu":
+        return polynomial_kernel
+    import torch
+
+    def kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        tx, ty = (torch.as_tensor(a, dtype=torch.float64, device=device) for a in (x, y))
+        return polynomial_kernel(tx, ty).cpu().numpy()
+
+    return kernel
+
+
+def _reference_sums(x: np.ndarray, y: np.ndarray, ref: np.ndarray, kernel=polynomial_kernel):
     """Per reference subset r: each generated sample's kernel sum against r (n, subsets), and the sum
     of r's kernel off the diagonal (subsets,). One kernel over the whole reference where it fits
     (FULL_REFERENCE rows), else one per subset."""
     if len(y) > FULL_REFERENCE:
-        to_ref = np.stack([polynomial_kernel(x, y[r]).sum(axis=1) for r in ref], axis=1)
-        within = np.array([polynomial_kernel(y[r], y[r]).sum() - np.trace(polynomial_kernel(y[r], y[r]))
-                           for r in ref])
+        to_ref = np.stack([kernel(x, y[r]).sum(axis=1) for r in ref], axis=1)
+        within = np.array([(lambda k: k.sum() - np.trace(k))(kernel(y[r], y[r])) for r in ref])
         return to_ref, within
     member = np.zeros((len(ref), len(y)))
     member[np.repeat(np.arange(len(ref)), ref.shape[1]), ref.ravel()] = 1.0
-    k_yy = polynomial_kernel(y, y)
+    k_yy = kernel(y, y)
     within = np.einsum("sn,sn->s", member @ k_yy, member) - member @ np.diagonal(k_yy)
-    return polynomial_kernel(x, y) @ member.T, within
+    return kernel(x, y) @ member.T, within

@@ -34,9 +34,10 @@ def resamples_for(n: int, dim: int) -> int:
 
 
 def sample_replicates(features: dict[str, Any], *, isc_splits: int, seed: int, kid_subsets: int,
-                      kid_subset_size: int, report=None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                      kid_subset_size: int, device="cpu", report=None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """{"is" | "fid" | "kid": replicates} for the scores whose features are given
-    (:attr:`benchbed.generative.fidelity.FidelityResult.features`), and what was done, for the info."""
+    (:attr:`benchbed.generative.fidelity.FidelityResult.features`), and what was done, for the info.
+    FID's covariances and KID's kernels are computed on ``device``."""
     n = len(next(iter(v for k, v in features.items() if k in ("isc", "fid", "kid"))))
     dim = int(features["fid"].shape[1]) if "fid" in features else 0
     resamples = resamples_for(n, dim)
@@ -56,13 +57,13 @@ def sample_replicates(features: dict[str, Any], *, isc_splits: int, seed: int, k
         timed("is", lambda: fm.inception_score_replicates(features["isc"], idx, isc_splits, seed))
     if "fid" in features:
         timed("fid", lambda: fm.fid_replicates(features["fid"], features["reference_mu"],
-                                               features["reference_sigma"], idx))
+                                               features["reference_sigma"], idx, device))
     if "kid" in features:
         if n > KID_MAX_SAMPLES:
             skipped["kid"] = f"{n} samples: the {n} x {n} kernel is too large to keep (limit {KID_MAX_SAMPLES})"
         else:
             timed("kid", lambda: fm.kid_replicates(features["kid"], features["reference_kid"], idx, kid_subsets,
-                                                   kid_subset_size, seed))
+                                                   kid_subset_size, seed, device))
     info = {"over": f"the {n} generated samples (reference set fixed)", "resamples": resamples,
             "seed": BOOTSTRAP_SEED, "seconds": seconds, **({"skipped": skipped} if skipped else {})}
     return out, info
