@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from benchbed.builtin.dataset_helpers import image_folder_dataset, numpy_dataset
+from benchbed.builtin.torchvision_datasets import torchvision_dataset
 from benchbed.contracts.checkpoints import load_state_dict, verify_sha256
 from benchbed.contracts.errors import (
     BenchbedError,
@@ -74,7 +76,8 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name]), name)  # loaded once
+        return value
     raise AttributeError(f"module 'benchbed.plugin' has no attribute {name!r}")
 
 
@@ -95,6 +98,8 @@ __all__ = [
     "load_state_dict", "sha256_file", "verify_sha256", "dataset_split",
     # studies: load a request's model and points; make the stored result
     "prepare_study", "study_result",
+    # datasets from files on disk (docs/plugins/datasets.md)
+    "image_folder_dataset", "numpy_dataset", "torchvision_dataset",
     # errors
     "BenchbedError", "ChecksumError", "ConfigError", "DatasetNotFoundError", "ModelOutputError", "UnknownNameError",
 ]

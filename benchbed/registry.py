@@ -17,6 +17,7 @@ import importlib.metadata as md
 import importlib.util
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ DEFAULT_PLUGINS = (
     "benchbed.builtin.metrics",
     "benchbed.builtin.energy",
     "benchbed.builtin.detection",
+    "benchbed.builtin.corruption_metric",
     "benchbed.builtin.generative",
     "benchbed.builtin.samplers",
     "benchbed.builtin.tracks",
@@ -109,6 +111,17 @@ def _file_version(path: Path) -> str:
     return f"sha256:{sha256_file(path)[:16]}"
 
 
+def _importable_beside(path: Path) -> None:
+    """Make what sits beside a plugin file importable, as Python does for a script: modules in its folder
+    by name, and, for a file inside a package (``pkg/plugin.py``), the package by its absolute name."""
+    root = path.parent
+    while (root / "__init__.py").is_file():
+        root = root.parent
+    for folder in dict.fromkeys((str(path.parent), str(root))):
+        if folder not in sys.path:
+            sys.path.append(folder)
+
+
 class PluginHost:
     """Owns the pluggy manager and what each plugin registered."""
 
@@ -154,6 +167,7 @@ class PluginHost:
             if not path.is_file():
                 raise BenchbedError(f"plugin file {path} does not exist: check the path")
             info.version = _file_version(path)
+            _importable_beside(path)
             spec = importlib.util.spec_from_file_location(f"benchbed_local_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module
@@ -177,6 +191,20 @@ class PluginHost:
         self.infos.pop(name, None)
         self._registry = None
 
+    def emptiness(self, name: str) -> str | None:
+        """Why plugin ``name`` contributes nothing (None when it registers something, is broken or built in)."""
+        info = self.infos.get(name)
+        if info is None or info.builtin or not info.ok or info.provides:
+            return None
+        plugin = self.pm.get_plugin(name)
+        hooks = sorted(c.name for c in (self.pm.get_hookcallers(plugin) or ())) if plugin is not None else []
+        if "register_commands" in hooks:
+            return None
+        if not hooks:
+            return ("registers nothing: it defines no benchbed hook (functions named register_models, "
+                    "register_datasets, ... decorated with @hookimpl from benchbed.plugin)")
+        return f"registers nothing: its hooks ({', '.join(hooks)}) ran but never called register(...)"
+
     @property
     def registry(self) -> Registry:
         if self._registry is None:
@@ -185,6 +213,12 @@ class PluginHost:
 
 
 S = TypeVar("S")
+
+# Built-in names renamed in 0.3.0, by kind: old -> new. ``get`` still answers the old name (with a
+# DeprecationWarning) for one minor version; listings show only the new one.
+RENAMED = {
+    "tracks": {"cifar10-l2-gen50k": "cifar10-l2-joint50k"},  # it is not DAT's protocol (docs/science.md)
+}
 
 
 class KindTable(Generic[S]):
@@ -202,6 +236,11 @@ class KindTable(Generic[S]):
 
     def get(self, name: str) -> S:
         if name not in self._items:
+            new = RENAMED.get(self.kind, {}).get(name)
+            if new in self._items:
+                warnings.warn(f"{self.singular} {name!r} was renamed {new!r} in benchbed 0.3.0; the old name goes "
+                              f"away in 0.4", DeprecationWarning, stacklevel=2)
+                return self._items[new]
             raise UnknownNameError(self.singular, name, self._items)
         return self._items[name]
 
@@ -245,18 +284,21 @@ class Registry:
 
     @classmethod
     def collect(cls, host: PluginHost) -> Registry:
-        """Call every plugin's register hooks; a plugin's objects are added only if all its hooks succeed."""
+        """Call every plugin's register hooks; a plugin's objects are added only if all its hooks succeed.
+
+        Every hook of a plugin runs even after one fails, so that its author sees all of its problems
+        at once (one line, problems separated by " | ")."""
         reg = cls()
         reg.infos = host.infos
         staged: dict[str, list[tuple[str, Any]]] = {}  # plugin -> [(kind, object)] in call order
         order: list[str] = []
-        broken: dict[str, str] = {}
+        broken: dict[str, list[str]] = {}
         for kind in hookspecs.KINDS:
             hook = getattr(host.pm.hook, f"register_{kind}")
             for impl in hook.get_hookimpls():  # registration order: built-ins first
                 plugin = impl.plugin_name
                 info = host.infos.get(plugin)
-                if (info is not None and not info.ok) or plugin in broken:
+                if info is not None and not info.ok:
                     continue
                 if plugin not in staged:
                     staged[plugin] = []
@@ -265,48 +307,48 @@ class Registry:
                 try:
                     impl.function(register=found.append)
                 except Exception as exc:
-                    broken[plugin] = f"register_{kind} failed: {describe_error(exc)}"
+                    broken.setdefault(plugin, []).append(f"register_{kind} failed: {describe_error(exc)}")
                     continue
-                problem = reg._check_objects(kind, found)
-                if problem:
-                    broken[plugin] = problem
-                    continue
-                staged[plugin].extend((kind, obj) for obj in found)
+                problems = reg._check_objects(kind, found)
+                broken.setdefault(plugin, []).extend(problems)
+                staged[plugin].extend((kind, obj) for obj in found if not reg._object_problem(kind, obj))
         for plugin in order:
-            if plugin in broken:
-                reg._broken(host, plugin, broken[plugin])
-                continue
-            problem = reg._duplicates(staged[plugin], plugin)
-            if problem:
-                reg._broken(host, plugin, problem)
+            problems = broken.get(plugin, []) + reg._duplicates(staged[plugin], plugin)
+            if problems:
+                reg._broken(host, plugin, " | ".join(problems))
                 continue
             for kind, obj in staged[plugin]:
                 reg._add(host, kind, obj, plugin)
         return reg
 
     @staticmethod
-    def _check_objects(kind: str, objects: list[Any]) -> str | None:
+    def _object_problem(kind: str, obj: Any) -> str | None:
         expected = SPEC_TYPES[kind]
-        for obj in objects:
-            if not isinstance(obj, expected):
-                return (f"register_{kind} registered a {type(obj).__name__}, not a {expected.__name__}: pass "
-                        f"{expected.__name__}(...) objects to this hook")
-            problem = name_problem(getattr(obj, "name", None))
-            if problem:
-                return f"register_{kind} registered a {kind[:-1]} with an invalid name: {problem}"
+        if not isinstance(obj, expected):
+            return (f"register_{kind} registered a {type(obj).__name__}, not a {expected.__name__}: pass "
+                    f"{expected.__name__}(...) objects to this hook")
+        problem = name_problem(getattr(obj, "name", None))
+        if problem:
+            return f"register_{kind} registered a {kind[:-1]} with an invalid name: {problem}"
         return None
 
-    def _duplicates(self, objects: list[tuple[str, Any]], plugin: str) -> str | None:
+    @classmethod
+    def _check_objects(cls, kind: str, objects: list[Any]) -> list[str]:
+        return [p for p in (cls._object_problem(kind, obj) for obj in objects) if p]
+
+    def _duplicates(self, objects: list[tuple[str, Any]], plugin: str) -> list[str]:
+        problems: list[str] = []
         seen: set[tuple[str, str]] = set()
         for kind, obj in objects:
             table = self.table(kind)
             if obj.name in table:
-                return (f"duplicate {kind[:-1]} name {obj.name!r}: registered by both {table.source(obj.name)!r} "
-                        f"and {plugin!r}; rename one of them or uninstall one plugin")
-            if (kind, obj.name) in seen:
-                return f"registers the {kind[:-1]} name {obj.name!r} twice"
+                problems.append(f"duplicate {kind[:-1]} name {obj.name!r}: registered by both "
+                                f"{table.source(obj.name)!r} and {plugin!r}; rename one of them or uninstall "
+                                f"one plugin")
+            elif (kind, obj.name) in seen:
+                problems.append(f"registers the {kind[:-1]} name {obj.name!r} twice")
             seen.add((kind, obj.name))
-        return None
+        return problems
 
     def _broken(self, host: PluginHost, plugin: str, message: str) -> None:
         info = host.infos.get(plugin)

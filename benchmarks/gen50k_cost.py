@@ -1,4 +1,4 @@
-"""Per-sample CPU cost of the DAT/JEM generative protocol (cifar10-l2-gen50k) on CIFAR-sized models.
+"""Per-sample CPU cost of the 50,000-sample joint track (cifar10-l2-joint50k) on CIFAR-sized models.
 
     python benchmarks/gen50k_cost.py [--threads 1] [--batch 8]
 
@@ -76,7 +76,8 @@ def main() -> None:
     n = 50_000
     out = {"threads": args.threads, "wrn28_10_step_s_per_image": round(t_step, 4),
            "inception_forward_s_per_image": round(t_inc, 4)}
-    for name, steps in (("dat-pgd (33 steps)", 33), ("jem-sgld (5 passes x 20 steps)", 100)):
+    for name, steps in (("dat-pgd (33 steps)", 33), ("jem-sgld-conditional (5 passes x 20 steps)", 100),
+                        ("jem-sgld (6.4 visits x 40 steps)", 256)):
         per_sample = steps * t_step + t_inc  # + Inception features of the sample (reference stats are cached)
         out[name] = {"s_per_sample": round(per_sample, 3), "cpu_hours_50k": round(per_sample * n / 3600, 1)}
     print(json.dumps(out, indent=1))

@@ -1,7 +1,9 @@
-"""Throughput on whatever device is here: images/s for clean logits, APGD-CE, the SGLD sampler and
-feature extraction, written as JSON (one run on a lent GPU gives the numbers).
+"""Throughput on whatever device is here: images/s for clean logits, AutoAttack (standard), APGD-CE, the
+energy metric's PGD, the SGLD sampler and feature extraction, written as JSON (one run on a lent GPU
+gives the numbers).
 
     python benchmarks/gpu.py                                   # best device; default batch sizes for it
+    python benchmarks/gpu.py --quick --out /tmp/gpu.json       # 1% of the images: a check, not a measurement
     python benchmarks/gpu.py --device cpu --threads 1 --scale 0.1 --out /tmp/gpu.json
 
 Workloads (the models benchbed ships, so it runs offline):
@@ -11,6 +13,8 @@ Workloads (the models benchbed ships, so it runs offline):
   attacks every point (APGD only attacks points classified correctly);
 - ``digits-cnn``: the digits zoo's standard CNN on the 449 digits test images (1x8x8).
 
+AutoAttack runs through benchbed's own adapter (the built-in ``autoattack`` attack, version standard:
+APGD-CE, APGD-T, FAB-T, Square), the energy PGD is the energy metric's final-iterate PGD (20 steps).
 Per workload and stage it records the batch size, the number of images, the seconds (after one warm-up
 batch, with the device synchronised) and images/s. Feature extraction runs torch-fidelity's IS on the
 digits extractor (``digits-cnn``; Inception weights are not needed). ``--scale`` shrinks the image
@@ -31,9 +35,12 @@ import torch
 from benchbed.engine.devices import device_name, resolve_device
 
 # images per stage at scale 1, and batch sizes per device kind
-COUNTS = {"logits": 10_000, "apgd-ce": 1_000, "sgld": 2_000, "features": 10_000}
-BATCH = {"cuda": {"logits": 2_000, "apgd-ce": 1_000, "sgld": 1_000, "features": 1_000},
-         "cpu": {"logits": 500, "apgd-ce": 250, "sgld": 500, "features": 200}}
+COUNTS = {"logits": 10_000, "autoattack": 500, "apgd-ce": 1_000, "energy-pgd": 1_000, "sgld": 2_000,
+          "features": 10_000}
+BATCH = {"cuda": {"logits": 2_000, "autoattack": 500, "apgd-ce": 1_000, "energy-pgd": 1_000, "sgld": 1_000,
+                  "features": 1_000},
+         "cpu": {"logits": 500, "autoattack": 250, "apgd-ce": 250, "energy-pgd": 250, "sgld": 500, "features": 200}}
+QUICK_SCALE = 0.01  # --quick: a check (counts never below 16, AutoAttack's at least 8)
 
 
 def sync(device: torch.device) -> None:
@@ -50,7 +57,7 @@ def timed(fn, device) -> float:
 
 
 def stage(name: str, n: int, batch: int, seconds: float) -> dict:
-    return {"stage": name, "images": n, "batch_size": batch, "seconds": round(seconds, 4),
+    return {"stage": name, "images": n, "batch_size": batch, "seconds": round(seconds, 6),
             "images_per_s": round(n / seconds, 2) if seconds > 0 else None}
 
 
@@ -81,6 +88,40 @@ def bench_apgd(model, x, batch, device) -> dict:
             attack.perturb(x[i:i + batch], y[i:i + batch])
 
     return stage("APGD-CE (100 steps, 1 restart)", len(x), batch, timed(run, device))
+
+
+def own_labels(model, x, batch) -> torch.Tensor:
+    """The model's predictions: every point starts correctly classified, so every attack works on all."""
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
+
+
+def bench_autoattack(model, x, batch, device, norm: str, eps: float) -> dict:
+    from benchbed.builtin.autoattack import run_autoattack
+    from benchbed.contracts.specs import AttackRequest
+
+    y = own_labels(model, x.to(device), batch).cpu()
+
+    def request(n):
+        return AttackRequest(model=model, images=x[:n].clone(), labels=y[:n].clone(), norm=norm, eps=eps, seed=0,
+                             device=device, batch_size=batch, options={"version": "standard"})
+
+    run_autoattack(request(min(4, len(x))))  # warm-up
+    return stage("AutoAttack standard (benchbed's adapter)", len(x), batch,
+                 timed(lambda: run_autoattack(request(len(x))), device))
+
+
+def bench_energy_pgd(model, x, batch, device, norm: str, eps: float) -> dict:
+    from benchbed.functional.pgd import PGD_STEPS, pgd_final_iterate
+
+    y = own_labels(model, x.to(device), batch)
+
+    def run(n):
+        pgd_final_iterate(model, x[:n], y[:n], norm=norm, eps=eps, generator=torch.Generator().manual_seed(0),
+                          device=device, batch_size=batch)
+
+    run(min(batch, 16))  # warm-up
+    return stage(f"energy PGD ({PGD_STEPS} steps, final iterate)", len(x), batch, timed(lambda: run(len(x)), device))
 
 
 def bench_sgld(model, shape, n, batch, num_classes, device) -> dict:
@@ -120,14 +161,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", help="cpu, cuda, cuda:N (default: the best available)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the image counts (e.g. 0.1 on a CPU)")
+    parser.add_argument("--scale", type=float, default=None, help="multiply the image counts (e.g. 0.1 on a CPU)")
+    parser.add_argument("--quick", action="store_true", help=f"a quick check: --scale {QUICK_SCALE}")
+    parser.add_argument("--workloads", default="resnet18-cifar,digits-cnn",
+                        help="comma-separated workloads to run (default: both)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gpu.json")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     kind = "cuda" if device.type == "cuda" else "cpu"
-    count = {k: max(16, int(v * args.scale)) for k, v in COUNTS.items()}
+    scale = args.scale if args.scale is not None else (QUICK_SCALE if args.quick else 1.0)
+    count = {k: max(16, int(v * scale)) for k, v in COUNTS.items()}
+    if args.quick:
+        count["autoattack"] = max(8, int(COUNTS["autoattack"] * scale))
     batch = {k: min(v, count[k]) for k, v in BATCH[kind].items()}
     torch.manual_seed(0)
     from benchbed import registry as plugin_registry
@@ -135,13 +182,17 @@ def main(argv=None) -> int:
     results = []
     workloads = []
     if "aa-example-resnet18" in registry.models:
-        workloads.append(("resnet18-cifar", registry.models.get("aa-example-resnet18").load(device), (3, 32, 32), 10))
-    workloads.append(("digits-cnn", registry.models.get("digits-cnn-standard").load(device), (1, 8, 8), 10))
-    for name, model, shape, classes in workloads:
+        workloads.append(("resnet18-cifar", registry.models.get("aa-example-resnet18").load(device), (3, 32, 32), 10,
+                          8 / 255))
+    workloads.append(("digits-cnn", registry.models.get("digits-cnn-standard").load(device), (1, 8, 8), 10, 0.1))
+    chosen = set(args.workloads.split(","))
+    for name, model, shape, classes, eps in (w for w in workloads if w[0] in chosen):
         model.eval()
         x = torch.rand((count["logits"], *shape))
         rows = [bench_logits(model, x, batch["logits"], device),
+                bench_autoattack(model, x[:count["autoattack"]], batch["autoattack"], device, "Linf", eps),
                 bench_apgd(model, x[:count["apgd-ce"]], batch["apgd-ce"], device),
+                bench_energy_pgd(model, x[:count["energy-pgd"]], batch["energy-pgd"], device, "Linf", eps),
                 bench_sgld(model, shape, count["sgld"], batch["sgld"], classes, device)]
         for row in rows:
             print(f"{name:15s} {row['stage']:52s} batch {row['batch_size']:5d}  {row['images_per_s']:>12} images/s",
@@ -152,7 +203,7 @@ def main(argv=None) -> int:
     print(f"{'digits-cnn':15s} {feat['stage']:52s} batch {feat['batch_size']:5d}  {feat['images_per_s']:>12} images/s")
     results.append({"workload": "digits-extractor", "image_shape": [1, 8, 8], "stages": [feat]})
     out = {"benchmark": "throughput per stage (images/s)", "device": str(device), "device_name": device_name(device),
-           "torch": torch.__version__, "threads": torch.get_num_threads(), "scale": args.scale,
+           "torch": torch.__version__, "threads": torch.get_num_threads(), "scale": scale,
            "machine": platform.processor() or platform.machine(), "load": os.getloadavg(), "results": results}
     if device.type == "cuda":
         out["cuda_memory_peak_bytes"] = torch.cuda.max_memory_allocated(device)

@@ -106,5 +106,6 @@ def test_registered_specs_name_family_sampler_and_reported():
     host.register(plugin, name="joint-models")
     jem, dat = host.registry.models.get("jem-wrn28-10"), host.registry.models.get("dat-wrn34-10-t40")
     assert (jem.family, jem.sampler, dat.family, dat.sampler) == ("joint", "jem-sgld", "joint", "dat-pgd")
-    assert jem.reported == {"clean_accuracy": 92.9, "is": 8.76, "fid": 38.4}
-    assert "cifar10-l2-gen50k" in host.registry.tracks.names()
+    # the paper's IS/FID come from unpublished evaluation code: not shown beside benchbed's (footnote only)
+    assert jem.reported == {"clean_accuracy": 92.9} and "8.76" in jem.footnote and "38.4" in jem.footnote
+    assert "cifar10-l2-joint50k" in host.registry.tracks.names()

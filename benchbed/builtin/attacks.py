@@ -27,13 +27,21 @@ AUTOATTACK_CHECKS = (
      "The model computes gradients while classifying (a dynamic defense): AutoAttack alone may not be enough; "
      "adaptive attacks are needed."),
 )
+
+
+def _see_flags_doc(anchor: str) -> tuple[tuple[str, str], ...]:
+    # AutoAttack's words cite a file of its repository: readers get the address of the section meant
+    return (("See flags_doc.md for details", f"See AutoAttack's flag documentation: {AUTOATTACK_FLAGS_DOC}#{anchor}"),)
+
+
 FLAG_EXPLANATIONS = (
     *(FlagExplanation(anchor, explain, match=words, ref_url=f"{AUTOATTACK_FLAGS_DOC}#{anchor}",
-                      ref_text=f"AutoAttack's flags_doc.md (§ {anchor.replace('-', ' ')})")
+                      ref_text=f"AutoAttack's flags_doc.md (§ {anchor.replace('-', ' ')})",
+                      reword=_see_flags_doc(anchor))
       for words, anchor, explain in AUTOATTACK_CHECKS),
     FlagExplanation("checks", "A warning from AutoAttack's automatic checks of the model (its words are in the "
                               "tooltip and on the model page).", ref_url=f"{AUTOATTACK_FLAGS_DOC}#checks",
-                    ref_text="AutoAttack's flags_doc.md"),
+                    ref_text="AutoAttack's flags_doc.md", reword=_see_flags_doc("checks")),
 )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 
+from benchbed.builtin import imagenet
 from benchbed.builtin.dataset_loaders import check_torchvision_files, load_digits_split, load_torchvision_split
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.specs import DatasetSpec
@@ -35,4 +36,10 @@ def register_datasets(register):
         loader=functools.partial(load_torchvision_split, "svhn"),
         check=functools.partial(check_torchvision_files, "svhn"),
         description="SVHN cropped digits (torchvision), 73,257 train / 26,032 test, 32x32 RGB",
+    ))
+    register(DatasetSpec(
+        name=imagenet.NAME, num_classes=imagenet.NUM_CLASSES, image_shape=imagenet.IMAGE_SHAPE,
+        loader=imagenet.load_imagenet, check=imagenet.check_imagenet,
+        description=f"ImageNet (ILSVRC2012) validation: RobustBench's fixed 5,000-image subset (its list of file "
+                    f"names) from your val/<wnid>/ folder; preprocessing {imagenet.PREPROCESSING}; test split only",
     ))

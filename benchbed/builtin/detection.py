@@ -4,7 +4,8 @@ Per test point i of a unit the metric scores three inputs with the energy score 
 with the maximum softmax probability (maths: :mod:`benchbed.functional.detection`):
 
 - the natural test point x_i;
-- its adversarial x*_i: the final iterate of the untargeted 20-step PGD on all test points, shared with
+- its adversarial x*_i: the final iterate of Mirza et al.'s untargeted PGD (10 steps of eps/4, random start)
+  on all test points, shared with
   the ``energy`` metric's papers'-protocol columns (computed once per context);
 - OOD point i of the track's OOD set -- one OOD point per test index, so shards see the same points:
   ``detection``: digits -> the embedded set of :mod:`benchbed.functional.ood` (photo patches and noise from
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from benchbed.builtin.energy import pgd_final_iterates
+from benchbed.builtin.energy import PGD_SETTINGS, pgd_final_iterates
 from benchbed.contracts.errors import BenchbedError
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.reductions import Reduction
@@ -28,6 +29,7 @@ from benchbed.functional.detection import ECE_BINS, auroc, energy_score, expecte
 from benchbed.functional.ood import digits_ood_images
 
 EMBEDDED_DIGITS_OOD = "digits-ood"
+PGD_TEXT = "final iterate of PGD (" + PGD_SETTINGS + ")"
 SCORES = {"energy": ("energy score -E(x) = logsumexp f(x)", energy_score),
           "msp": ("maximum softmax probability", max_softmax)}
 OOD_TEXT = {EMBEDDED_DIGITS_OOD: "the embedded digits OOD set (8x8 patches of scikit-learn's sample photos, and "
@@ -89,17 +91,18 @@ def make_detection_metric(name: str, prefix: str, sources: dict[str, str], *, wi
                    "higher = better detector", True, "%", reduce=Reduction("auroc", (nat, ood), _percent_auroc),
                    group="detection",
                    protocol="natural test points vs one OOD point per test index"),
-            Column(f"{prefix}auroc_{score}_adv", f"AUROC (%) of telling adversarial test points (untargeted PGD-20 "
-                   f"final iterate) from {what} by the {text}; higher = adversarial points still read as "
-                   "in-distribution", True, "%", reduce=Reduction("auroc", (adv, ood), _percent_auroc),
-                   group="detection", protocol="PGD-20 final iterate (untargeted) on all test points vs OOD"),
+            Column(f"{prefix}auroc_{score}_adv", f"AUROC (%) of telling adversarial test points (untargeted PGD "
+                   f"final iterate, the _pgd protocol) from {what} by the {text}; higher = adversarial points still "
+                   "read as in-distribution", True, "%", reduce=Reduction("auroc", (adv, ood), _percent_auroc),
+                   group="detection", protocol=f"{PGD_TEXT} (untargeted) on all test points vs OOD"),
         ]
         if with_calibration:
             cols.append(Column(
                 f"adv_detect_auroc_{score}", f"AUROC (%) of telling natural test points from their untargeted "
-                f"PGD-20 final iterates by the {text} (50 = no signal; below 50 = x* scores higher)", None, "%",
+                f"PGD final iterates (the _pgd protocol) by the {text} (50 = no signal; below 50 = x* scores "
+                "higher)", None, "%",
                 reduce=Reduction("auroc", (nat, adv), _percent_auroc), group="detection",
-                protocol="natural vs PGD-20 final iterate (untargeted), all test points"))
+                protocol=f"natural vs {PGD_TEXT} (untargeted), all test points"))
     if with_calibration:
         cols.append(Column(
             "ece", f"expected calibration error (%) of the max-softmax confidence on natural test points, "
@@ -108,8 +111,8 @@ def make_detection_metric(name: str, prefix: str, sources: dict[str, str], *, wi
             protocol="all natural test points"))
     return MetricSpec(
         name=name, compute=compute, columns=tuple(cols), info_reduce={"ood_set": "same"},
-        description="energy as an OOD detector (energy score and max-softmax AUROC, natural and PGD-20 adversarial "
-                    "test points vs " + ", ".join(f"{k}: {OOD_TEXT[v]}" for k, v in sources.items()) + ")"
+        description="energy as an OOD detector (energy score and max-softmax AUROC, natural and PGD final-iterate "
+                    "adversarial test points vs " + ", ".join(f"{k}: {OOD_TEXT[v]}" for k, v in sources.items()) + ")"
                     + (" and expected calibration error" if with_calibration else ""))
 
 

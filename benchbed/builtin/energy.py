@@ -1,4 +1,4 @@
-"""The ``energy`` metric: natural vs adversarial energy (science.md section 2), on every track.
+"""The ``energy`` metric: natural vs adversarial energy (docs/science.md, "Energies"), on every track.
 
 It reuses the robust-accuracy attack: the adversarial points x* are the attack's semantic iterates
 (``AttackResult.iterates``: any attack plugin may provide them; AutoAttack's are its APGD
@@ -16,14 +16,16 @@ columns ``energy_n_untargeted`` / ``energy_n_targeted`` say how many points each
 per-point arrays hold NaN for them. The natural-energy columns cover all points. docs/energy.md
 explains the choice; a statistic over no points is NaN.
 
-Beside them, the papers' protocol (columns ending ``_pgd``): the *final* iterate of a 20-step PGD
-(:mod:`benchbed.functional.pgd`; untargeted CE ascent, and targeted towards the top wrong class) on *all* test
-points, misclassified ones included, so every model is scored on the same points. Every column says
+Beside them, the papers' protocol (columns ending ``_pgd``): the *final* iterate of Mirza et al.'s PGD
+(torchattacks' settings scaled by eps: 10 steps of eps/4 (L2: eps/5) from a uniform random start;
+:mod:`benchbed.functional.pgd`) on *all* test points, misclassified ones included, so every model is
+scored on the same points. Untargeted: CE ascent (the paper's attack); targeted (benchbed's addition):
+towards the best class other than the label and the prediction. Every column says
 which protocol it used (``Column.protocol``). Alignment columns come in logit units and, with ``_rel``
 in their name, divided by the std of the model's natural E(x) (joint: of E(x, y)) over all test
 points -- scale-free, so a model with small logits does not look aligned for free. The TRADES
-columns split KL(p(.|x) || p(.|x*)) into its joint-energy term and the marginal gap (science.md
-section 2). Every column is a declared reduction of the
+columns split KL(p(.|x) || p(.|x*)) into its joint-energy term and the marginal gap (docs/science.md,
+"TRADES"). Every column is a declared reduction of the
 per-point energy arrays, so shards, unsharded runs and ``benchbed.evaluate`` share one computation.
 """
 from __future__ import annotations
@@ -48,7 +50,7 @@ from benchbed.functional.energy import (
     trades_decomposition,
 )
 from benchbed.functional.pgd import NORMS as PGD_NORMS
-from benchbed.functional.pgd import PGD_STEPS, pgd_final_iterate, runner_up
+from benchbed.functional.pgd import PGD_STEPS, STEP_FRACTION, pgd_final_iterate, runner_up
 
 _KIND_TEXT = {
     UNTARGETED: "untargeted x* (the attack's untargeted iterate, e.g. APGD-CE's max-loss point, on the points it "
@@ -57,46 +59,57 @@ _KIND_TEXT = {
 }
 _PGD_TEXT = {
     UNTARGETED: f"untargeted x* (final iterate of {PGD_STEPS}-step PGD on the cross-entropy, all test points)",
-    TARGETED: f"targeted x* (final iterate of {PGD_STEPS}-step PGD towards the top wrong class, all test points)",
+    TARGETED: f"targeted x* (final iterate of {PGD_STEPS}-step PGD towards the best class other than the label and "
+              "the prediction, all test points)",
 }
+PGD_SETTINGS = (f"{PGD_STEPS} steps of alpha = eps/{1 / STEP_FRACTION['Linf']:g} "
+                f"(L2: eps/{1 / STEP_FRACTION['L2']:g}), uniform random start in the eps ball, projection onto the "
+                "ball and [0, 1] after each step (torchattacks PGD/PGDL2 defaults scaled by eps, as Mirza et al.'s "
+                "energy notebook builds them)")
+_PGD_TARGET = {UNTARGETED: "ascends CE on the label (the paper's attack)",
+               TARGETED: "descends CE on t = the best class other than the label and the model's prediction (for a "
+                         "correct point APGD-T's first target; benchbed's addition, the paper's PGD is untargeted)"}
 KINDS = (UNTARGETED, TARGETED)
 # protocol -> (suffix of its arrays and columns, description of its x*, Column.protocol text)
 PROTOCOLS = {
     "attack": ("", _KIND_TEXT, "{kind} iterate of the track's attack (AutoAttack: max-loss APGD iterate), only the "
                                "points it attacked (still robust)"),
-    "pgd": ("_pgd", _PGD_TEXT, "{kind} final iterate of " + str(PGD_STEPS) + "-step PGD at the track's eps, all test "
-                               "points (misclassified included; the papers' protocol)"),
+    "pgd": ("_pgd", _PGD_TEXT, "{kind} final iterate of PGD at the track's eps: " + PGD_SETTINGS + "; {target}; "
+                               "all test points (misclassified included); E(x) = -logsumexp f(x), E(x, y) = -f(x)[y] "
+                               "with the true label (the papers' protocol)"),
 }
 
+# every std here is the population std (ddof 0, numpy's default; mean_std), said so in each column's description
+STD = "population std (ddof 0)"
 # statistic key of benchbed.functional.energy.energy_statistics -> (column stem, description, higher_is_better, unit)
 _STATS = (
     ("n", "energy_n_{kind}", "number of points with an {text}; the {kind} columns cover these", None,
      "points"),
     ("adv_mean", "energy_adv_mean_{kind}", "mean marginal energy E(x*) = -logsumexp f(x*) of the {text}",
      None, "energy"),
-    ("adv_std", "energy_adv_std_{kind}", "std of the marginal energy E(x*) of the {text}", None, "energy"),
+    ("adv_std", "energy_adv_std_{kind}", STD + " of the marginal energy E(x*) of the {text}", None, "energy"),
     ("gap_mean", "energy_gap_{kind}", "mean energy gap dE = E(x) - E(x*) for the {text} (> 0: x* has "
      "lower energy than x)", None, "energy"),
-    ("gap_std", "energy_gap_std_{kind}", "std of the energy gap dE = E(x) - E(x*) for the {text}; lower = "
+    ("gap_std", "energy_gap_std_{kind}", STD + " of the energy gap dE = E(x) - E(x*) for the {text}; lower = "
      "better aligned", False, "energy"),
     ("abs_gap_mean", "energy_abs_gap_{kind}", "mean |E(x) - E(x*)| for the {text}; lower = better aligned",
      False, "energy"),
     ("joint_gap_mean", "joint_energy_gap_{kind}", "mean joint energy gap E(x, y) - E(x*, y) = f(x*)[y] - "
      "f(x)[y] for the {text}", None, "energy"),
-    ("joint_gap_std", "joint_energy_gap_std_{kind}", "std of the joint energy gap E(x, y) - E(x*, y) for "
+    ("joint_gap_std", "joint_energy_gap_std_{kind}", STD + " of the joint energy gap E(x, y) - E(x*, y) for "
      "the {text}; lower = better aligned", False, "energy"),
     ("w1", "energy_w1_{kind}", "1-Wasserstein distance between the natural and adversarial marginal "
      "energies of the points with an {text}; lower = better aligned", False, "energy"),
 )
-RELATIVE_UNIT = "std E(x)"  # a statistic divided by the std of the model's natural energies
+RELATIVE_UNIT = "std E(x)"  # a statistic divided by the (population) std of the model's natural energies
 _NORMALISED = (
     ("w1_rel", "energy_w1_rel_{kind}", "W1 between natural and adversarial marginal energies for the {text}, "
      "divided by the std of E(x) over all natural test points (scale-free); lower = better aligned"),
     ("abs_gap_rel", "energy_abs_gap_rel_{kind}", "mean |E(x) - E(x*)| for the {text}, divided by the std of E(x) "
      "over all natural test points (scale-free); lower = better aligned"),
-    ("gap_std_rel", "energy_gap_std_rel_{kind}", "std of dE = E(x) - E(x*) for the {text}, divided by the std of "
-     "E(x) over all natural test points (scale-free); lower = better aligned"),
-    ("joint_gap_std_rel", "joint_energy_gap_std_rel_{kind}", "std of the joint gap E(x, y) - E(x*, y) for the "
+    ("gap_std_rel", "energy_gap_std_rel_{kind}", STD + " of dE = E(x) - E(x*) for the {text}, divided by the std "
+     "of E(x) over all natural test points (scale-free); lower = better aligned"),
+    ("joint_gap_std_rel", "joint_energy_gap_std_rel_{kind}", STD + " of the joint gap E(x, y) - E(x*, y) for the "
      "{text}, divided by the std of the natural joint energy E(x, y) over all test points (scale-free); lower = "
      "better aligned"),
 )
@@ -143,7 +156,7 @@ def protocol_columns(protocol: str) -> list[Column]:
     suffix, texts, protocol_text = PROTOCOLS[protocol]
     out = []
     for kind in KINDS:
-        common = {"protocol": protocol_text.format(kind=kind), "group": "energy"}
+        common = {"protocol": protocol_text.format(kind=kind, target=_PGD_TARGET[kind]), "group": "energy"}
         text = texts[kind]
         inputs = array_names(kind, suffix)
         for stat, stem, description, higher, unit in _STATS:
@@ -168,11 +181,11 @@ def columns() -> tuple[Column, ...]:
     out = [
         Column("energy_nat_mean", "mean marginal energy E(x) = -logsumexp f(x) of all natural test points",
                None, "energy", reduce=Reduction("energy.nat_mean", (NATURAL,), lambda e: mean_std(e)[0])),
-        Column("energy_nat_std", "std of the marginal energy E(x) of all natural test points (the scale of the "
-               "_rel columns)", None, "energy",
+        Column("energy_nat_std", STD + " of the marginal energy E(x) of all natural test points (the scale of "
+               "the _rel columns)", None, "energy",
                reduce=Reduction("energy.nat_std", (NATURAL,), lambda e: mean_std(e)[1])),
-        Column("joint_energy_nat_std", "std of the joint energy E(x, y) = -f(x)[y] of all natural test points (the "
-               "scale of joint_energy_gap_std_rel)", None, "energy",
+        Column("joint_energy_nat_std", STD + " of the joint energy E(x, y) = -f(x)[y] of all natural test points "
+               "(the scale of joint_energy_gap_std_rel)", None, "energy",
                reduce=Reduction("energy.joint_nat_std", (JOINT_NATURAL,), lambda e: mean_std(e)[1])),
     ]
     for protocol in PROTOCOLS:
@@ -252,7 +265,8 @@ def compute_energy(ctx) -> MetricOutput:
     if ctx.track.norm in PGD_NORMS:
         finals = pgd_final_iterates(ctx)
         everywhere = torch.ones(len(labels), dtype=torch.bool)
-        pgd_sources = {kind: f"pgd-{PGD_STEPS} final iterate" for kind in KINDS}
+        pgd_sources = {kind: f"pgd-{PGD_STEPS} final iterate (alpha = {STEP_FRACTION[ctx.track.norm]:g} eps, random "
+                             f"start)" for kind in KINDS}
     else:  # e.g. L1: the papers' protocol is not run (no x*, n = 0, NaN statistics); the AA columns stay
         finals = {kind: ctx.images for kind in KINDS}
         everywhere = torch.zeros(len(labels), dtype=torch.bool)
@@ -301,6 +315,6 @@ def register_metrics(register):
         requires=("attack", f"iterates:{UNTARGETED}", f"iterates:{TARGETED}"),
         description="natural vs adversarial energy E(x) = -logsumexp f(x) (JEM reading of the classifier), for the "
                     "untargeted and targeted iterates of the robust-accuracy attack (AutoAttack: APGD-CE, APGD-T), "
-                    f"and for the final iterates of a {PGD_STEPS}-step PGD on all test points (the papers' "
-                    "protocol); raw and scale-free (/ std E(x)) alignment, and the TRADES KL decomposition",
+                    f"and for the final iterates of Mirza et al.'s PGD ({PGD_SETTINGS}) on all test points (the "
+                    "papers' protocol); raw and scale-free (/ std E(x)) alignment, and the TRADES KL decomposition",
     ))

@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from benchbed.contracts.errors import ConfigError
 from benchbed.contracts.figures import ArrayPlot, ArraySeries
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.reductions import RESAMPLED, percent, scalar
 from benchbed.contracts.specs import Column, MetricOutput, MetricSpec
+
+if TYPE_CHECKING:  # the inherited dataclass fields' annotations, resolved here by documentation tools
+    from collections.abc import Callable, Mapping  # noqa: F401
+
+    from benchbed.engine.context import EvaluationContext  # noqa: F401
 
 GRID_PER_CLASS = 8
 GRID_MAX_ROWS = 10  # datasets with more classes show their first 10
@@ -49,7 +55,7 @@ CLASSIFYING_EXTRACTORS = {"digits-cnn": "digits"}  # == generative.fidelity's (k
 
 def sampler_protocol(settings, sampler: str) -> str:
     """The sampler part of the protocol, in words (built-in samplers' knobs spelled out)."""
-    from benchbed.generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
+    from benchbed.generative.defaults import DAT_DEFAULTS, JEM_CONDITIONAL_DEFAULTS, JEM_DEFAULTS
 
     s, o = settings, dict(settings.options)
     if sampler == "sgld":
@@ -57,9 +63,16 @@ def sampler_protocol(settings, sampler: str) -> str:
                 f"{s.seed_kind} seeds")
     if sampler == "jem-sgld":
         k = {**JEM_DEFAULTS, **o}
-        return (f"jem-sgld ({k['passes']} passes x {k['steps']} steps, alpha {k['step_size']:g}, sigma {k['noise']:g}, "
-                f"re-init {k['reinit']:g}, {'f(x)[y]' if k['conditional'] else 'logsumexp f(x)'}) from U[0, 1] "
-                f"replay-buffer starts")
+        start = "the model's own replay buffer where it has one, else U[0, 1]" if k["buffer"] == "model" \
+            else "U[0, 1]"
+        return (f"jem-sgld (JEM's unconditional SGLD on logsumexp f(x), no clamping: {k['visits']:g} visits per "
+                f"buffer slot x {k['steps']} steps, alpha {k['step_size']:g}, sigma {k['noise']:g} on [0, 1] pixels, "
+                f"re-init {k['reinit']:g}) from {start}; samples labelled by the model's predicted class")
+    if sampler == "jem-sgld-conditional":
+        k = {**JEM_CONDITIONAL_DEFAULTS, **o}
+        return (f"jem-sgld-conditional ({k['passes']} passes x {k['steps']} steps, alpha {k['step_size']:g}, sigma "
+                f"{k['noise']:g}, re-init {k['reinit']:g}, {'f(x)[y]' if k['conditional'] else 'logsumexp f(x)'}, "
+                f"clipped every step) from U[0, 1] replay-buffer starts")
     if sampler == "dat-pgd":
         k = {**DAT_DEFAULTS, **o}
         steps = (f"steps chosen by FID among {list(k['select_steps'])} on {k['select_samples']} held-out samples"
@@ -147,19 +160,22 @@ def compute_generative(ctx) -> MetricOutput:
     registered = _registered_n_samples(ctx)
     rows = min(ctx.dataset.num_classes, GRID_MAX_ROWS)
     sampler, seed = stats.pop("sampler"), stats.pop("seed")
+    uses = ctx.registry.samplers.get(sampler).uses if sampler in ctx.registry.samplers else None
+    kept = settings.info_for(uses)  # only what this sampler reads: no seed kind for a seed-free sampler
     info = {
         "n_samples": int(len(samples)),
         "quick": registered is not None and len(samples) < registered,
         "sampler": sampler, "seed": seed,
         # what every number here depends on besides the model (shown on the pages with each number)
         "protocol": {"sampler": sampler, "sampler_protocol": sampler_protocol(settings, sampler),
-                     "seed_kind": stats.get("seed_kind", settings.seed_kind), "seed": seed,
+                     "seed_kind": stats.get("seed_kind", kept.get("seed_kind", "none (the sampler's own starts)")),
+                     "seed": seed,
                      "sampler_options": stats.get("options", {}), "n_samples": int(len(samples)),
                      "reference": f"{track.dataset} train split ({len(train)} images)",
                      "feature_extractor": settings.feature_extractor, "isc_splits": scores.info.get("isc_splits"),
                      "track_sampler": settings.sampler},
         "independent_classifier": classifier,
-        "settings": dataclasses.asdict(settings),
+        "settings": kept,
         "inception_score_std": scores.inception_score_std, "kid_std": scores.kid_std,
         # how often the model itself classifies a sample as the class it was drawn for (percent)
         "model_agreement": 100.0 * float((logits.argmax(1) == labels).float().mean()),

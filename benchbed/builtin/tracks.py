@@ -1,6 +1,7 @@
 """Built-in tracks. ``digits-linf`` is the embedded default: it runs offline in minutes on a CPU."""
 from __future__ import annotations
 
+from benchbed.builtin.imagenet import N_SUBSET, PREPROCESSING
 from benchbed.contracts.hookspecs import hookimpl
 from benchbed.contracts.specs import GenerationSettings, TrackSpec
 
@@ -18,7 +19,11 @@ GENERATIVE = ("generative",)  # IS / FID / KID of samples (benchbed.builtin.gene
 # ~70%: also separated, but the recipes' differences shrink.) All 449 test points are used, in one
 # attack block, so the whole track runs in about 4 minutes on 2 CPU cores.
 DIGITS_EPS = 0.1
-JOINT_CIFAR_TRACK = "cifar10-l2-gen50k"
+JOINT_CIFAR_TRACK = "cifar10-l2-joint50k"  # "cifar10-l2-gen50k" before 0.3.0 (benchbed.registry.RENAMED)
+CORRUPTIONS = ("clean_accuracy", "corruptions")  # benchbed.builtin.corruption_metric
+# A corruption track runs no attack; its norm says which models it lists (those registered for the
+# dataset's Linf threat model), and its eps is never used.
+NO_ATTACK = "none (no attack)"
 
 
 @hookimpl
@@ -53,18 +58,41 @@ def register_tracks(register):
         n_examples=10_000, metrics=ACCURACY + ENERGY + GENERATIVE, generation=cifar_generation,
         description="CIFAR-10, L2 eps 0.5, 10,000 test points",
     ))
-    # The joint models' papers' protocol (JEM, DAT): 50,000 samples, each model drawn with its own sampler,
-    # FID against the full 50,000-image training split, IS over 10 splits, robust accuracy at L2 0.5.
-    # FID from 10,000 samples is biased upward: never compare this track's numbers with cifar10-linf's.
+    # The joint models' papers' sample budget (JEM, DAT): 50,000 samples, each model drawn with its own
+    # sampler, FID against the full 50,000-image training split, IS over 10 splits, robust accuracy at L2
+    # 0.5. Not DAT's protocol: DAT starts from a seed tensor it only ships as a download (no recipe), so
+    # dat-pgd starts here from the track's PCA seeds (docs/science.md lists every difference). FID from
+    # 10,000 samples is biased upward: never compare this track's numbers with cifar10-linf's.
     register(TrackSpec(
         name=JOINT_CIFAR_TRACK, dataset="cifar10", norm="L2", eps=0.5, eps_label="0.5",
         n_examples=10_000, metrics=ACCURACY + ENERGY + GENERATIVE,
         generation=GenerationSettings(sampler="model", n_samples=50_000, batch_size=500),
-        description="CIFAR-10, the DAT/JEM generative protocol: 50,000 samples from each model's own sampler, "
-                    "FID against the full training set, IS over 10 splits; robust accuracy at L2 0.5",
+        description="CIFAR-10, 50,000 samples from each model's own sampler (JEM: jem-sgld, DAT: dat-pgd), FID "
+                    "against the full training set, IS over 10 splits; robust accuracy at L2 0.5. Not DAT's exact "
+                    "protocol: dat-pgd starts from per-class PCA seeds, not DAT's downloaded seed tensor "
+                    "(cifar_fid_imgs_50K.pt, no published recipe), with one step count (33) for every model, not "
+                    "DAT's per-checkpoint counts, and FID by torch-fidelity against the training images, not "
+                    "pytorch-fid 0.3.0 against DAT's downloaded statistics; renamed from cifar10-l2-gen50k",
     ))
     register(TrackSpec(
         name="cifar100-linf", dataset="cifar100", norm="Linf", eps=8 / 255, eps_label="8/255",
         n_examples=10_000, metrics=ACCURACY + ENERGY + GENERATIVE, generation=cifar_generation,
         description="CIFAR-100, Linf eps 8/255, 10,000 test points",
     ))
+    # RobustBench's ImageNet protocol: its 5,000 validation images, Res256Crop224, AutoAttack at 4/255.
+    register(TrackSpec(
+        name="imagenet-linf", dataset="imagenet", norm="Linf", eps=4 / 255, eps_label="4/255",
+        n_examples=N_SUBSET, metrics=ACCURACY + ENERGY, batch_size=100, block_size=500,
+        description=f"ImageNet, Linf eps 4/255, RobustBench's 5,000 validation images ({PREPROCESSING}); "
+                    f"AutoAttack standard",
+    ))
+    for dataset, folder, n, eps, batch in (("cifar10", "CIFAR-10-C", 10_000, 8 / 255, 500),
+                                           ("cifar100", "CIFAR-100-C", 10_000, 8 / 255, 500),
+                                           ("imagenet", "ImageNet-C", N_SUBSET, 4 / 255, 100)):
+        register(TrackSpec(
+            name=f"{dataset}-corruptions", dataset=dataset, norm="Linf", eps=eps, eps_label=NO_ATTACK, n_examples=n,
+            metrics=CORRUPTIONS, batch_size=batch, block_size=500,
+            description=f"{folder}: accuracy under 15 corruptions x 5 severities on {n:,} test points (RobustBench's "
+                        f"corruption protocol), natural vs corrupted energy and the energy OOD AUROC per severity; "
+                        f"no attack, lists the {dataset} Linf models",
+        ))

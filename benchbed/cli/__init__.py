@@ -36,11 +36,27 @@ def build_parser(host=None) -> argparse.ArgumentParser:
         description="Benchmark robust image classifiers as energy-based models: clean and robust accuracy "
                     "(AutoAttack), energy alignment, and the quality of images sampled from the classifier.")
     parser.add_argument("--version", action="version", version=f"benchbed {__version__}")
-    parser.add_argument("--plugin", action="append", default=[], metavar="FILE",
-                        help="also load a local plugin file (repeatable); see BENCHBED_PLUGIN_FILES")
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE", help=PLUGIN_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     host.pm.hook.register_commands(subparsers=sub)
+    _accept_plugin_option(parser)
     return parser
+
+
+PLUGIN_HELP = ("also load a local plugin file (repeatable; before or after the command, e.g. "
+               "`benchbed run --plugin my_model.py`); see BENCHBED_PLUGIN_FILES")
+
+
+def _accept_plugin_option(parser: argparse.ArgumentParser) -> None:
+    """Every command (and sub-command) accepts ``--plugin FILE`` too: the files are read from the whole
+    command line before parsing (:func:`_plugin_files`), wherever the option stands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                if "--plugin" not in command._option_string_actions:
+                    command.add_argument("--plugin", action="append", metavar="FILE", default=argparse.SUPPRESS,
+                                         help=PLUGIN_HELP)
+                _accept_plugin_option(command)
 
 
 def _one_line_warnings(show):

@@ -10,9 +10,8 @@ def cmd_leaderboard(args) -> int:
     from benchbed.leaderboard import render_site
 
     out = render_site(args.results, args.out)
-    pages = sorted(p.name for p in out.glob("*.html"))
-    tracks = sum(1 for p in pages if p.startswith("track-"))
-    models = sum(1 for p in pages if p.startswith("model-"))
+    tracks = sum(1 for _ in (out / "tracks").rglob("*.html"))
+    models = sum(1 for _ in (out / "models").rglob("*.html"))
     print(f"leaderboard: {tracks} track page(s) and {models} model page(s) written to {out}")
     print(f"open {(out / 'index.html').resolve().as_uri()} or push the folder to any static host")
     return 0

@@ -20,14 +20,18 @@ def cmd_plugins(args) -> int:
     host = plugin_registry.host()
     registry = host.registry  # collecting marks plugins whose register hooks fail
     rows = []
+    empty = {name: why for name in host.infos if (why := host.emptiness(name))}
     for info in host.infos.values():
         provides = ", ".join(f"{len(v)} {k}" for k, v in sorted(info.provides.items()))
+        status = "BROKEN" if not info.ok else "EMPTY" if info.name in empty else "ok"
         rows.append({"plugin": info.name, "distribution": info.distribution, "version": info.version,
-                     "status": "ok" if info.ok else "BROKEN", "provides": provides or "-"})
+                     "status": status, "provides": provides or "-"})
     code = _print(rows, "no plugins loaded")
     for info in host.infos.values():
         if not info.ok:
             print(f"\nbroken plugin {info.name!r} ({info.distribution}): {info.error}")
+        elif info.name in empty:
+            print(f"\nempty plugin {info.name!r} ({info.distribution}): {empty[info.name]}")
     del registry
     return code
 
@@ -36,6 +40,7 @@ def cmd_datasets(args) -> int:
     reg = plugin_registry.registry()
     warn_broken_plugins(reg)
     rows = [{"name": d.name, "classes": d.num_classes, "shape": "x".join(map(str, d.image_shape)),
+             "splits": ",".join(d.splits),
              "offline": "embedded" if d.embedded else "needs files", "plugin": reg.datasets.source(d.name),
              "description": d.description} for d in map(reg.datasets.get, reg.datasets.names(args.pattern))]
     return _print(rows, "no datasets match")
@@ -114,6 +119,8 @@ def cmd_tracks(args) -> int:
     warn_broken_plugins(reg)
     rows = [{"name": t.name, "dataset": t.dataset, "threat model": t.norm, "eps": t.eps_label or f"{t.eps:g}",
              "n_examples": t.n_examples, "attack": f"{t.attack} ({t.attack_options.get('version', '-')})",
+             # AutoAttack's randomness is per batch and per block (seed + b): what a direct call needs to match
+             "batch": t.batch_size, "block": t.block_size, "seed": t.seed,
              "metrics": ", ".join(t.metrics), "models": len(reg.models_for(t))}
             for t in map(reg.tracks.get, reg.tracks.names(args.pattern))]
     return _print(rows, "no tracks match")

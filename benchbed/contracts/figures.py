@@ -25,13 +25,21 @@ class FlagExplanation:
 
     A warning whose detail contains ``match`` (case-insensitive) gets this explanation; ``match=""``
     is the attack's catch-all for its other warnings. ``key``: the anchor's suffix (a plain word);
-    ``ref_url``/``ref_text``: where the attack's authors document it."""
+    ``ref_url``/``ref_text``: where the attack's authors document it; ``reword``: (words, replacement)
+    pairs applied to the warning's text where the pages show it (e.g. a file name its authors cite, as
+    the address readers can open)."""
 
     key: str
     explain: str
     match: str = ""
     ref_url: str = ""
     ref_text: str = ""
+    reword: tuple[tuple[str, str], ...] = ()
+
+    def reworded(self, detail: str) -> str:
+        for words, replacement in self.reword:
+            detail = detail.replace(words, replacement)
+        return detail
 
     def __post_init__(self):
         _require(re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", self.key) is not None,

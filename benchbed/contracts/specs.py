@@ -100,14 +100,22 @@ class DatasetSpec:
     # check(split, data_dir) -> None | one line saying what is missing and how to get it: a cheap
     # look for the files, run before any work starts (benchbed.engine.preflight); None = nothing to check.
     check: Callable[[str, Path | None], str | None] | None = None
+    # the splits it has: "test" always; "train" is optional (needed only by metrics that require "train",
+    # e.g. the generative metric's FID reference and PCA seeds, which preflight checks before any work)
+    splits: tuple[str, ...] = SPLITS
 
     def __post_init__(self):
         _require(self.num_classes >= 2, f"dataset {self.name!r}: num_classes must be >= 2")
         _require(len(self.image_shape) == 3, f"dataset {self.name!r}: image_shape must be (C, H, W)")
+        _require("test" in self.splits and set(self.splits) <= set(SPLITS),
+                 f"dataset {self.name!r}: splits must include 'test' and be among {SPLITS}, got {self.splits}")
 
     def load(self, split: str, data_dir: Path | None = None) -> LabelledImages:
         if split not in SPLITS:
             raise ConfigError(f"unknown split {split!r} for dataset {self.name!r}: use one of {SPLITS}")
+        if split not in self.splits:
+            raise ConfigError(f"dataset {self.name!r} has no {split} split (it has: {', '.join(self.splits)}): "
+                              f"leave out what needs it, or register the dataset with that split")
         return self.loader(split, data_dir)
 
 
@@ -143,6 +151,9 @@ class ModelSpec:
     # Checkpoints along the model's training, oldest first (``benchbed study dynamics``); None if not published.
     training_series: Callable[[], Sequence[TrainingCheckpoint]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # plugin-specific JSON-able fields (exports)
+    # A JEM-style model's own sampler buffer: ``replay_buffer(device)`` -> (B, C, H, W) images in [0, 1]
+    # (e.g. the ``replay_buffer`` a released checkpoint file holds), or None; ``jem-sgld`` starts from it.
+    replay_buffer: Callable[[torch.device], torch.Tensor | None] | None = None
 
     def __post_init__(self):
         for tm in self.threat_models:
@@ -318,7 +329,9 @@ class MetricSpec:
     shards: "sum" (numbers, or dicts of numbers), "union" (lists), "same" (must agree; the default),
     "first". ``requires``: what the metric needs, checked before a run starts (benchbed.engine.preflight):
     "attack" (the track's attack), "iterates:<kind>", "generation" (generation settings, sampler and
-    feature extractor), "train" (the training split).
+    feature extractor), "train" (the training split). ``check(track, data_dir)``: files of its own the
+    metric reads (e.g. corrupted copies of the test points), looked for before a run starts: None or
+    a list of lines, each naming what is missing and where to put it.
     """
 
     name: str
@@ -334,6 +347,7 @@ class MetricSpec:
     figures: tuple[ArrayPlot, ...] = ()
     unit_texts: Mapping[str, str] = field(default_factory=dict)
     alignment: bool = False
+    check: Callable[[TrackSpec, Path | None], Sequence[str] | str | None] | None = None
 
     def __post_init__(self):
         _require(self.scope in ("example", "model"),
@@ -353,7 +367,7 @@ FALLBACK_SAMPLER = "sgld"  # ... for a model that names none
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How images are sampled from a classifier (science.md section 3); every knob a track parameter."""
+    """How images are sampled from a classifier (docs/science.md, section 4); every knob a track parameter."""
 
     sampler: str = "sgld"
     seed_kind: str = "pca"  # pca | gaussian | uniform
@@ -378,6 +392,12 @@ class GenerationSettings:
         d["options"] = dict(self.options)
         return d
 
+    def info_for(self, uses: Sequence[str] | None) -> dict[str, Any]:
+        """The settings a sampler that reads ``uses`` depends on (``SamplerSpec.uses``; None: all of them),
+        plus what the generative metric itself reads (:data:`METRIC_SETTINGS`): what a record keeps."""
+        d = self.info()
+        return d if uses is None else {k: v for k, v in d.items() if k in METRIC_SETTINGS or k in uses}
+
     def sampler_for(self, model: ModelSpec | None = None, override: str | None = None) -> str:
         """The sampler a model is drawn with: ``override`` (``benchbed sample --sampler``), else ``sampler``.
         ``sampler="model"`` means each model's own ``ModelSpec.sampler`` (``sgld`` where it names none); a
@@ -388,14 +408,33 @@ class GenerationSettings:
         return name
 
 
+# GenerationSettings fields the generative metric reads whatever the sampler (kept in every record)
+METRIC_SETTINGS = ("sampler", "n_samples", "batch_size", "feature_extractor", "column_prefix", "options")
+# ... and those the seeds read (``seed_kind`` and the PCA seeds' knobs), for samplers that start from them
+SEED_SETTINGS = ("seed_kind", "retained_variance", "seed_scale")
+
+
 @dataclass(frozen=True)
 class SamplerSpec:
-    """A way to draw class-conditional samples from a classifier (see benchbed.generative)."""
+    """A way to draw class-conditional samples from a classifier (see benchbed.generative).
+
+    ``uses``: the :class:`GenerationSettings` fields the sampler reads besides :data:`METRIC_SETTINGS`
+    (e.g. ``SEED_SETTINGS + ("steps", "step_size")``); a record keeps only those, so a sampler that draws
+    its own starts never shows a seed kind. None (the default): all of them.
+    """
 
     name: str
     sample: Callable[..., torch.Tensor]
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)  # its own knobs; a track's options override
+    uses: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.uses is not None:
+            known = {f.name for f in dataclasses.fields(GenerationSettings)}
+            unknown = sorted(set(self.uses) - known)
+            _require(not unknown, f"sampler {self.name!r}: uses names {unknown}, which are not GenerationSettings "
+                                  f"fields ({', '.join(sorted(known))})")
 
 
 @dataclass(frozen=True)

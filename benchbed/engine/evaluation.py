@@ -106,8 +106,10 @@ def model_flags(model_spec: ModelSpec, model, probe, device) -> list[Flag]:
 
 def _check_output(name: str, metric, out: Any, n_points: int) -> MetricOutput:
     if not isinstance(out, MetricOutput):
+        legacy = type(out).__name__ == "MetricResult" or isinstance(out, Mapping)
         raise BenchbedError(f"metric {name!r} returned {type(out).__name__}, not a MetricOutput(arrays=..., "
-                            f"info=...)")
+                            f"info=...)" + ("; its numbers come from Column.reduce since 0.2 (CHANGELOG.md, "
+                                            "'Migrating from 0.1')" if legacy else ""))
     for key, values in out.arrays.items():
         values = np.asarray(values)
         if metric.scope == "example" and (values.ndim == 0 or values.shape[0] != n_points):
@@ -116,12 +118,47 @@ def _check_output(name: str, metric, out: Any, n_points: int) -> MetricOutput:
     return out
 
 
+def _compute_metrics(ctx, unit, registry: Registry, n_points: int, on_metric: Callable[[str], None] | None):
+    """Every metric of the unit on ``ctx``: (arrays, scope-"model" array names, infos, errors)."""
+    from benchbed.engine.batching import is_out_of_memory
+
+    arrays: dict[str, np.ndarray] = {"index": unit.indices} if unit.uid != "model" else {}
+    whole: list[str] = []  # arrays of scope-"model" metrics
+    info: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+    for name in unit.metrics:
+        metric = registry.metrics.get(name)
+        t0 = time.perf_counter()
+        try:
+            out = _check_output(name, metric, metric.compute(ctx), n_points)
+        except ModelOutputError:
+            raise  # the model misbehaves: none of its numbers can be trusted
+        except Exception as exc:  # noqa: BLE001 -- one failing metric must not discard the others
+            if is_out_of_memory(exc):
+                raise  # the unit restarts at a smaller batch size (benchbed.engine.batching)
+            errors[name] = describe_error(exc)
+        else:
+            clash = sorted(set(out.arrays) & set(arrays))
+            if clash:
+                errors[name] = f"metric {name!r} returned array(s) {', '.join(clash)} that another metric already made"
+            else:
+                arrays.update({k: np.asarray(v) for k, v in out.arrays.items()})
+                if metric.scope == "model":
+                    whole.extend(out.arrays)
+                info[name] = dict(out.info)
+        ctx.timings[f"metric:{name}"] = time.perf_counter() - t0
+        if on_metric is not None:
+            on_metric(name)
+    return arrays, whole, info, errors
+
+
 def evaluate_unit(task: UnitTask, *, registry: Registry, points: LabelledImages,
                   progress: Callable[[str], None] | None = None,
                   on_metric: Callable[[str], None] | None = None) -> tuple[UnitResult, dict[str, np.ndarray]]:
     """Compute one unit on its points (``points``: the whole track's, the unit takes its slice)."""
     import torch
 
+    from benchbed.engine.batching import batch_size_info, run_halving, with_batch_size
     from benchbed.engine.context import EvaluationContext, GuardedModel
     from benchbed.engine.devices import device_name, resolve_device
 
@@ -144,40 +181,25 @@ def evaluate_unit(task: UnitTask, *, registry: Registry, points: LabelledImages,
                             f"deterministic, or its checkpoint changed during the run")
     guarded = GuardedModel(model, unit.model, dataset.num_classes).eval()
     sub = points.slice(unit.start, unit.stop).copy()  # this unit's own copy: nobody else's data
-    probe = sub.images[:PROBE_SIZE]
-    with torch.no_grad(), guarded.phase("probe images"):
-        guarded(probe.to(device))
-    flags = model_flags(model_spec, model, probe, device)
-    ctx = EvaluationContext(model=guarded, model_spec=model_spec, track=track, dataset=dataset, points=sub,
-                            indices=unit.indices, device=device, attack=registry.attacks.get(track.attack),
-                            data_dir=Path(task.data_dir) if task.data_dir else None,
-                            cache_dir=Path(task.cache_dir) if task.cache_dir else None, registry=registry,
-                            progress=progress)
-    arrays: dict[str, np.ndarray] = {"index": unit.indices} if unit.uid != "model" else {}
-    whole: list[str] = []  # arrays of scope-"model" metrics
-    info: dict[str, dict[str, Any]] = {}
-    errors: dict[str, str] = {}
-    for name in unit.metrics:
-        metric = registry.metrics.get(name)
-        t0 = time.perf_counter()
-        try:
-            out = _check_output(name, metric, metric.compute(ctx), len(sub))
-        except ModelOutputError:
-            raise  # the model misbehaves: none of its numbers can be trusted
-        except Exception as exc:  # noqa: BLE001 -- one failing metric must not discard the others
-            errors[name] = describe_error(exc)
-        else:
-            clash = sorted(set(out.arrays) & set(arrays))
-            if clash:
-                errors[name] = f"metric {name!r} returned array(s) {', '.join(clash)} that another metric already made"
-            else:
-                arrays.update({k: np.asarray(v) for k, v in out.arrays.items()})
-                if metric.scope == "model":
-                    whole.extend(out.arrays)
-                info[name] = dict(out.info)
-        ctx.timings[f"metric:{name}"] = time.perf_counter() - t0
-        if on_metric is not None:
-            on_metric(name)
+
+    def attempt(size: int):
+        probe = sub.images[:min(PROBE_SIZE, size)]  # the probe is a batch too: it must fit
+        with torch.no_grad(), guarded.phase("probe images"):
+            guarded(probe.to(device))
+        flags = model_flags(model_spec, model, probe, device)
+        ctx = EvaluationContext(model=guarded, model_spec=model_spec, track=with_batch_size(track, size),
+                                dataset=dataset, points=sub, indices=unit.indices, device=device,
+                                attack=registry.attacks.get(track.attack),
+                                data_dir=Path(task.data_dir) if task.data_dir else None,
+                                cache_dir=Path(task.cache_dir) if task.cache_dir else None, registry=registry,
+                                progress=progress)
+        return flags, ctx, _compute_metrics(ctx, unit, registry, len(sub), on_metric)
+
+    def halved(old: int, new: int) -> None:
+        if progress is not None:
+            progress(f"out of memory at batch size {old}: the unit restarts at {new}")
+
+    (flags, ctx, (arrays, whole, info, errors)), _ = run_halving(attempt, track.batch_size, halved)
     attack = None
     if ctx.ran("attack"):
         spec = ctx.attack_spec
@@ -190,7 +212,8 @@ def evaluate_unit(task: UnitTask, *, registry: Registry, points: LabelledImages,
         metric_errors=errors, attack=attack, flags=tuple(flags), arrays=tuple(sorted(arrays)),
         whole_arrays=tuple(sorted(whole)),
         weights_sha256=weights, checkpoint_sha256=model_spec.checkpoint_sha256, versions=dict(versions),
-        plugins=plugins, model_info=model_spec.info(), track_info=track.info(), device=device_name(device),
+        plugins=plugins, model_info=model_spec.info(), device=device_name(device),
+        track_info={**track.info(), **batch_size_info(track, ctx.track)},
         wall_time_s=round(time.perf_counter() - start, 3), timings_s={k: round(v, 3) for k, v in ctx.timings.items()},
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), run_id=task.run_id,
         attempt=task.attempt)

@@ -2,11 +2,13 @@
 
 A run that discovers a missing file after hours of sampling has wasted those hours. So before the
 first unit runs, :func:`preflight` looks for what the track and the selected metrics need -- the
-dataset's files (and their torchvision integrity check), the attack's library, the feature
+dataset's files (and their torchvision integrity check), the files metrics read themselves
+(``MetricSpec.check``: corrupted copies of the test points), the attack's library, the feature
 extractor's weights and torch-fidelity, the sampler, the executor's optional dependency -- and
 :func:`check_run` raises one :class:`PreflightError` listing every missing thing, one line each, with
-how to get it. The checks are cheap (file look-ups, md5 of dataset files, imports); the one download
-allowed is torch-fidelity's own Inception weights, which the run would fetch anyway.
+how to get it. The checks are cheap (file look-ups, md5 of dataset files, imports); the downloads
+allowed are the small files the run would fetch anyway: torch-fidelity's own Inception weights, and
+RobustBench's list of its 5,000 ImageNet file names.
 
 Models' checkpoints are checked by the scheduler's planning, which loads and fingerprints every model
 (its checksum included) before any unit runs; a model that fails there fails alone.
@@ -43,18 +45,44 @@ def _installed(distribution: str) -> bool:
     return True
 
 
+def _train_split_problem(track: TrackSpec, registry, specs) -> str | None:
+    """One line when metrics need the training split of a dataset that has none (e.g. a test-only set)."""
+    dataset = registry.datasets.get(track.dataset)
+    needing = [s.name for s in specs if "train" in s.requires]
+    if not needing or "train" in dataset.splits:
+        return None
+    return (f"metric(s) {', '.join(needing)} need the training split of dataset {dataset.name!r} (e.g. the FID "
+            f"reference and the PCA seeds), which it does not have (its splits: {', '.join(dataset.splits)}): leave "
+            f"them out (--metrics) or register the dataset with a train split")
+
+
 def _dataset_problems(track: TrackSpec, registry, data_dir: Path | None, needs_train: bool) -> list[str]:
     dataset = registry.datasets.get(track.dataset)
     if dataset.check is None:
         return []
     out: list[str] = []
-    for split in ("test", "train") if needs_train else ("test",):
+    for split in ("test", "train") if needs_train and "train" in dataset.splits else ("test",):
         try:
             problem = dataset.check(split, data_dir)
         except Exception as exc:  # noqa: BLE001 -- a broken check must not hide the run's real needs
             problem = f"dataset {track.dataset!r}: its file check failed ({type(exc).__name__}: {exc})"
         if problem and problem not in out:
             out.append(problem)
+    return out
+
+
+def _metric_file_problems(track: TrackSpec, specs: Sequence, data_dir: Path | None) -> list[str]:
+    """Files the metrics read themselves (``MetricSpec.check``), e.g. corrupted copies of the test points."""
+    out: list[str] = []
+    for spec in specs:
+        if getattr(spec, "check", None) is None:
+            continue
+        try:
+            found = spec.check(track, data_dir)
+        except Exception as exc:  # noqa: BLE001 -- a broken check must not hide the run's real needs
+            found = [f"metric {spec.name!r}: its file check failed ({type(exc).__name__}: {exc})"]
+        lines = [found] if isinstance(found, str) else list(found or ())
+        out.extend(line for line in lines if line and line not in out)
     return out
 
 
@@ -84,6 +112,10 @@ def preflight(track: TrackSpec, metrics: Sequence[str], registry, data_dir: Path
     specs = [registry.metrics.get(m) for m in metrics]
     needs = {r for s in specs for r in s.requires}
     problems = _dataset_problems(track, registry, data_dir, needs_train="train" in needs)
+    problems.extend(p for p in _metric_file_problems(track, specs, data_dir) if p not in problems)
+    no_train = _train_split_problem(track, registry, specs)
+    if no_train:
+        problems.append(no_train)
     if "attack" in needs or any(r.startswith("iterates:") for r in needs):
         attack = registry.attacks.get(track.attack)
         if attack.library and not _installed(attack.library):

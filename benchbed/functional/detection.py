@@ -1,4 +1,5 @@
-"""Energy as a detector, and calibration, as pure functions (the JEM / DAT companions, science.md 4).
+"""Energy as a detector, and calibration, as pure functions (the JEM / DAT companions; docs/science.md,
+"Detection").
 
 - ``auroc(in_scores, out_scores)``: the probability that a random in-distribution point scores higher
   than a random out-of-distribution one, ties counted one half (the Mann-Whitney U statistic over

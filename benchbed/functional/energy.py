@@ -1,4 +1,4 @@
-"""The energy lens as pure functions (science.md section 2).
+"""The energy lens as pure functions (docs/science.md, sections 1 and 2).
 
 A classifier's logits f(x) read as an energy-based model with temperature 1:
 
@@ -200,7 +200,7 @@ def normalised_statistics(stats: dict[str, float], e_nat_all: Any, j_nat_all: An
 
 
 def trades_decomposition(natural_logits: Any, adversarial_logits: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per point: (KL(p(.|x) || p(.|x*)), joint-energy term, marginal term), science.md section 2.
+    """Per point: (KL(p(.|x) || p(.|x*)), joint-energy term, marginal term), docs/science.md "TRADES".
 
     With log p(k|x) = f(x)[k] + E(x) = -E(x, k) + E(x):
 

@@ -11,12 +11,15 @@ Which x* each attack gives (docs/studies.md):
 - ``pgd``: the final iterate of ``steps`` sign-gradient steps of cross-entropy from a uniform random
   start in the eps ball (Madry et al.; step eps/4, 10 steps by default: torchattacks' ratio).
 - ``cw_margin``: the final iterate of sign-gradient ascent of the targeted Carlini-Wagner margin
-  f_t(x) - max_{k != t} f_k(x), towards t = the natural runner-up class, from x.
+  f_t(x) - max_{k != t} f_k(x), towards t = the natural runner-up class (the best class other than
+  the label and the prediction: :func:`benchbed.functional.pgd.runner_up`), from x.
 - ``trades_kl``: the final iterate of TRADES' inner maximisation of KL(p(.|x) || p(.|x')) from
   x + 0.001 N(0, I) (Zhang et al. 2019).
 - ``apgd`` (losses "ce" and "dlr"): the highest-loss iterate of one APGD run (pyautoattack).
 - ``apgd_targeted``: per point, the highest targeted-DLR iterate over the top ``n_target_classes``
-  wrong classes (one APGD run each), as AutoAttack's APGD-T tries them.
+  wrong classes (one APGD run each), as AutoAttack's APGD-T tries them; a misclassified point (which
+  APGD-T leaves alone) never gets its label or its own wrong prediction as a target
+  (:func:`benchbed.functional.pgd.target_order`).
 - ``fab_targeted``: FAB-T's point where it found one within eps (only correctly classified points are
   attacked, a minimal-norm attack has no iterate at eps otherwise); x elsewhere (``moved`` False).
 - ``square``: the lowest-margin point of Square's random search (margin loss), per point.
@@ -28,7 +31,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from benchbed.functional.pgd import ascend, project, random_start, runner_up
+from benchbed.functional.pgd import ascend, project, random_start, runner_up, target_order
 
 
 # -- losses -------------------------------------------------------------------------------------------------
@@ -129,16 +132,15 @@ def apgd_targeted(model, x, y, *, eps, norm="Linf", seed=0, n_iter=100, n_target
     attacker.init_hyperparam(x)
     out = x.clone()
     best = torch.full((x.shape[0],), -math.inf, device=x.device)
-    natural = logits_of(model, x, batch_size)
-    order = natural.sort(dim=1)[1]
+    order, valid = target_order(logits_of(model, x, batch_size), y)
     ctx = _forked_rng(seed, x.device)
     try:
-        for target_class in range(2, n_target_classes + 2):
+        for rank in range(min(n_target_classes, order.shape[1])):
             for lo in range(0, x.shape[0], batch_size):
                 rows = slice(lo, lo + batch_size)
-                attacker.y_target = order[rows, -target_class]
+                attacker.y_target = order[rows, rank]
                 x_best, _, loss_best, _ = attacker.attack_single_run(x[rows], y[rows])
-                better = loss_best.detach() > best[rows]
+                better = (loss_best.detach() > best[rows]) & valid[rows, rank]
                 out[rows][better] = x_best.detach()[better]
                 best[rows] = torch.where(better, loss_best.detach(), best[rows])
     finally:

@@ -6,7 +6,8 @@ nothing is copied. All knobs are on benchbed's [0, 1] pixel scale; a track's
 ``GenerationSettings.options`` override the defaults below (``settings.steps`` / ``step_size`` /
 ``noise`` are the ``sgld`` sampler's knobs and are not read here).
 
-``jem-sgld`` (JEM's fresh-sample protocol, made class-conditional for benchbed's labelled requests):
+``jem-sgld-conditional`` (benchbed's class-conditional variant of JEM's sampler; called ``jem-sgld``
+before 0.3.0, when JEM's own unconditional generation took that name: :mod:`benchbed.generative.jem`):
 a replay buffer of one slot per requested sample, each slot with its class, starts as U[0, 1] noise.
 Each of ``passes`` passes visits every slot once, in a random order, in chunks of
 ``settings.batch_size``: ``reinit`` of the chunk's slots are re-drawn from U[0, 1] (not on the last
@@ -34,7 +35,7 @@ from typing import Any
 import torch
 
 from benchbed.contracts.errors import ConfigError
-from benchbed.generative.defaults import DAT_DEFAULTS, JEM_DEFAULTS
+from benchbed.generative.defaults import DAT_DEFAULTS, JEM_CONDITIONAL_DEFAULTS
 from benchbed.generative.sampling import SampleRequest, class_labels
 from benchbed.generative.sgld import _device_generator, joint_energy
 
@@ -78,11 +79,12 @@ def jem_sgld_steps(model, x: torch.Tensor, labels: torch.Tensor, *, steps: int, 
     return x.detach()
 
 
-def sample_jem_sgld(request: SampleRequest, defaults: dict[str, Any] = JEM_DEFAULTS) -> torch.Tensor:
-    o = merged_options("jem-sgld", defaults, request.settings.options)
+def sample_jem_sgld_conditional(request: SampleRequest,
+                                defaults: dict[str, Any] = JEM_CONDITIONAL_DEFAULTS) -> torch.Tensor:
+    o = merged_options("jem-sgld-conditional", defaults, request.settings.options)
     steps, passes = int(o["steps"]), int(o["passes"])
     if steps < 0 or passes < 1 or not 0.0 <= float(o["reinit"]) <= 1.0:
-        raise ConfigError(f"jem-sgld needs steps >= 0, passes >= 1 and 0 <= reinit <= 1, got {o}")
+        raise ConfigError(f"jem-sgld-conditional needs steps >= 0, passes >= 1 and 0 <= reinit <= 1, got {o}")
     device = torch.device(request.device)
     start_gen = torch.Generator().manual_seed(int(request.seed))  # buffer starts, visiting order, re-inits
     noise_gen = _device_generator(device, int(request.seed) + 1)
@@ -106,7 +108,7 @@ def sample_jem_sgld(request: SampleRequest, defaults: dict[str, Any] = JEM_DEFAU
             buffer[idx] = x.float().cpu()
             done += 1
             if request.report is not None:
-                request.report(f"jem-sgld: pass {p + 1}/{passes}, chunk {done}/{total} ({n} samples)")
+                request.report(f"jem-sgld-conditional: pass {p + 1}/{passes}, chunk {done}/{total} ({n} samples)")
     with torch.no_grad():
         e_final = _mean_joint_energy(request.model, buffer, labels, device, chunk)
     request.stats.update(mean_joint_energy_seed=e_seed, mean_joint_energy_final=e_final, options=o,
@@ -134,14 +136,14 @@ def dat_ascent(model, x: torch.Tensor, labels: torch.Tensor, *, steps: int, step
 
 
 def _ascend_in_chunks(request: SampleRequest, labels: torch.Tensor, generator: torch.Generator, steps: int,
-                      step_size: float, snapshots: tuple[int, ...] = ()) -> tuple[torch.Tensor, dict]:
+                      step_size: float, snapshots: tuple[int, ...] = (), offset: int = 0) -> tuple[torch.Tensor, dict]:
     device, chunk = torch.device(request.device), max(1, int(request.settings.batch_size))
     seeds = request.seeds()
     out = torch.empty((len(labels), *request.image_shape))
     kept = {k: torch.empty_like(out) for k in snapshots}
     for start in range(0, len(labels), chunk):
         y = labels[start:start + chunk]
-        x0 = seeds.draw(y, generator).to(device)
+        x0 = seeds.draw(y, generator, start=offset + start).to(device)
         rows = slice(start, start + len(y))
 
         def keep(k, x, rows=rows):
@@ -164,7 +166,9 @@ def select_steps_by_fid(request: SampleRequest, candidates: list[int], n: int, s
     labels = class_labels(n, request.num_classes)
     generator = torch.Generator().manual_seed(int(request.seed) + 2)
     snaps = tuple(sorted(set(candidates)))
-    _, kept = _ascend_in_chunks(request, labels, generator, max(snaps), step_size, snapshots=snaps)
+    # a seed file's held-out rows are those after the returned samples'
+    _, kept = _ascend_in_chunks(request, labels, generator, max(snaps), step_size, snapshots=snaps,
+                                offset=len(request))
     fids = {}
     for k in snaps:
         fids[k] = compute_fidelity(kept[k], request.train.images, extractor=request.settings.feature_extractor,

@@ -1,23 +1,29 @@
-"""Class-conditional seeds for sampling (science.md section 3), fitted on a track's training split.
+"""Class-conditional seeds for sampling (docs/science.md, "Seeds"), fitted on a track's training split.
 
 Three kinds:
 
 - ``pca`` (the papers' "simple method", the default): per class y, the PCA of that class's flattened
-  training images, keeping the leading components up to ``retained_variance`` (95%) of the variance;
+  training images, keeping the leading components whose cumulative share of the variance stays
+  strictly below ``retained_variance`` (95%) -- Mirza et al.'s ``argmin(cum_energy < r)`` cut, which
+  leaves out the component that crosses r (and keeps none when the first one already does: the seed
+  is then the class mean);
   ``x0 = mean_y + sum_i s_i a_i u_i`` with ``a_i ~ N(0, scale^2)`` (scale 0.005), ``s_i`` the singular
   values of the centred class data matrix (rows = images) and ``u_i`` its principal directions.
   Note that the singular values grow with the number of class images (s_i = sqrt(n_y - 1) * std_i),
   so the spread of the seeds around the class mean is sqrt(n_y - 1) * 0.005 standard deviations.
 - ``gaussian`` (Santurkar et al. 2019, JEM++): x0 ~ N(mean_y, cov_y + 1e-4 I), the class's mean and
-  (unbiased) covariance.
+  covariance normalised by n (Mirza et al.'s ``sub.t() @ sub / len(imc)``, not n - 1).
 - ``uniform``: x0 ~ U[0, 1] per pixel.
+- ``file:PATH``: the rows of a seed tensor the user supplies (N, C, H, W) in [0, 1], in file order:
+  sample n starts from row n, whatever its class (DAT's ``cifar_fid_imgs_50K.pt`` is such a file, paired
+  with class n % K as DAT pairs it). Nothing is fitted or drawn at random.
 
 Every seed is clipped to [0, 1]. Draws come from the ``torch.Generator`` passed in, never from the
 global RNG.
 
 Fitting: a class whose data matrix is small (min(n_y, D) <= ``EXACT_LIMIT``, e.g. the digits) gets the
 full SVD in float64; a large one (CIFAR: 5,000 x 3,072) gets only its top components, by a seeded
-randomized SVD (``torch.svd_lowrank``, 4 power iterations) whose rank doubles until the kept components
+randomized SVD (``torch.svd_lowrank``, 4 power iterations) whose rank doubles until its components
 reach ``retained_variance`` of the class's total variance (||X - mean||_F^2, computed exactly). The
 fitted model is cached on disk (:func:`cached_fit_seeds`) under ``<cache>/seeds``, keyed by a content
 hash of the images, labels and settings, like the fidelity reference statistics: it depends only on
@@ -35,6 +41,7 @@ import torch
 from benchbed.contracts.errors import ConfigError
 
 SEED_KINDS = ("pca", "gaussian", "uniform")
+FILE_PREFIX = "file:"  # seed_kind="file:/path/to/seeds.pt": a user-supplied seed tensor (load_seed_file)
 GAUSSIAN_JITTER = 1e-4  # added to the class covariance's diagonal
 
 
@@ -54,7 +61,8 @@ class SeedModel:
     image_shape: tuple[int, int, int]
     num_classes: int
     scale: float = 0.005  # std of the PCA multipliers a_i
-    classes: list[ClassBasis] = field(default_factory=list)  # empty for "uniform"
+    classes: list[ClassBasis] = field(default_factory=list)  # empty for "uniform" and "file"
+    rows: torch.Tensor | None = None  # "file": the supplied seeds, (N, C, H, W), used in order
 
     @property
     def dim(self) -> int:
@@ -65,14 +73,20 @@ class SeedModel:
         """Number of kept components per class (PCA) or of directions (gaussian)."""
         return [int(b.directions.shape[0]) for b in self.classes]
 
-    def draw(self, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def draw(self, labels: torch.Tensor, generator: torch.Generator, start: int = 0) -> torch.Tensor:
         """Seeds for ``labels`` (CPU int64), shaped (N, C, H, W), float32 in [0, 1], on the CPU.
 
         Classes are drawn in increasing order (all seeds of class 0, then class 1, ...), so the
-        result depends only on the labels and the generator's state.
+        result depends only on the labels and the generator's state. ``start``: the index of the
+        first of these samples in the whole request (a seed file's rows are taken from there).
         """
         labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
         n = int(labels.numel())
+        if self.kind == "file":
+            if start + n > len(self.rows):
+                raise ConfigError(f"the seed file holds {len(self.rows)} seeds but sample {start + n - 1} needs row "
+                                  f"{start + n - 1}: supply a file with at least as many seeds as samples")
+            return self.rows[start:start + n].clone()
         if self.kind == "uniform":
             flat = torch.rand((n, self.dim), generator=generator, dtype=torch.float32)
         else:
@@ -86,10 +100,10 @@ class SeedModel:
                 if self.kind == "pca":
                     a = torch.randn((where.numel(), k), generator=generator, dtype=torch.float32) * self.scale
                     x = basis.mean + (a * basis.singular_values) @ basis.directions
-                else:  # gaussian: cov = V diag(s^2 / (n - 1)) V^T + jitter I, sampled without forming it
+                else:  # gaussian: cov = V diag(s^2 / n) V^T + jitter I, sampled without forming it
                     z = torch.randn((where.numel(), k), generator=generator, dtype=torch.float32)
                     e = torch.randn((where.numel(), self.dim), generator=generator, dtype=torch.float32)
-                    std = basis.singular_values / max(1, basis.n_images - 1) ** 0.5
+                    std = basis.singular_values / max(1, basis.n_images) ** 0.5
                     x = basis.mean + (z * std) @ basis.directions + GAUSSIAN_JITTER ** 0.5 * e
                 flat[where] = x
         return flat.clamp_(0.0, 1.0).reshape(n, *self.image_shape)
@@ -100,7 +114,7 @@ LOWRANK_START = 64  # first rank tried by the randomized SVD (doubled until the 
 LOWRANK_OVERSAMPLE = 10
 LOWRANK_ITERATIONS = 4
 LOWRANK_SEED = 0
-SEED_CACHE_VERSION = "benchbed-seeds-v1"
+SEED_CACHE_VERSION = "benchbed-seeds-v2"  # v2: components strictly below the retained variance
 
 
 def _class_basis(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -132,31 +146,49 @@ def _top_basis(x: torch.Tensor, retained_variance: float) -> tuple[torch.Tensor,
         q *= 2
 
 
-def _kept(s: torch.Tensor, retained_variance: float, total: float | None = None) -> int:
-    """Leading components reaching ``retained_variance`` of ``total`` (default: of the given values)."""
-    if total is None:
-        return kept_components(s, retained_variance)
-    cumulative = torch.cumsum(s.double() ** 2, 0) / total
-    return max(1, min(int(torch.searchsorted(cumulative, torch.tensor([retained_variance], dtype=torch.float64)
-                                             - 1e-12)) + 1, int(s.numel())))
+def kept_components(singular_values: torch.Tensor, retained_variance: float, total: float | None = None) -> int:
+    """The leading components whose cumulative share of the variance (of ``total``, default: of the given
+    values) stays strictly below ``retained_variance``: Mirza et al.'s cut ``argmin(cum_energy < r)``.
 
-
-def kept_components(singular_values: torch.Tensor, retained_variance: float) -> int:
-    """The fewest leading components whose share of the variance reaches ``retained_variance``."""
+    One deliberate difference: when every component stays below r (r = 1, or rounding), the official
+    ``argmin`` of an all-True array gives 0 components; benchbed keeps them all."""
     var = singular_values.double() ** 2
-    total = float(var.sum())
+    total = float(var.sum()) if total is None else float(total)
     if total <= 0.0:
-        return 1
-    cumulative = torch.cumsum(var, 0) / total
-    k = int(torch.searchsorted(cumulative, torch.tensor([retained_variance], dtype=torch.float64) - 1e-12)) + 1
-    return max(1, min(k, int(var.numel())))
+        return 0
+    below = torch.cumsum(var, 0) / total < retained_variance
+    return int(var.numel()) if bool(below.all()) else int(below.sum())
+
+
+def load_seed_file(path: str, image_shape: tuple[int, ...], num_classes: int) -> SeedModel:
+    """The seed model of a user-supplied seed tensor file (``seed_kind="file:PATH"``), checked."""
+    where = Path(path).expanduser()
+    if not where.is_file():
+        raise ConfigError(f"seed file {str(where)!r} not found: seed_kind 'file:PATH' needs a tensor file of seeds "
+                          f"(N, {', '.join(map(str, image_shape))}) in [0, 1], e.g. DAT's cifar_fid_imgs_50K.pt")
+    try:
+        rows = torch.load(where, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ConfigError(f"seed file {str(where)!r} could not be read as a torch tensor file ({exc})") from None
+    rows = rows.get("seeds", rows.get("images")) if isinstance(rows, dict) else rows
+    if not isinstance(rows, torch.Tensor) or rows.dim() != 4 or tuple(rows.shape[1:]) != tuple(image_shape):
+        got = tuple(rows.shape) if isinstance(rows, torch.Tensor) else type(rows).__name__
+        raise ConfigError(f"seed file {str(where)!r} holds {got}, expected a tensor (N, "
+                          f"{', '.join(map(str, image_shape))}) of seeds in [0, 1]")
+    rows = rows.float() / 255.0 if rows.dtype == torch.uint8 else rows.float()
+    if not torch.isfinite(rows).all() or float(rows.min()) < 0.0 or float(rows.max()) > 1.0:
+        raise ConfigError(f"seed file {str(where)!r}: pixels must be finite and in [0, 1] (or uint8)")
+    return SeedModel(kind="file", image_shape=tuple(image_shape), num_classes=num_classes, rows=rows.contiguous())
 
 
 def fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_classes: int, *,
               retained_variance: float = 0.95, scale: float = 0.005) -> SeedModel:
     """Fit a seed model of ``kind`` on training ``images`` (N, C, H, W) in [0, 1] with ``labels``."""
+    if kind.startswith(FILE_PREFIX):
+        return load_seed_file(kind[len(FILE_PREFIX):], tuple(int(d) for d in images.shape[1:]), num_classes)
     if kind not in SEED_KINDS:
-        raise ConfigError(f"unknown generation seed kind {kind!r}: use one of {', '.join(SEED_KINDS)}")
+        raise ConfigError(f"unknown generation seed kind {kind!r}: use one of {', '.join(SEED_KINDS)} or "
+                          f"'{FILE_PREFIX}PATH'")
     if not 0.0 < retained_variance <= 1.0:
         raise ConfigError(f"generation retained_variance must be in (0, 1], got {retained_variance}")
     shape = tuple(int(d) for d in images.shape[1:])
@@ -172,7 +204,7 @@ def fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_classes
         if kind == "pca" and min(len(x), x[0].numel()) > EXACT_LIMIT:
             mean, s, vh = _top_basis(x, retained_variance)
             total = float((x.reshape(len(x), -1).double() - mean.double()).pow(2).sum())
-            k = _kept(s, retained_variance, total)
+            k = kept_components(s, retained_variance, total)
         else:
             mean, s, vh = _class_basis(x)
             k = kept_components(s, retained_variance) if kind == "pca" else len(s)
@@ -197,7 +229,7 @@ def cached_fit_seeds(kind: str, images: torch.Tensor, labels: torch.Tensor, num_
                      split: str = "train") -> SeedModel:
     """:func:`fit_seeds`, read from ``<cache_dir>/seeds`` when this exact fit was made before (``scale``
     only matters when drawing, so it is not part of the key). ``uniform`` needs no fit and is not cached."""
-    if kind == "uniform" or kind not in SEED_KINDS:
+    if kind == "uniform" or kind not in SEED_KINDS:  # uniform, a seed file or an error: nothing to cache
         return fit_seeds(kind, images, labels, num_classes, retained_variance=retained_variance, scale=scale)
     root = Path(cache_dir) if cache_dir is not None else Path(
         os.environ.get("BENCHBED_CACHE") or Path.home() / ".cache" / "benchbed")

@@ -1,4 +1,4 @@
-"""SGLD with momentum on the joint energy E(x, y) = -f(x)[y] (science.md section 3).
+"""SGLD with momentum on the joint energy E(x, y) = -f(x)[y] (docs/science.md, "Samplers").
 
     v_{n+1} = z v_n - (eta / 2) grad_x E(x_n, y)
     x_{n+1} = clip(x_n + v_{n+1} + sqrt(2 eta) * sigma * N(0, I), 0, 1)
@@ -94,7 +94,7 @@ def sample_sgld(request: SampleRequest) -> torch.Tensor:
 
         for start in range(0, n, chunk):
             labels = request.labels[start:start + chunk]
-            x0 = seeds.draw(labels, seed_gen).to(device)
+            x0 = seeds.draw(labels, seed_gen, start=start).to(device)
             trace: list[float] = []
             x = sgld(request.model, x0, labels.to(device), steps=s.steps, step_size=s.step_size, noise=s.noise,
                      momentum=s.momentum, generator=noise_gen, energies=trace, on_step=step)

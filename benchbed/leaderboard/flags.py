@@ -63,7 +63,7 @@ def attack_flag(label: str, detail: str, attack: str, presentation: Presentation
     """An attack's warning, with the explanation its attack declares (AttackSpec.flag_explanations)."""
     declared = (presentation or Presentation()).flag_explanation(attack, detail)
     if declared is not None:
-        return FlagView(label, detail, "warn", f"{slug(attack)}-{declared.key}", declared.explain,
+        return FlagView(label, declared.reworded(detail), "warn", f"{slug(attack)}-{declared.key}", declared.explain,
                         safe_url(declared.ref_url) or "", declared.ref_text)
     return FlagView(label, detail, "warn", f"{slug(attack)}-{slug(label)}",
                     f"A warning of the attack {attack!r} (its words are in the tooltip and on the model page).")

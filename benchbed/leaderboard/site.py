@@ -97,10 +97,11 @@ class _Writer:
         keep = set(self.written) | {MANIFEST}
         root = self.out.resolve()
         for name in old:
-            if name in keep or "/" in name or "\\" in name or name.startswith("."):
-                continue  # only flat file names this renderer could have written
+            parts = name.split("/")
+            if name in keep or "\\" in name or any(not p or p.startswith(".") for p in parts):
+                continue  # only the names this renderer could have written: no hidden or ".." parts
             path = self.out / name
-            if path.resolve().parent == root and path.is_file():
+            if path.resolve().is_relative_to(root) and path.is_file():
                 path.unlink()
         self.write(MANIFEST, "".join(f"{n}\n" for n in sorted(set(self.written))))
 
@@ -208,6 +209,7 @@ def _model_views(track_views: list[tracks.TrackView], arrays: dict[tuple[str, st
         info = first.info
         models.append({
             "name": name, "page": views.model_page(name), "slug": file_stem(name), "row": first,
+            "download": views.page_base("models", name),
             "link_text": info.get("link") if isinstance(info.get("link"), str) else "",
             "threat_models": ", ".join(str(t) for t in info.get("threat_models", []) if isinstance(t, str)),
             "checkpoint": first.record.checkpoint_sha256, "weights": first.record.weights_sha256,
@@ -248,12 +250,6 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
     out.mkdir(parents=True, exist_ok=True)
 
     presentation = presentation or Presentation.installed()
-    env = environment()
-    css, js = _static(env, "style.css"), _static(env, "site.js")
-    assets = {"css": Markup(css), "js": Markup(js),  # our own static files, not plugin text
-              "csp": f"default-src 'none'; img-src data:; style-src '{_csp_hash(css)}'; "
-                     f"script-src '{_csp_hash(js)}'; base-uri 'none'; form-action 'none'"}
-
     shown = shown_records(every)
     others: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     shown_ids = {id(r) for r in shown}
@@ -266,6 +262,18 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
                             column_catalogue([rec]).items() if info.rank or info.headline],
                 "flags": record_flags(rec, presentation), "finished_at": rec.finished_at})
     arrays = {(r.track, r.model): store.arrays(r) for r in shown}
+    with views.page_names(sorted({r.track for r in every}), sorted({r.model for r in every})):
+        _render(store, out, every, shown, others, arrays, presentation)
+    return out
+
+
+def _render(store: ResultsStore, out: Path, every, shown, others, arrays, presentation: Presentation) -> None:
+    """Write every page and download of the site (page addresses set by the caller)."""
+    env = environment()
+    css, js = _static(env, "style.css"), _static(env, "site.js")
+    assets = {"css": Markup(css), "js": Markup(js),  # our own static files, not plugin text
+              "csp": f"default-src 'none'; img-src data:; style-src '{_csp_hash(css)}'; "
+                     f"script-src '{_csp_hash(js)}'; base-uri 'none'; form-action 'none'"}
     resolve = _resolver()
     track_views = []
     for name in sorted({r.track for r in shown}):
@@ -279,16 +287,18 @@ def render_site(results_dir: str | Path | None = None, out_dir: str | Path | Non
 
     writer = _Writer(out)
     writer.write("index.html", env.get_template("index.html.j2").render(
-        tracks=track_views, models=models, n_records=len(every), all_records=ALL_RECORDS, **assets))
+        tracks=track_views, models=models, n_records=len(every), all_records=ALL_RECORDS, root="", **assets))
     for tv in track_views:
-        writer.write(tv.page, env.get_template("track.html.j2").render(track=tv, **assets))
-        writer.write(f"track-{tv.slug}.csv", downloads.track_frame(tv).to_csv(index=False, lineterminator="\n"))
-        writer.write(f"track-{tv.slug}.json", json_text(downloads.track_json(tv)))
-        writer.write(f"track-{tv.slug}.records.json", json_text([r.to_dict() for r in tv.records]))
+        base = tv.meta["download"]
+        writer.write(tv.page, env.get_template("track.html.j2").render(track=tv, root=views.page_root(tv.page),
+                                                                       **assets))
+        writer.write(f"{base}.csv", downloads.track_frame(tv).to_csv(index=False, lineterminator="\n"))
+        writer.write(f"{base}.json", json_text(downloads.track_json(tv)))
+        writer.write(f"{base}.records.json", json_text([r.to_dict() for r in tv.records]))
     for m in models:
-        writer.write(m["page"], env.get_template("model.html.j2").render(model=m, **assets))
-        writer.write(f"model-{m['slug']}.records.json", json_text(m["records"]))
+        writer.write(m["page"], env.get_template("model.html.j2").render(model=m, root=views.page_root(m["page"]),
+                                                                         **assets))
+        writer.write(f"{m['download']}.records.json", json_text(m["records"]))
     writer.write(ALL_RECORDS, json_text([r.to_dict() for r in every]))
     writer.write(".nojekyll", "")
     writer.finish()
-    return out

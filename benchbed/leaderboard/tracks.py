@@ -16,6 +16,7 @@ from benchbed.leaderboard.views import (
     best_per_column,
     column_groups,
     make_row,
+    page_base,
     rank_rows,
     track_columns,
     track_page,
@@ -32,7 +33,8 @@ def track_meta(name: str, records: Sequence[Record]) -> dict[str, Any]:
     versions = sorted({r.attack.version for r in records if r.attack})
     newest = sorted(r.finished_at for r in records if r.finished_at)
     return {
-        "name": name, "page": track_page(name), "slug": file_stem(name), "dataset": full.dataset,
+        "name": name, "page": track_page(name), "slug": file_stem(name), "download": page_base("tracks", name),
+        "dataset": full.dataset,
         "norm": full.norm, "norm_label": NORM_LABELS.get(full.norm, full.norm),
         "eps": eps_text(full.eps, str(info.get("eps_label") or "")),
         "description": str(info.get("description") or ""), "n_examples": full.registered_n_examples,

@@ -13,22 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchbed.leaderboard.flags import FlagView, record_flags, status_flags
+from benchbed.leaderboard.pages import model_page, page_base, page_names, page_root, track_page  # noqa: F401
 from benchbed.leaderboard.presentation import BASE_UNIT_TEXTS, Presentation
 from benchbed.leaderboard.safety import fmt_number, safe_url, sort_key
 from benchbed.results.record import ColumnInfo, Record
-from benchbed.results.store import file_stem
 from benchbed.results.tables import REPORTED_COLUMNS as REPORTED
 from benchbed.results.tables import column_catalogue, reported_numbers, sort_records
 
 NORM_LABELS = {"Linf": "ℓ∞", "L2": "ℓ2", "L1": "ℓ1"}
-
-
-def track_page(track: str) -> str:
-    return f"track-{file_stem(track)}.html"
-
-
-def model_page(model: str) -> str:
-    return f"model-{file_stem(model)}.html"
 
 
 def direction_label(higher: bool | None) -> str:

@@ -556,13 +556,23 @@ def build_record(track: TrackSpec, units: Sequence[tuple[UnitResult, Mapping[str
         eps=float(track.eps), attack=attack, flags=tuple(flags), metric_info=info, arrays=tuple(sorted(merged)),
         arrays_sha256="", checkpoint_sha256=first.checkpoint_sha256, weights_sha256=first.weights_sha256,
         versions=dict(first.versions), plugins=dict(first.plugins), model_info=dict(first.model_info),
-        track_info=track.info(), result_key=result_key,
+        track_info={**track.info(), **_batch_sizes_used(results)}, result_key=result_key,
         units=tuple(u.unit for u in sorted(results, key=lambda r: (r.unit.id == "model", r.unit.start))),
         device="; ".join(devices), wall_time_s=round(sum(u.wall_time_s for u in results), 3), timings_s=timings,
         finished_at=max(u.finished_at for u in results), run_id=run_id, intervals=intervals,
     )
     return record, merged
 
+
+def _batch_sizes_used(results: Sequence[UnitResult]) -> dict[str, Any]:
+    """Units that ran at a smaller batch size than their track's (out of memory): {unit id: size}, per
+    setting; nothing when every unit ran at the track's sizes (benchbed.engine.batching)."""
+    out: dict[str, Any] = {}
+    for key in ("batch_size_used", "generation_batch_size_used"):
+        sizes = {u.unit.id: u.track_info[key] for u in results if isinstance(u.track_info.get(key), int)}
+        if sizes:
+            out[key] = dict(sorted(sizes.items()))
+    return out
 
 
 # -- a failed attempt ----------------------------------------------------------------------------------------

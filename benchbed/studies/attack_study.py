@@ -1,4 +1,11 @@
-"""``benchbed study attacks``: natural vs adversarial energies per attack, on every test point (kind "attacks")."""
+"""``benchbed study attacks``: natural vs adversarial energies per attack (kind "attacks").
+
+Every attack runs on every test point; each row's energy statistics are over the points that attack
+produced an x* for (``moved``; FAB-T, a minimal-norm attack, leaves most points at x, and counting
+them would add dE = 0 and dilute its row), and the row records that count as ``n``. Robust accuracy is
+over all points (an unmoved point is scored at x). The per-point energies of x* are NaN at unmoved points,
+so the histograms show the same points as the row.
+"""
 from __future__ import annotations
 
 import time
@@ -29,17 +36,19 @@ COLUMNS = (
     ("kind", "", "untargeted (pushes the label's logit down) or targeted (pushes a chosen wrong class up)"),
     ("points", "points", "test points, all of them (misclassified ones included)"),
     ("moved", "points", "points the attack produced an x* for (FAB-T leaves x where it found nothing within eps)"),
-    ("robust_accuracy", "%", "points whose x* is still classified correctly"),
+    ("n", "points", "points the energy columns of this row are over: the moved ones (an unmoved point would add "
+                    "dE = 0)"),
+    ("robust_accuracy", "%", "all points whose x* (x where the attack left it) is still classified correctly"),
     ("E(x) mean", "energy", "mean natural marginal energy E(x) = -logsumexp f(x)"),
-    ("E(x) std", "energy", "std of E(x)"),
+    ("E(x) std", "energy", "population std (ddof 0) of E(x)"),
     ("E(x*) mean", "energy", "mean adversarial marginal energy E(x*)"),
-    ("E(x*) std", "energy", "std of E(x*)"),
+    ("E(x*) std", "energy", "population std (ddof 0) of E(x*)"),
     ("ΔE mean", "energy", "mean of E(x) - E(x*): > 0 when x* has the lower energy"),
-    ("ΔE std", "energy", "std of E(x) - E(x*)"),
+    ("ΔE std", "energy", "population std (ddof 0) of E(x) - E(x*)"),
     ("E(x,y) mean", "energy", "mean natural joint energy E(x, y) = -f(x)[y]"),
     ("E(x*,y) mean", "energy", "mean adversarial joint energy E(x*, y)"),
     ("ΔE(x,y) mean", "energy", "mean of E(x, y) - E(x*, y)"),
-    ("ΔE(x,y) std", "energy", "std of E(x, y) - E(x*, y)"),
+    ("ΔE(x,y) std", "energy", "population std (ddof 0) of E(x, y) - E(x*, y)"),
     ("seconds", "s", "wall time of the attack"),
 )
 
@@ -64,21 +73,28 @@ def run(setup: StudySetup, attacks: Sequence[str] = DEFAULT_ATTACKS, progress: b
         with torch.no_grad(), setup.model.phase("adversarial inputs"):
             adversarial = setup.model(x_star)
         seconds = time.perf_counter() - t0
-        s = energy_row(natural, adversarial, labels)
-        arrays[f"{name}.marginal"] = marginal_energy(adversarial)
-        arrays[f"{name}.joint"] = joint_energy(adversarial, labels)
+        moved = torch.as_tensor(moved, dtype=torch.bool).cpu()
+        on = moved.to(natural.device)
+        s = energy_row(natural[on], adversarial[on], labels[on.to(labels.device)])
+        robust = energy_row(natural, adversarial, labels)["robust_accuracy"]
+        unmoved = ~moved.numpy()  # NaN there: the histograms, like the row, show only the points it moved
+        arrays[f"{name}.marginal"] = np.where(unmoved, np.nan, marginal_energy(adversarial))
+        arrays[f"{name}.joint"] = np.where(unmoved, np.nan, joint_energy(adversarial, labels))
         arrays[f"{name}.perturbation"] = as_numpy((x_star - setup.points.images).flatten(1).abs().amax(dim=1)
                                                   if setup.track.norm == "Linf"
                                                   else (x_star - setup.points.images).flatten(1).norm(dim=1))
-        rows.append({"attack": name, "kind": kind, "points": int(s["points"]), "moved": int(moved.sum()),
-                     "robust_accuracy": s["robust_accuracy"], "E(x) mean": s["E_nat_mean"], "E(x) std": s["E_nat_std"],
+        arrays[f"{name}.moved"] = moved.numpy()
+        rows.append({"attack": name, "kind": kind, "points": int(len(labels)), "moved": int(moved.sum()),
+                     "n": int(s["points"]), "robust_accuracy": robust, "E(x) mean": s["E_nat_mean"],
+                     "E(x) std": s["E_nat_std"],
                      "E(x*) mean": s["E_adv_mean"], "E(x*) std": s["E_adv_std"], "ΔE mean": s["dE_mean"],
                      "ΔE std": s["dE_std"], "E(x,y) mean": s["J_nat_mean"], "E(x*,y) mean": s["J_adv_mean"],
                      "ΔE(x,y) mean": s["dJ_mean"], "ΔE(x,y) std": s["dJ_std"], "seconds": round(seconds, 2)})
     clean = energy_row(natural, natural, labels)["clean_accuracy"]
     params = {"attacks": ",".join(attacks), "eps": setup.track.eps, "norm": setup.track.norm,
               "n_examples": setup.track.n_examples, "seed": setup.track.seed,
-              "points": "all test points (misclassified included)"}
+              "points": "every attack on all test points (misclassified included); each row's energy statistics over "
+                        "the points it moved (column n)"}
     study = make_study(setup, KIND, params=params, rows=rows, columns=columns_of(KIND, COLUMNS),
                        summary={"clean_accuracy (%)": clean, "attacks": len(rows)},
                        wall_time_s=time.perf_counter() - start)

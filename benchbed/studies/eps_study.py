@@ -41,7 +41,7 @@ COLUMNS = (
     ("E(x) mean", "energy", "mean natural marginal energy E(x)"),
     ("E(x*) mean", "energy", "mean adversarial marginal energy E(x*)"),
     ("ΔE mean", "energy", "mean of E(x) - E(x*) (> 0: x* has the lower energy)"),
-    ("ΔE std", "energy", "std of E(x) - E(x*)"),
+    ("ΔE std", "energy", "population std (ddof 0) of E(x) - E(x*)"),
     ("ΔE(x,y) mean", "energy", "mean of E(x, y) - E(x*, y)"),
     ("flipped", "%", "points whose predicted class changed"),
     ("top logit raised", "%", "points whose adversarial top logit exceeds the natural top logit"),

@@ -3,8 +3,9 @@ number of sampler steps, for several seed kinds and samplers (the joint-model pa
 
 Every (sampler, seed kind, steps) cell is an independent draw of ``n`` samples with the track's settings
 and only the step count changed: ``settings.steps`` for ``sgld``; the ``steps`` option for ``dat-pgd``;
-for ``jem-sgld`` one pass of ``steps`` steps from its U[0, 1] buffer (``passes=1``, so no re-init: a
-plain chain), where the seed kind does not apply (swept once, seed kind "uniform"). The result is a
+for ``jem-sgld`` one visit per slot on average of ``steps`` steps from U[0, 1] noise (``visits=1``,
+``reinit=0``, ``buffer="uniform"``: plain chains), for ``jem-sgld-conditional`` one pass of ``steps``
+steps (``passes=1``); for both the seed kind does not apply (swept once, seed kind "uniform"). The result is a
 :class:`benchbed.results.record.StudyResult` of kind ``generation`` (one row per cell), stored beside the
 track's records and drawn on the model page as curves.
 """
@@ -33,7 +34,8 @@ ARGUMENTS = (
 NOTE = ("Each line is one sampler started from one seed kind; each point an independent draw of the samples with "
         "that many sampler steps, scored against the track's full training split. x: sampler steps per sample; "
         "y: the panel's quantity (units in its axis label). Hover a point for its value.")
-OWN_SEEDS = {"jem-sgld": "uniform"}  # samplers that bring their own starts: the seed kind is not swept
+# samplers that bring their own starts: the seed kind is not swept
+OWN_SEEDS = {"jem-sgld": "uniform", "jem-sgld-conditional": "uniform"}
 
 
 def settings_for(settings: GenerationSettings, sampler: str, seed_kind: str, steps: int) -> GenerationSettings:
@@ -42,6 +44,8 @@ def settings_for(settings: GenerationSettings, sampler: str, seed_kind: str, ste
     if sampler == settings.sampler_for(None) or sampler == settings.sampler:
         options = dict(settings.options)  # the track's own knobs for its own sampler
     if sampler == "jem-sgld":
+        options.update(steps=steps, visits=1, reinit=0.0, buffer="uniform")
+    elif sampler == "jem-sgld-conditional":
         options.update(steps=steps, passes=1)
     elif sampler != "sgld":
         options["steps"] = steps

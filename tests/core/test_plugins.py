@@ -80,7 +80,9 @@ def test_unknown_names_suggest_close_matches():
 
 def test_wildcard_listing():
     reg = PluginHost(load_external=False).registry
-    assert reg.tracks.names("cifar*") == ["cifar10-l2", "cifar10-l2-gen50k", "cifar10-linf", "cifar100-linf"]
+    assert reg.tracks.names("cifar*") == ["cifar10-corruptions", "cifar10-l2", "cifar10-l2-joint50k", "cifar10-linf",
+                                          "cifar100-corruptions", "cifar100-linf"]
+    assert reg.tracks.names("*-corruptions") == ["cifar10-corruptions", "cifar100-corruptions", "imagenet-corruptions"]
 
 
 # -- real distributions with entry points, installed into a temp dir --------------------------------

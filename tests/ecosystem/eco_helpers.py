@@ -38,3 +38,47 @@ def write_fake_cifar10(root: Path, data: np.ndarray | None = None, labels=None) 
     with open(folder / "batches.meta", "wb") as fh:
         pickle.dump({"label_names": names, "num_cases_per_batch": n, "num_vis": 3072}, fh)
     return root
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
+    """An array in the idx format MNIST ships (big-endian magic 0x0000 <type 0x08 = uint8> <ndim>, then
+    each dimension as a big-endian int32, then the bytes); ``compress``: gzipped, as downloaded."""
+    import gzip
+    import struct
+
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    payload = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload += array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(payload))
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+def write_fake_mnist(root: Path, n_train: int = 40, n_test: int = 32, compress: bool = False, seed: int = 0,
+                     folder: str = "MNIST") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Small MNIST files where torchvision looks for them (``root/MNIST/raw``): images and labels per split."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split, prefix, n in (("train", "train", n_train), ("test", "t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        write_idx(root / folder / "raw" / f"{prefix}-images-idx3-ubyte", images, compress)
+        write_idx(root / folder / "raw" / f"{prefix}-labels-idx1-ubyte", labels, compress)
+        out[split] = (images, labels)
+    return out
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An idx file read by hand (the reference the tests compare torchvision's reading with)."""
+    import gzip
+    import struct
+
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
+    assert zero == 0 and dtype == 0x08
+    shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    return np.frombuffer(data[4 + 4 * ndim:], dtype=np.uint8).reshape(shape)

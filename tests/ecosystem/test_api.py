@@ -209,7 +209,8 @@ def test_list_models_wildcards_and_track_filter():
     assert benchbed.list_models("*trades", track="digits-linf", registry=reg) == ["digits-cnn-trades"]
     assert benchbed.list_models(track="cifar10-linf", registry=reg) == ["cifar-net"]
     assert benchbed.list_tracks(registry=reg) == sorted(reg.tracks.names())
-    assert benchbed.list_tracks("cifar10-*", registry=reg) == ["cifar10-l2", "cifar10-l2-gen50k", "cifar10-linf"]
+    assert benchbed.list_tracks("cifar10-*", registry=reg) == ["cifar10-corruptions", "cifar10-l2",
+                                                               "cifar10-l2-joint50k", "cifar10-linf"]
     assert "digits-linf" in benchbed.list_tracks("*linf", registry=reg)
 
 

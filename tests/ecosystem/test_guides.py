@@ -90,6 +90,18 @@ def test_dataset_guide(tmp_path):
     accuracy = re.search(r"clean accuracy: digits ([\d.]+)%, noisy digits ([\d.]+)%",
                          output_of(outputs, "import os\n\nos.environ"))
     assert accuracy and 90 < float(accuracy[1]) and 0 < float(accuracy[2]) < 100
+    # the helpers: numpy arrays (a test-only split), an image folder, torchvision's MNIST by name
+    listed = output_of(outputs, "python make_npz.py")
+    assert "digits-npz" in listed and "test" in listed.split("digits-npz", 1)[1].splitlines()[0]
+    npz = output_of(outputs, 'import os\n\nos.environ["BENCHBED_PLUGIN_FILES"] = "digits_npz.py"')
+    assert npz.startswith("same images: True same labels: True\nclean accuracy ")
+    assert "metric(s) generative need the training split of dataset 'digits-npz'" in npz
+    png = output_of(outputs, 'import os\n\nos.environ["BENCHBED_PLUGIN_FILES"] = "digits_png.py"')
+    assert png.startswith("same images in folder order, to uint8 rounding: True\nlabels: [0, 0, 0] ... [9, 9, 9]")
+    mnist = output_of(outputs, 'import os\n\nos.environ["BENCHBED_PLUGIN_FILES"] = "mnist.py"')
+    assert mnist.startswith("(40, 1, 28, 28) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]\nclean accuracy ")
+    assert "on 40 points\nmnist: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte" in mnist
+    assert "(or .gz) not found in empty-folder/MNIST/raw" in mnist
 
 
 @pytest.mark.slow

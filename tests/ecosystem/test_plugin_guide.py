@@ -39,6 +39,8 @@ def test_following_the_guide_gives_a_plugin_that_benchbed_models_lists(tmp_path)
     # only the guide's plugin: fast, and independent of others
     outputs = run_guide(GUIDE, workdir, guide_environment(tmp_path, "my-digits-models"), timeout=240)
 
+    local = output_of(outputs, "# before packaging")  # the plugin.py as a local file: no relative imports
+    assert "tiny-digits-net" in local and "file:plugin.py" in local
     listed = output_of(outputs, "benchbed models")
     assert "tiny-digits-net" in listed and "my-digits-models" in listed
     assert "digits" in listed and "TinyDigitsNet" in listed

@@ -137,7 +137,7 @@ def test_an_attack_without_iterates_is_a_clear_error_not_nan(tiny_digits_mlp, di
 
 def test_sign_fact_untargeted_lowers_energy_of_a_non_robust_model(standard_digits_model, digits_test,
                                                                   make_context):
-    """science.md section 2: untargeted adversarial examples have *lower* marginal energy than the
+    """docs/science.md (the papers' sign facts): untargeted adversarial examples have *lower* marginal energy than the
     natural points for a standard (non-robust) model: dE = E(x) - E(x*) > 0.
 
     This is a fact of the regime the papers measure, where the attack's budget is far beyond what
@@ -162,7 +162,7 @@ def test_sign_fact_untargeted_lowers_energy_of_a_non_robust_model(standard_digit
 
 def test_sign_fact_targeted_raises_energy_of_a_standard_model(standard_digits_model, digits_test,
                                                               make_context):
-    """science.md section 2: targeted attacks (APGD-T, targeted DLR loss) push E(x*) *above* E(x),
+    """docs/science.md (the papers' sign facts): targeted attacks (APGD-T, targeted DLR loss) push E(x*) *above* E(x),
     dE < 0 -- here at the digits track's own eps."""
     name, model = standard_digits_model
     ctx = make_context(model, digits_test, attack=CountingAttack().spec, eps=0.1, n=40,

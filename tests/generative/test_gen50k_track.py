@@ -13,7 +13,7 @@ from benchbed.registry import PluginHost
 
 
 def test_the_registered_protocol_is_the_papers(registry):
-    track = registry.tracks.get("cifar10-l2-gen50k")
+    track = registry.tracks.get("cifar10-l2-joint50k")
     gen = track.generation
     assert (track.norm, track.eps, gen.n_samples, gen.sampler) == ("L2", 0.5, 50_000, "model")
     assert gen.feature_extractor == "inception-v3-compat"
@@ -68,7 +68,7 @@ def test_the_protocol_runs_end_to_end_on_small_files(tmp_path, monkeypatch):
     monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": calculate_md5(str(folder / "batches.meta"))})
     host = PluginHost(load_external=False)
     host.register(_Plugin(), name="tiny-cifar")
-    track = host.registry.tracks.get("cifar10-l2-gen50k")
+    track = host.registry.tracks.get("cifar10-l2-joint50k")
     # the small test extractor instead of Inception (no weights offline), and fewer samples and points
     gen = dataclasses.replace(track.generation, n_samples=40, feature_extractor="digits-cnn", batch_size=20,
                               options={})
@@ -84,3 +84,17 @@ def test_the_protocol_runs_end_to_end_on_small_files(tmp_path, monkeypatch):
         assert info["protocol"]["isc_splits"] == 10 and info["n_samples"] == 40
         assert "class_acc" not in by_model[name].metrics  # the digits classifier does not know CIFAR's classes
         assert np.isfinite(by_model[name].metrics["fid"]) and 1.0 <= by_model[name].metrics["is"] <= 10.0
+
+
+def test_the_track_no_longer_claims_dats_protocol_and_the_old_name_still_works(registry):
+    import warnings
+
+    track = registry.tracks.get("cifar10-l2-joint50k")
+    assert "Not DAT's exact protocol" in track.description and "cifar_fid_imgs_50K.pt" in track.description
+    assert "DAT/JEM generative protocol" not in track.description
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = registry.tracks.get("cifar10-l2-gen50k")
+    assert old is track and any(issubclass(w.category, DeprecationWarning) and "renamed" in str(w.message)
+                                for w in caught)
+    assert "cifar10-l2-gen50k" not in registry.tracks.names()

@@ -1,4 +1,5 @@
-"""The joint models' samplers (jem-sgld, dat-pgd): determinism, a bare PyTorch loop of the same update,
+"""The joint models' samplers (jem-sgld-conditional, dat-pgd; jem-sgld in test_jem_generation.py): determinism,
+a bare PyTorch loop of the same update,
 the energy moving the intended way, option handling and the model's preferred sampler."""
 import dataclasses
 
@@ -16,10 +17,10 @@ def _track(small_track, sampler, **options):
                                                               options=options))
 
 
-@pytest.mark.parametrize("sampler", ["jem-sgld", "dat-pgd"])
+@pytest.mark.parametrize("sampler", ["jem-sgld-conditional", "dat-pgd", "jem-sgld"])
 def test_same_seed_gives_identical_samples(sampler, tiny_digits_mlp, small_track, registry):
     ds = registry.datasets.get("digits")
-    track = _track(small_track, sampler, steps=5, **({"passes": 2} if sampler == "jem-sgld" else {}))
+    track = _track(small_track, sampler, steps=5, **({"passes": 2} if sampler == "jem-sgld-conditional" else {}))
     a, la, _ = draw_samples(tiny_digits_mlp, track, ds, registry, "cpu", seed=3, progress=False)
     torch.manual_seed(99)  # the global RNG must not matter
     b, lb, _ = draw_samples(tiny_digits_mlp, track, ds, registry, "cpu", seed=3, progress=False)
@@ -51,8 +52,8 @@ def _bare_jem(model, n, shape, labels, *, seed, steps, passes, alpha, sigma, rei
     return buffer
 
 
-def test_jem_sgld_equals_a_bare_pytorch_loop(tiny_digits_mlp, small_track, registry):
-    track = _track(small_track, "jem-sgld", steps=4, passes=3, reinit=0.3)
+def test_jem_sgld_conditional_equals_a_bare_pytorch_loop(tiny_digits_mlp, small_track, registry):
+    track = _track(small_track, "jem-sgld-conditional", steps=4, passes=3, reinit=0.3)
     x, labels, _ = draw_samples(tiny_digits_mlp, track, registry.datasets.get("digits"), registry, "cpu", n=40,
                                 seed=5, progress=False)
     ref = _bare_jem(tiny_digits_mlp, 40, (1, 8, 8), class_labels(40, 10), seed=5, steps=4, passes=3, alpha=0.25,
@@ -78,9 +79,11 @@ def _mean_logit(model, x, y):
         return log_density(model(x), y, True).mean().item()
 
 
-def test_jem_sgld_lowers_the_energy_and_dat_pgd_raises_the_class_logit(tiny_digits_mlp, small_track, registry):
+def test_jem_sgld_conditional_lowers_the_energy_and_dat_pgd_raises_the_class_logit(tiny_digits_mlp, small_track,
+                                                                                    registry):
     ds = registry.datasets.get("digits")
-    _, _, jem = draw_samples(tiny_digits_mlp, _track(small_track, "jem-sgld", passes=2), ds, registry, "cpu",
+    _, _, jem = draw_samples(tiny_digits_mlp, _track(small_track, "jem-sgld-conditional", passes=2), ds, registry,
+                             "cpu",
                              progress=False)
     assert jem["mean_joint_energy_final"] < jem["mean_joint_energy_seed"] - 1.0  # E(x, y) = -f(x)[y] went down
     x, y, dat = draw_samples(tiny_digits_mlp, _track(small_track, "dat-pgd", steps=10), ds, registry, "cpu",
@@ -142,7 +145,7 @@ def test_samplers_are_listed(capsys):
 
     assert main(["samplers"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in ("sgld", "jem-sgld", "dat-pgd"))
+    assert all(name in out for name in ("sgld", "jem-sgld", "jem-sgld-conditional", "dat-pgd"))
 
 
 

@@ -199,13 +199,16 @@ def test_flags_link_to_what_they_refer_to(mixed):
     # AutoAttack's warnings: to the section of its flags_doc.md that explains them
     assert f'href="{AUTOATTACK_FLAGS_DOC}#randomized-defenses"' in track_html
     assert f'href="{AUTOATTACK_FLAGS_DOC}#zero-gradient"' in track_html
+    # ... and its words' "See flags_doc.md for details" (a file of its repository) become that page's address
+    assert "See flags_doc.md for details" not in track_html
+    assert f"flag documentation: {AUTOATTACK_FLAGS_DOC}#randomized-defenses" in track_html  # ' is escaped
     # benchbed's own markers: explained on the page, with where benchbed documents them
     legend = root.find_all("table", "flag-legend")[0].text
     assert "docs/guarantees.md" in legend and "Variants: quick runs and metric selections" in legend
     # the model page's badges lead to the track page's legend
     model = parse(mixed / model_file("digits-random-cnn"))
     hrefs = [a.attrs["href"] for a in model.find_all("a", "badge")]
-    assert hrefs and all(re.fullmatch(re.escape(track_file(TRACK)) + r"#flag-[a-z0-9-]+", h) for h in hrefs)
+    assert hrefs and all(re.fullmatch(re.escape("../" + track_file(TRACK)) + r"#flag-[a-z0-9-]+", h) for h in hrefs)
     assert AUTOATTACK_FLAGS_DOC in (mixed / model_file("digits-random-cnn")).read_text()
 
 

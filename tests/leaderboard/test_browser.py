@@ -46,7 +46,7 @@ def header(browser, col: str):
 
 
 def test_pages_load_without_console_errors(site, browser, artifacts):
-    pages = sorted(p.name for p in site.glob("*.html"))
+    pages = sorted(str(p.relative_to(site)) for p in site.rglob("*.html"))
     assert len(pages) == 2 + len(ZOO) + 1
     for name in pages:
         browser.get((site / name).resolve().as_uri())
@@ -183,7 +183,7 @@ def test_the_committed_board_fits_1400px_without_scrolling(browser, artifacts):
     from selenium.webdriver.common.by import By
 
     committed = Path(__file__).resolve().parents[2] / "leaderboards" / "site"
-    page = next(committed.glob("track-digits-linf.*.html"))
+    page = committed / "tracks" / "digits-linf.html"
     _viewport(browser, 1400, 900)
     try:
         browser.get(page.as_uri())
@@ -221,7 +221,7 @@ def test_model_link_opens_the_model_page(site, browser, artifacts):
     assert browser.current_url.endswith("/" + model_file("digits-trades-cnn"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "digits-trades-cnn"
     assert browser.find_element(By.CSS_SELECTOR, "figure.samples img").get_attribute("naturalWidth") != "0"
-    browser.find_element(By.CSS_SELECTOR, f'h2 a[href="{track_file(TRACK)}"]').click()  # back to the track
+    browser.find_element(By.CSS_SELECTOR, f'h2 a[href="../{track_file(TRACK)}"]').click()  # back to the track
     assert browser.current_url.endswith("/" + track_file(TRACK))
     browser.find_element(By.LINK_TEXT, "All tracks").click()
     assert browser.current_url.endswith("/index.html")
@@ -236,6 +236,6 @@ def test_scatter_point_links_to_the_model_page(site, browser):
     links = first.find_elements(By.CSS_SELECTOR, "a")
     assert len(links) == len(ZOO)
     href = links[0].get_dom_attribute("href")
-    assert href.startswith("model-") and href.endswith(".html")
+    assert href.startswith("../models/") and href.endswith(".html")
     browser.find_elements(By.CSS_SELECTOR, "svg.scatter circle")[0].click()
-    assert browser.current_url.endswith("/" + href)
+    assert browser.current_url.endswith("/" + href.removeprefix("../"))

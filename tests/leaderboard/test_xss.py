@@ -66,7 +66,7 @@ def test_http_urls_are_kept(url):
 
 
 def test_no_injected_element_in_the_written_html(evil_site):
-    for page in sorted(evil_site.glob("*.html")):
+    for page in sorted(evil_site.rglob("*.html")):
         html = page.read_text(encoding="utf-8")
         assert SCRIPT not in html and "<img src=x" not in html and "<svg onload" not in html, page.name
         root = parse(page)

@@ -313,9 +313,9 @@ def test_a_quick_run_lives_beside_the_full_one(healthy, tmp_path):
     assert store.record(TRACK, "m") == full  # untouched
     assert shown_records(store.records()) == [full]
     site = render_site(tmp_path, tmp_path / "site")
-    model_page = next(site.glob("model-m.*.html")).read_text()
+    model_page = (site / "models" / "m.html").read_text()
     assert "Other runs of this model" in model_page and "n10" in model_page and "quick" in model_page
-    track_csv = next(site.glob("track-*.csv")).read_text()
+    track_csv = next(site.glob("tracks/*.csv")).read_text()
     assert track_csv.count("\n") == 2  # header + the full record's row only
 
 
@@ -376,8 +376,8 @@ def test_downloads_neutralise_spreadsheet_formulas(healthy, tmp_path):
                          "-2+3": lambda d: healthy, "+cmd": lambda d: healthy})
     run(reg, tmp_path, ["=HYPERLINK(\"x\")", "@sum", "-2+3", "+cmd"], metrics=["clean_accuracy"])
     site = render_site(tmp_path, tmp_path / "site")
-    csv_text = next(site.glob("track-*.csv")).read_text()
-    data = json.loads(next(p for p in site.glob("track-*.json") if not p.name.endswith("records.json")).read_text())
+    csv_text = next(site.glob("tracks/*.csv")).read_text()
+    data = json.loads(next(p for p in site.glob("tracks/*.json") if not p.name.endswith("records.json")).read_text())
     cells = [row["model"] for row in data["rows"]]
     for cell in cells:
         assert cell.startswith("'"), cell

@@ -133,7 +133,7 @@ def test_board_cells_show_their_interval_on_hover(registry, tmp_path):
 
     run(registry, tmp_path / "results", 1)
     site = render_site(tmp_path / "results", tmp_path / "site")
-    page = next(site.glob("track-digits-ci*.html")).read_text()
+    page = (site / "tracks" / "digits-ci.html").read_text()
     record = ResultsStore(tmp_path / "results").record("digits-ci", "mlp")
     iv = record.interval("clean_accuracy")
     assert f"95 % interval [{iv.low:.2f}, {iv.high:.2f}] (Wilson score interval" in html.unescape(page)

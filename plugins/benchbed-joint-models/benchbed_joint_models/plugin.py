@@ -36,7 +36,8 @@ def checkpoint_path(name: str) -> Path:
 
 
 def load_jem(device, depth: int = 28, width: int = 10, path: Path | None = None):
-    """JEM's checkpoint: a dict with ``model_state_dict`` (its CCF) and ``replay_buffer`` (ignored)."""
+    """JEM's checkpoint: a dict with ``model_state_dict`` (its CCF) and ``replay_buffer`` (see
+    :func:`jem_replay_buffer`)."""
     import torch
 
     from .architectures import JemClassifier
@@ -46,6 +47,18 @@ def load_jem(device, depth: int = 28, width: int = 10, path: Path | None = None)
     model = JemClassifier(depth, width)
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def jem_replay_buffer(device, path: Path | None = None):
+    """The ``replay_buffer`` JEM's checkpoint file holds (its training SGLD chains, on JEM's [-1, 1] scale),
+    mapped to benchbed's [0, 1] pixels; None when the file has none. ``jem-sgld`` starts from it."""
+    import torch
+
+    data = torch.load(path or checkpoint_path("jem-wrn28-10"), map_location="cpu", weights_only=True)
+    buffer = data.get("replay_buffer") if isinstance(data, dict) else None
+    if not isinstance(buffer, torch.Tensor) or buffer.dim() != 4:
+        return None
+    return ((buffer.float() + 1.0) / 2.0).to(device)  # x = (x' + 1) / 2; not clamped (JEM's chains are not)
 
 
 def load_dat(device, depth: int = 34, width: int = 10, path: Path | None = None):
@@ -71,11 +84,14 @@ def specs() -> list[ModelSpec]:
         ModelSpec(
             name="jem-wrn28-10", dataset="cifar10", threat_models=("L2", "Linf"), architecture="WideResNet-28-10",
             recipe="JEM", loader=functools.partial(load_jem), paper=JEM_PAPER[0], venue=JEM_PAPER[1],
-            link=JEM_PAPER[2], family="joint", sampler="jem-sgld",
+            link=JEM_PAPER[2], family="joint", sampler="jem-sgld", replay_buffer=functools.partial(jem_replay_buffer),
             footnote="JEM's released CIFAR-10 model (no normalisation layers, leaky ReLU); inputs mapped to [-1, 1] "
-                     "as in its training; samples in the paper come from its replay buffer after long SGLD chains",
-            # Table 1 of the paper (CIFAR-10): accuracy, Inception Score and FID of JEM's samples
-            reported={"clean_accuracy": 92.9, "is": 8.76, "fid": 38.4},
+                     "as in its training; jem-sgld starts from the replay buffer its checkpoint file holds. The paper "
+                     "reports IS 8.76 and FID 38.4 (Table 1) from an evaluation whose code JEM does not publish "
+                     "(sample count, reference set and Inception implementation unknown), so no benchbed protocol is "
+                     "known to reproduce them and they are not shown beside benchbed's IS/FID",
+            # Table 1 of the paper (CIFAR-10); its IS 8.76 / FID 38.4 are in the footnote only (see there)
+            reported={"clean_accuracy": 92.9},
             extra={"checkpoint_file": FILES["jem-wrn28-10"][0], "input_range": "[-1, 1] (2x - 1 inside forward)"}),
         ModelSpec(
             name="dat-wrn34-10-t40", dataset="cifar10", threat_models=("L2",), architecture="WideResNet-34-10",

@@ -50,7 +50,10 @@ def checkpoint_folder(entry: ZooEntry, root: Path | None = None) -> Path:
 
 
 def checkpoint_files(entry: ZooEntry, root: Path | None = None) -> list[Path]:
-    """The file(s) RobustBench's ``load_model`` reads for this entry, in member order."""
+    """The file(s) RobustBench's ``load_model`` reads for this entry, in member order (none for weights
+    it takes from torchvision's or timm's hub)."""
+    if entry.hub_weights:
+        return []
     base = checkpoint_folder(entry, root) / f"{entry.model_id}.pt"
     if entry.ensemble:
         return [Path(f"{base}_m{i}.pt") for i in range(len(entry.gdrive_ids))]
@@ -77,7 +80,7 @@ def _file_sha256(path: Path) -> str:
 def checkpoint_sha256(entry: ZooEntry, root: Path | None = None) -> str:
     """sha256 of the checkpoint file(s) in the folder now; "" while any of them is missing."""
     files = checkpoint_files(entry, root)
-    if not all(f.is_file() for f in files):
+    if not files or not all(f.is_file() for f in files):
         return ""
     digests = [_file_sha256(f) for f in files]
     if len(digests) == 1:

@@ -1,7 +1,8 @@
 """Registers RobustBench's model zoo as benchbed models ``rb/<track>/<ModelId>``.
 
 One benchbed model per RobustBench (dataset, threat model, model id) that benchbed has a track
-for: ``rb/cifar10-linf/<ModelId>``, ``rb/cifar10-l2/<ModelId>``, ``rb/cifar100-linf/<ModelId>``.
+for: ``rb/cifar10-linf/<ModelId>``, ``rb/cifar10-l2/<ModelId>``, ``rb/cifar100-linf/<ModelId>``,
+``rb/imagenet-linf/<ModelId>``.
 The track is part of the name because RobustBench reuses model ids across datasets and threat
 models for different checkpoints (e.g. ``Standard`` on CIFAR-10 Linf and L2, ``Rice2020Overfitting``
 on all three); ``benchbed models 'rb/cifar10-linf/*'`` lists one table.
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from benchbed.plugin import BenchbedError, ModelSpec, hookimpl
 
 from . import loading
-from .zoo import ZooEntry, zoo_entries
+from .zoo import IMAGENET_PREPROCESSING, ZooEntry, zoo_entries
 
 if TYPE_CHECKING:
     import torch
@@ -94,6 +95,11 @@ def spec_for(entry: ZooEntry) -> RobustBenchModelSpec:
         notes.append(guess_note)
     if not meta:
         notes.append("no metadata: the model is in RobustBench's zoo but not in the tables its package ships")
+    if entry.dataset == "imagenet" and entry.preprocessing not in ("", IMAGENET_PREPROCESSING):
+        notes.append(f"RobustBench evaluates it on {entry.preprocessing}-preprocessed images; benchbed's imagenet "
+                     f"tracks feed every model {IMAGENET_PREPROCESSING} (224x224), so its numbers may differ")
+    if entry.hub_weights:
+        notes.append("weights from torchvision's or timm's hub (robustbench's load_model fetches them)")
     return RobustBenchModelSpec(
         name=model_name(entry),
         dataset=entry.dataset,
@@ -121,6 +127,7 @@ def spec_for(entry: ZooEntry) -> RobustBenchModelSpec:
             "robustbench_footnote": meta.get("footnote", ""),
             "metadata_source": meta.get("source", "none"),
             "constructor": entry.constructor,
+            "preprocessing": entry.preprocessing,
         },
     )
 

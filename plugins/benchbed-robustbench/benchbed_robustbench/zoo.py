@@ -1,8 +1,8 @@
 """RobustBench's model zoo and its published numbers, read from the installed ``robustbench``
 distribution WITHOUT importing it (importing it costs seconds: timm, every architecture).
 
-- **Which models exist** (model id, threat model, Google Drive id, constructor): parsed with
-  :mod:`ast` from ``robustbench/model_zoo/cifar10.py`` and ``cifar100.py`` (the ``OrderedDict``
+- **Which models exist** (model id, threat model, Google Drive id, constructor, preprocessing): parsed
+  with :mod:`ast` from ``robustbench/model_zoo/cifar10.py``, ``cifar100.py`` and ``imagenet.py`` (the ``OrderedDict``
   tables RobustBench's own ``load_model`` reads). Should the files' layout change, we fall back to
   importing ``robustbench.model_zoo``.
 - **Metadata and published numbers**: the robustbench wheel does not ship RobustBench's
@@ -34,9 +34,13 @@ TRACKS = {
     ("cifar10", "Linf"): "cifar10-linf",
     ("cifar10", "L2"): "cifar10-l2",
     ("cifar100", "Linf"): "cifar100-linf",
+    ("imagenet", "Linf"): "imagenet-linf",
 }
 # model_zoo module and the name of its top-level {ThreatModel: OrderedDict} table, per dataset.
-ZOO_FILES = {"cifar10": ("cifar10.py", "cifar_10_models"), "cifar100": ("cifar100.py", "cifar_100_models")}
+ZOO_FILES = {"cifar10": ("cifar10.py", "cifar_10_models"), "cifar100": ("cifar100.py", "cifar_100_models"),
+             "imagenet": ("imagenet.py", "imagenet_models")}
+# ImageNet models are evaluated on images RobustBench preprocessed this way (benchbed's imagenet track).
+IMAGENET_PREPROCESSING = "Res256Crop224"
 # README headings -> RobustBench names.
 README_DATASETS = {"CIFAR-10": "cifar10", "CIFAR-100": "cifar100", "ImageNet": "imagenet"}
 
@@ -50,6 +54,7 @@ class ZooEntry:
     threat_model: str  # RobustBench's: Linf | L2
     gdrive_ids: tuple[str, ...] = ()  # one id; several for ensembles (files <ModelId>.pt_m<i>.pt)
     constructor: str = ""  # source of the zoo's 'model' value, e.g. "lambda: WideResNet(depth=28, ...)"
+    preprocessing: str = ""  # RobustBench's preprocessing name (ImageNet: "Res256Crop224", "Crop288", ...)
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -59,6 +64,12 @@ class ZooEntry:
     @property
     def ensemble(self) -> bool:
         return len(self.gdrive_ids) > 1
+
+    @property
+    def hub_weights(self) -> bool:
+        """ImageNet models without a Google Drive file: robustbench's load_model takes their weights from
+        torchvision (Standard_R50) or timm's hub, not from a checkpoint folder."""
+        return self.dataset == "imagenet" and not self.gdrive_ids
 
 
 # -- the zoo tables ---------------------------------------------------------------------------------
@@ -84,7 +95,8 @@ def _gdrive_ids(node: ast.AST) -> tuple[str, ...]:
     value = ast.literal_eval(node)
     if value is None:
         return ()
-    return tuple(value) if isinstance(value, (list, tuple)) else (str(value),)
+    ids = tuple(value) if isinstance(value, (list, tuple)) else (str(value),)
+    return tuple(i for i in ids if i)  # '' = no file (ImageNet's Standard_R50: torchvision's weights)
 
 
 def parse_zoo_source(source: str, dataset: str, table: str) -> list[ZooEntry]:
@@ -111,10 +123,11 @@ def parse_zoo_source(source: str, dataset: str, table: str) -> list[ZooEntry]:
             for k, v in zip(spec_node.keys, spec_node.values):
                 fields[ast.literal_eval(k)] = v  # a repeated key: the last one wins, as in Python
             constructor = ast.get_source_segment(source, fields["model"]) if "model" in fields else ""
+            preprocessing = ast.literal_eval(fields["preprocessing"]) if "preprocessing" in fields else ""
             entries.append(ZooEntry(
                 model_id=model_id, dataset=dataset, threat_model=threat,
                 gdrive_ids=_gdrive_ids(fields["gdrive_id"]) if "gdrive_id" in fields else (),
-                constructor=" ".join((constructor or "").split()),
+                constructor=" ".join((constructor or "").split()), preprocessing=str(preprocessing or ""),
             ))
     return entries
 
@@ -133,7 +146,8 @@ def _zoo_by_import() -> list[ZooEntry]:
             for model_id, spec in models.items():
                 gid = spec.get("gdrive_id")
                 ids = () if gid is None else (tuple(gid) if isinstance(gid, (list, tuple)) else (str(gid),))
-                entries.append(ZooEntry(model_id, key[0], key[1], ids, getattr(spec["model"], "__name__", "")))
+                entries.append(ZooEntry(model_id, key[0], key[1], tuple(i for i in ids if i),
+                                        getattr(spec["model"], "__name__", ""), str(spec.get("preprocessing") or "")))
     return entries
 
 
@@ -157,7 +171,7 @@ def zoo_entries() -> list[ZooEntry]:
         if override is not None:
             meta.update(model_info_json(override, entry))
         out.append(ZooEntry(entry.model_id, entry.dataset, entry.threat_model, entry.gdrive_ids,
-                            entry.constructor, meta))
+                            entry.constructor, entry.preprocessing, meta))
     return out
 
 
