@@ -153,6 +153,7 @@ def kid_replicates(features: np.ndarray, ref_features: np.ndarray, indices: np.n
     cols = np.arange(subsets)[:, None]
     n = len(x)
     by_counts = n * n <= GATHER_COST * m * m  # a BLAS product beats m^2 scattered look-ups up to here
+    cache: dict = {}
     out = np.empty(len(indices))
     for i, row in enumerate(indices):
         picked = np.asarray(row)[gen]  # (subsets, m): the original sample in each subset slot
@@ -164,11 +165,27 @@ def kid_replicates(features: np.ndarray, ref_features: np.ndarray, indices: np.n
             np.add.at(counts, (np.repeat(np.arange(subsets), m), picked.ravel()), 1.0)
             pairs = np.einsum("sn,sn->s", counts @ k_xx, counts)
         else:
-            pairs = np.array([k_xx[np.ix_(p, p)].sum() for p in picked])
+            pairs = _slot_pair_sums(k_xx, picked, device, cache)
         within = pairs - diag[picked].sum(axis=1)
         cross = to_ref[picked, cols].sum(axis=1)
         out[i] = float(np.mean((within + within_ref) / (m * (m - 1)) - 2 * cross / (m * m)))
     return out
+
+
+def _slot_pair_sums(k_xx: np.ndarray, picked: np.ndarray, device, cache: dict) -> np.ndarray:
+    """sum_{a,b} K[picked[s, a], picked[s, b]] per subset s: m^2 look-ups each (2.3 s for 100 subsets of
+    1000 on one CPU core); off the CPU by torch on ``device``, a few subsets at a time to bound memory."""
+    if str(device) == "cpu":  # numpy's look-ups are faster than torch's on a CPU
+        return np.array([k_xx[np.ix_(p, p)].sum() for p in picked])
+    import torch
+
+    if "k" not in cache:
+        cache["k"] = torch.as_tensor(k_xx, device=device)
+    k = cache["k"]
+    rows = torch.as_tensor(picked, device=device)
+    step = max(1, int(2e7 // (rows.shape[1] ** 2)))
+    sums = [k[r[:, :, None], r[:, None, :]].sum(dim=(1, 2)) for r in torch.split(rows, step)]
+    return torch.cat(sums).cpu().numpy()
 
 
 def _kernel_on(device):

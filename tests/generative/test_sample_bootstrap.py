@@ -75,9 +75,9 @@ def test_is_and_fid_replicates_equal_a_hand_loop(features):
 
 
 @pytest.mark.parametrize("subset_size,route", [(60, "whole"), (40, "counts"), (40, "gather"), (40, "per-subset"),
-                                               (40, "torch")])
+                                               (40, "torch"), (40, "torch-gather")])
 def test_kid_replicates_equal_a_hand_loop(features, monkeypatch, subset_size, route):
-    if route == "gather":
+    if route in ("gather", "torch-gather"):
         monkeypatch.setattr(fm, "GATHER_COST", 0)
     if route == "per-subset":
         monkeypatch.setattr(fm, "FULL_REFERENCE", 10)
@@ -85,7 +85,7 @@ def test_kid_replicates_equal_a_hand_loop(features, monkeypatch, subset_size, ro
     hand = [kid_features_to_metric(_torch(features["fid"][row]), _torch(features["ref"]), kid_subsets=7,
                                    kid_subset_size=subset_size, rng_seed=11, **KID_KWARGS)
             ["kernel_inception_distance_mean"] for row in idx]
-    device = "cpu:0" if route == "torch" else "cpu"  # "cpu:0": the kernels through torch, as on a GPU
+    device = "cpu:0" if route.startswith("torch") else "cpu"  # "cpu:0": through torch, as on a GPU
     got = fm.kid_replicates(features["fid"], features["ref"], idx, 7, subset_size, seed=11, device=device)
     assert got == pytest.approx(hand, rel=1e-9, abs=1e-12)
 
