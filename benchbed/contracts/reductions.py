@@ -66,7 +66,7 @@ class Reduction:
         missing = [k for k in self.inputs if k not in arrays]
         if missing:
             raise KeyError(f"reduction {self.describe()} needs array(s) {', '.join(missing)}, which the metric "
-                           f"did not produce")
+                           f"did not produce (a result stored by an older version lacks them: rerun with --force)")
         return float(self.fn(*(np.asarray(arrays[k]) for k in self.inputs)))
 
     def describe(self) -> str:
