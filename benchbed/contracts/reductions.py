@@ -31,8 +31,8 @@ INTERVAL_TEXT = {
     "wilson": "Wilson score interval over the test points",
     "exact": "Clopper-Pearson exact interval over the test points",
     "bootstrap": f"percentile bootstrap over the test points ({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})",
-    "sample-bootstrap": "percentile bootstrap over the test points (replicates made by the metric; resamples "
-                        "and seed in its info)",
+    "sample-bootstrap": "percentile bootstrap over the test points; replicates made by the metric, resamples and "
+                        "seed in its info",
 }
 
 

@@ -45,7 +45,7 @@ def plain_reduction(record: Record, column: str) -> Reduction | None:
     # what the rows are, from the stored interval's words ("Wilson score interval over <rows>")
     stored = record.intervals.get(column)
     rows = stored.method.split(" over ", 1)[1] if stored is not None and " over " in stored.method else TEST_POINTS
-    over = TEST_POINTS if rows.startswith(TEST_POINTS) else rows.split(" (", 1)[0]
+    over = TEST_POINTS if rows.startswith(TEST_POINTS) else rows.split(" (", 1)[0].split(";", 1)[0]
     if fn is scalar_value:
         return scalar(match.group(2), resampled=True, over=over) if stored is not None else None
     return Reduction(match.group(1), (match.group(2),), fn, interval, over=over)
