@@ -6,7 +6,10 @@ them with Inception numbers), ``is``, ``fid``, ``kid`` on the CIFAR tracks (Ince
 The sample grid (one row per class, 8 samples each) is kept with the result as PNG bytes in the
 record's ``.npz`` under ``generative_grid_png`` (read it back with
 :func:`benchbed.generative.grid.grid_png_from_arrays`); the scores are kept there as 0-d arrays and
-reduced with ``scalar``. The metric has ``scope="model"``: computed once per (model, track), whatever
+reduced with ``scalar``, beside their bootstrap replicates over the generated samples
+(``<score>_resampled``, see :mod:`benchbed.generative.resampling`), which give their intervals; the
+independent classifier's accuracy is ``percent`` of its per-sample flags (``<prefix>class_correct``),
+with a Wilson interval. The metric has ``scope="model"``: computed once per (model, track), whatever
 the sharding (it does not depend on the test points).
 """
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING
 from benchbed.contracts.errors import ConfigError
 from benchbed.contracts.figures import ArrayPlot, ArraySeries
 from benchbed.contracts.hookspecs import hookimpl
-from benchbed.contracts.reductions import scalar
+from benchbed.contracts.reductions import RESAMPLED, percent, scalar
 from benchbed.contracts.specs import Column, MetricOutput, MetricSpec
 from benchbed.generative.defaults import CLASSIFYING_EXTRACTORS
 
@@ -33,15 +36,20 @@ GRID_MAX_ROWS = 10  # datasets with more classes show their first 10
 # Names take the track's generation.column_prefix; "the track's extractor" becomes its name per track.
 EXTRACTOR = "the track's extractor"
 CLASSIFIER_COLUMN = "{prefix}class_acc"  # only on tracks whose extractor can classify the dataset's classes
+GENERATED = "the generated samples"  # what is resampled (Reduction.over)
+AGAINST_FIXED = f"{GENERATED} (reference set fixed)"
+CLASSIFIER_FLAGS = "{prefix}class_correct"  # per sample: the independent classifier agrees with its class
 COLUMN_TEMPLATES = (
     Column("{prefix}is", f"Inception Score of the class-conditional samples (logits of {EXTRACTOR})", True, "",
-           reduce=scalar("{prefix}is"), headline=True),
+           reduce=scalar("{prefix}is", resampled=True, over=GENERATED), headline=True),
     Column("{prefix}fid", f"FID of the samples against the track's training set (features of {EXTRACTOR})",
-           False, "", reduce=scalar("{prefix}fid"), headline=True, plot="x"),
+           False, "", reduce=scalar("{prefix}fid", resampled=True, over=AGAINST_FIXED), headline=True, plot="x"),
     Column("{prefix}kid", f"KID (polynomial-kernel MMD^2, mean over subsets) of the samples against the track's "
-           f"training set (features of {EXTRACTOR})", False, "", reduce=scalar("{prefix}kid")),
+           f"training set (features of {EXTRACTOR})", False, "",
+           reduce=scalar("{prefix}kid", resampled=True, over=AGAINST_FIXED)),
     Column(CLASSIFIER_COLUMN, f"independent-classifier accuracy: how often {EXTRACTOR} (not the sampled model) "
-           f"classifies a sample drawn for class y as y", True, "%", reduce=scalar(CLASSIFIER_COLUMN)),
+           f"classifies a sample drawn for class y as y", True, "%",
+           reduce=percent(CLASSIFIER_FLAGS, over=GENERATED)),
 )
 
 
@@ -100,7 +108,8 @@ class GenerativeMetricSpec(MetricSpec):
                    if c.name != CLASSIFIER_COLUMN or CLASSIFYING_EXTRACTORS.get(extractor) == track.dataset]
         return tuple(dataclasses.replace(
             c, name=c.name.format(prefix=prefix),
-            reduce=dataclasses.replace(c.reduce, inputs=tuple(i.format(prefix=prefix) for i in c.reduce.inputs)),
+            reduce=dataclasses.replace(c.reduce, inputs=tuple(i.format(prefix=prefix) for i in c.reduce.inputs),
+                                       replicates=c.reduce.replicates.format(prefix=prefix)),
             description=(f"{label}{c.name.format(prefix='').upper()}: " if label else "")
             + c.description.replace(EXTRACTOR, extractor) + mixed, protocol=protocol) for c in columns)
 
@@ -116,6 +125,7 @@ def compute_generative(ctx) -> MetricOutput:
 
     from benchbed.generative.fidelity import compute_fidelity, independent_classifier_accuracy
     from benchbed.generative.grid import GRID_ARRAY, grid_png
+    from benchbed.generative.resampling import sample_replicates
     from benchbed.generative.sampling import draw_samples
     from benchbed.generative.sgld import joint_energy
 
@@ -137,10 +147,16 @@ def compute_generative(ctx) -> MetricOutput:
     logits = ctx.logits(samples, "generated samples")
     scores = compute_fidelity(samples, train.images, extractor=settings.feature_extractor, device=ctx.device,
                               dataset=track.dataset, split="train", seed=track.seed,
-                              batch_size=settings.batch_size, cache_dir=ctx.cache_dir, report=ctx.progress)
+                              batch_size=settings.batch_size, cache_dir=ctx.cache_dir, report=ctx.progress,
+                              keep_features=True)
+    replicates, bootstrap = sample_replicates(
+        scores.features, isc_splits=scores.info["isc_splits"], seed=track.seed,
+        kid_subsets=scores.info["kid_subsets"], kid_subset_size=scores.info["kid_subset_size"], device=ctx.device,
+        report=ctx.progress)
     prefix = settings.column_prefix
     classifier = independent_classifier_accuracy(samples, labels, extractor=settings.feature_extractor,
                                                  dataset=track.dataset, device=ctx.device)
+    correct = classifier.pop("correct") if classifier is not None else None
     registered = _registered_n_samples(ctx)
     rows = min(ctx.dataset.num_classes, GRID_MAX_ROWS)
     sampler, seed = stats.pop("sampler"), stats.pop("seed")
@@ -166,6 +182,8 @@ def compute_generative(ctx) -> MetricOutput:
         "mean_joint_energy_samples": float(joint_energy(logits, labels).mean()),
         "sampler_stats": stats,
         "fidelity": scores.info,
+        # the IS/FID/KID intervals: percentile bootstrap over the generated samples (generative.resampling)
+        "bootstrap": bootstrap,
         "grid": {"array": GRID_ARRAY, "format": "png", "rows": rows, "per_class": GRID_PER_CLASS,
                  "row_labels": True},
     }
@@ -173,8 +191,10 @@ def compute_generative(ctx) -> MetricOutput:
     arrays = {GRID_ARRAY: np.frombuffer(grid, dtype=np.uint8).copy(),
               f"{prefix}is": np.float64(scores.inception_score), f"{prefix}fid": np.float64(scores.fid),
               f"{prefix}kid": np.float64(scores.kid)}
-    if classifier is not None:
-        arrays[CLASSIFIER_COLUMN.format(prefix=prefix)] = np.float64(classifier["accuracy"])
+    for score, values in replicates.items():  # the bootstrap replicates the columns' intervals come from
+        arrays[f"{prefix}{score}{RESAMPLED}"] = values.astype(np.float64)
+    if correct is not None:
+        arrays[CLASSIFIER_FLAGS.format(prefix=prefix)] = correct
     return MetricOutput(arrays=arrays, info=info)
 
 

@@ -2,8 +2,9 @@
 
 Reads the two stored records and their per-point arrays (from the same folder as ``benchbed results``)
 and prints, per column, each model's value, the difference A - B with its interval and the p-value
-of "no difference": the exact McNemar test for accuracies, a paired bootstrap for the other columns
-(see docs/science.md, "Uncertainty").
+of "no difference": the exact McNemar test for accuracies, a paired bootstrap for the other columns;
+columns over each model's own generated samples (IS/FID/KID, the independent classifier's accuracy)
+are compared unpaired (see docs/science.md, "Uncertainty").
 """
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def _line(c: ColumnComparison) -> list[str]:
     if c.paired is None:
         return [c.column, c.unit, _num(c.a), _num(c.b), _num(diff), "", "", c.why]
     p = c.paired
-    test = "McNemar" if "McNemar" in p.method else "paired bootstrap"
+    test = ("McNemar" if "McNemar" in p.method else "Fisher exact, unpaired" if "Fisher" in p.method
+            else "unpaired bootstrap" if "independent" in p.method else "paired bootstrap")
     verdict = "differ" if c.significant else f"tied at {round(100 * p.level)} %"
     return [c.column, c.unit, _num(c.a), _num(c.b), _num(p.difference), f"[{_num(p.low)}, {_num(p.high)}]",
             _p(p.p_value), f"{verdict} ({test})"]
@@ -83,7 +85,8 @@ def cmd_compare(args) -> int:
         if not args.all_columns and len(names) < len(catalogue):
             print(f"({len(catalogue) - len(names)} more column(s) without a direction: --all-columns)")
         print(f"verdict: 'differ' when p < {1 - LEVEL:.2f}; accuracies: exact McNemar test, Newcombe's paired "
-              f"interval; others: paired percentile bootstrap over the test points (docs/science.md)\n")
+              f"interval; IS/FID/KID (each model's own samples): unpaired bootstrap over the generated samples; "
+              f"others: paired percentile bootstrap over the test points (docs/science.md)\n")
     return 0
 
 

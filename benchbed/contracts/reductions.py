@@ -22,14 +22,17 @@ from benchbed.functional.uncertainty import (
     Interval,
     bootstrap_interval,
     exact_interval,
+    percentile_bounds,
     wilson_interval,
 )
 
-INTERVAL_METHODS = ("wilson", "exact", "bootstrap", "none")
+INTERVAL_METHODS = ("wilson", "exact", "bootstrap", "sample-bootstrap", "none")
 INTERVAL_TEXT = {
     "wilson": "Wilson score interval over the test points",
     "exact": "Clopper-Pearson exact interval over the test points",
     "bootstrap": f"percentile bootstrap over the test points ({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})",
+    "sample-bootstrap": "percentile bootstrap over the test points; replicates made by the metric, resamples and "
+                        "seed in its info",
 }
 
 
@@ -39,28 +42,39 @@ class Reduction:
 
     ``interval`` names how the number's confidence interval comes from the same per-point arrays:
     "wilson" or "exact" (a percentage of true flags: binomial intervals), "bootstrap" (the seeded
-    percentile bootstrap over test points, for any statistic), or "none" (no interval: a count, or a
-    number of scope "model" whose per-sample data are not kept).
+    percentile bootstrap over test points, for any statistic), "sample-bootstrap" (the percentiles of
+    bootstrap replicates the metric made itself over its own samples and stored in the array named
+    ``replicates``: e.g. FID over generated samples, whose reference features the record cannot hold),
+    or "none" (no interval: a count, or a model-level number without replicates).
     """
 
     name: str
     inputs: tuple[str, ...]
     fn: Callable[..., float]
     interval: str = "bootstrap"
+    replicates: str = ""  # with interval="sample-bootstrap": the array of the statistic's bootstrap replicates
+    over: str = "the test points"  # what the arrays' rows are, for the interval's description
 
     def __post_init__(self):
         if self.interval not in INTERVAL_METHODS:
             raise ValueError(f"reduction {self.name!r}: interval {self.interval!r} is not one of {INTERVAL_METHODS}")
+        if (self.interval == "sample-bootstrap") != bool(self.replicates):
+            raise ValueError(f"reduction {self.name!r}: interval 'sample-bootstrap' and a replicates array go "
+                             f"together (got interval {self.interval!r}, replicates {self.replicates!r})")
 
     def __call__(self, arrays: Mapping[str, Any]) -> float:
         missing = [k for k in self.inputs if k not in arrays]
         if missing:
             raise KeyError(f"reduction {self.describe()} needs array(s) {', '.join(missing)}, which the metric "
-                           f"did not produce")
+                           f"did not produce (a result stored by an older version lacks them: rerun with --force)")
         return float(self.fn(*(np.asarray(arrays[k]) for k in self.inputs)))
 
     def describe(self) -> str:
         return f"{self.name}({', '.join(self.inputs)})"
+
+    def interval_text(self) -> str:
+        """The interval's method in words (stored with each interval and in the column's protocol)."""
+        return INTERVAL_TEXT.get(self.interval, "").replace("the test points", self.over)
 
     def interval_of(self, arrays: Mapping[str, Any], *, level: float = LEVEL,
                     indices: np.ndarray | None = None) -> Interval | None:
@@ -71,6 +85,11 @@ class Reduction:
         """
         if self.interval == "none":
             return None
+        if self.interval == "sample-bootstrap":
+            if self.replicates not in arrays:
+                return None  # a result made before the metric kept replicates
+            bounds = percentile_bounds(np.asarray(arrays[self.replicates], dtype=np.float64).reshape(-1), level)
+            return None if bounds is None else Interval(bounds[0], bounds[1], level, self.interval_text())
         values = [np.asarray(arrays[k]) for k in self.inputs]
         if self.interval in ("wilson", "exact"):
             flags = values[0].astype(bool).reshape(-1)
@@ -78,13 +97,13 @@ class Reduction:
                 return None
             make = wilson_interval if self.interval == "wilson" else exact_interval
             low, high = make(int(flags.sum()), int(flags.size), level)
-            return Interval(100.0 * low, 100.0 * high, level, INTERVAL_TEXT[self.interval])
+            return Interval(100.0 * low, 100.0 * high, level, self.interval_text())
         if not values or any(v.ndim == 0 or v.shape[0] < 2 for v in values):
             return None  # not per-point arrays (or one point): nothing to resample
         bounds = bootstrap_interval(self.fn, values, level=level, indices=indices)
         if bounds is None:
             return None
-        return Interval(bounds[0], bounds[1], level, INTERVAL_TEXT["bootstrap"])
+        return Interval(bounds[0], bounds[1], level, self.interval_text())
 
 
 # -- the maths ----------------------------------------------------------------------------------------
@@ -110,16 +129,23 @@ def scalar_value(value: np.ndarray) -> float:
 
 
 # -- constructors ---------------------------------------------------------------------------------------
-def percent(flags: str, interval: str = "wilson") -> Reduction:
-    return Reduction("percent", (flags,), percent_true, interval)
+def percent(flags: str, interval: str = "wilson", over: str = "the test points") -> Reduction:
+    return Reduction("percent", (flags,), percent_true, interval, over=over)
 
 
 def mean(values: str) -> Reduction:
     return Reduction("mean", (values,), finite_mean)
 
 
-def scalar(name: str) -> Reduction:
-    return Reduction("scalar", (name,), scalar_value, "none")
+RESAMPLED = "_resampled"  # the array of a model-level number's bootstrap replicates: "<its array>_resampled"
+
+
+def scalar(name: str, resampled: bool = False, over: str = "the generated samples") -> Reduction:
+    """A model-level number (a 0-d array); ``resampled``: the metric also stores its bootstrap replicates
+    over ``over`` as ``<name>_resampled``, and the interval is their percentile interval."""
+    if not resampled:
+        return Reduction("scalar", (name,), scalar_value, "none")
+    return Reduction("scalar", (name,), scalar_value, "sample-bootstrap", name + RESAMPLED, over=over)
 
 
 # -- info (non-array) reductions across shards ------------------------------------------------------------

@@ -92,6 +92,13 @@ def _points(arrays: Sequence[np.ndarray]) -> int:
     return sizes.pop()
 
 
+def percentile_bounds(values: np.ndarray, level: float = LEVEL) -> tuple[float, float] | None:
+    """The percentile interval of bootstrap replicates: their (1 - level) / 2 and (1 + level) / 2
+    quantiles over the finite ones; None when more than 10 % are undefined (NaN) or there are none."""
+    _check_level(level)
+    return _percentiles(np.asarray(values, dtype=np.float64).reshape(-1), level)
+
+
 def _percentiles(values: np.ndarray, level: float) -> tuple[float, float] | None:
     finite = values[np.isfinite(values)]
     if finite.size < MIN_FINITE_SHARE * values.size or finite.size == 0:
@@ -213,3 +220,50 @@ def paired_bootstrap(statistic: Callable[..., float], arrays_a: Sequence[np.ndar
     tail = min(int(np.sum(finite <= 0)), int(np.sum(finite >= 0)))
     p = min(1.0, 2 * (tail + 1) / (finite.size + 1))
     return PairedResult(observed, bounds[0], bounds[1], p, level, "paired percentile bootstrap", n)
+
+
+def independent_bootstrap_difference(replicates_a: np.ndarray, replicates_b: np.ndarray, observed_a: float,
+                                     observed_b: float, *, level: float = LEVEL) -> PairedResult | None:
+    """``observed_a - observed_b`` for two statistics of *independent* data (e.g. two models' generated
+    samples), from each one's own bootstrap replicates: the unpaired bootstrap of the difference.
+
+    Replicate i of a is paired with replicate i + 1 (cyclically) of b: two different resamples, so even
+    when both were drawn with the same seed the pairs are independent draws. Interval and p-value as in
+    :func:`paired_bootstrap`. None when the replicates are too few or mostly undefined."""
+    _check_level(level)
+    a = np.asarray(replicates_a, dtype=np.float64).reshape(-1)
+    b = np.asarray(replicates_b, dtype=np.float64).reshape(-1)
+    count = min(a.size, b.size)
+    observed = float(observed_a) - float(observed_b)
+    if count < 2 or not math.isfinite(observed):
+        return None
+    diffs = a[:count] - np.roll(b[:count], -1)
+    bounds = _percentiles(diffs, level)
+    if bounds is None:
+        return None
+    finite = diffs[np.isfinite(diffs)]
+    tail = min(int(np.sum(finite <= 0)), int(np.sum(finite >= 0)))
+    p = min(1.0, 2 * (tail + 1) / (finite.size + 1))
+    return PairedResult(observed, bounds[0], bounds[1], p, level, "independent-samples percentile bootstrap",
+                        count)
+
+
+def compare_independent_accuracies(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> PairedResult:
+    """Two accuracies on *independent* sets (e.g. an independent classifier on each model's own samples),
+    in percent: the difference with Newcombe's hybrid score interval for independent proportions (his
+    method 10, Stat. Med. 1998: from the two Wilson intervals) and the two-sided Fisher exact p-value."""
+    _check_level(level)
+    a = np.asarray(a).astype(bool).reshape(-1)
+    b = np.asarray(b).astype(bool).reshape(-1)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("two accuracies need non-empty flags on both sides")
+    ka, kb = int(a.sum()), int(b.sum())
+    pa, pb = ka / a.size, kb / b.size
+    la, ua = wilson_interval(ka, a.size, level)
+    lb, ub = wilson_interval(kb, b.size, level)
+    d = pa - pb
+    low = d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2)
+    high = d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
+    p = float(stats.fisher_exact([[ka, a.size - ka], [kb, b.size - kb]]).pvalue)
+    return PairedResult(100 * d, 100 * max(-1.0, low), 100 * min(1.0, high), min(1.0, p), level,
+                        "independent samples: Newcombe score interval; Fisher exact test", int(a.size + b.size))

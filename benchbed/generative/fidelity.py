@@ -166,6 +166,45 @@ class FidelityResult:
     kid: float | None = None
     kid_std: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    # with keep_features: "isc" (the samples' IS-layer outputs, e.g. logits), "fid" / "kid" (their
+    # FID / KID-layer features), "reference_mu" / "reference_sigma" (the reference's FID statistics),
+    # "reference_kid" (the reference's KID-layer features); numpy arrays as torch-fidelity computed them
+    features: dict[str, Any] = field(default_factory=dict)
+
+
+def _metrics_and_features(kwargs: dict[str, Any], cls, *, isc: bool, fid: bool, kid: bool):
+    """What ``calculate_metrics`` does for one extractor (torch-fidelity 0.4's own steps and functions,
+    so the scores are the same numbers), keeping the features it computes on the way."""
+    from torch_fidelity.metric_fid import fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
+    from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+    from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+    from torch_fidelity.utils import (
+        create_feature_extractor,
+        extract_featuresdict_from_input_id_cached,
+        get_cacheable_input_name,
+    )
+
+    layer = {m: cls.get_default_feature_layer_for_metric(m) for m in ("isc", "fid", "kid")}
+    wanted = sorted({layer[m] for m, on in (("isc", isc), ("fid", fid), ("kid", kid)) if on})
+    extractor = create_feature_extractor(kwargs["feature_extractor"], wanted, **kwargs)
+    samples = extract_featuresdict_from_input_id_cached(1, extractor, **kwargs)
+    reference = extract_featuresdict_from_input_id_cached(2, extractor, **kwargs) if fid or kid else None
+    metrics: dict[str, Any] = {}
+    features: dict[str, Any] = {}
+    if isc:
+        metrics.update(isc_featuresdict_to_metric(samples, layer["isc"], **kwargs))
+        features["isc"] = samples[layer["isc"]].cpu().numpy()
+    if fid:
+        stats = [fid_featuresdict_to_statistics_cached(d, get_cacheable_input_name(i, **kwargs), extractor,
+                                                       layer["fid"], **kwargs)
+                 for i, d in ((1, samples), (2, reference))]
+        metrics.update(fid_statistics_to_metric(stats[0], stats[1], False))
+        features.update(fid=samples[layer["fid"]].cpu().numpy(), reference_mu=stats[1]["mu"],
+                        reference_sigma=stats[1]["sigma"])
+    if kid:
+        metrics.update(kid_featuresdict_to_metric(samples, reference, layer["kid"], **kwargs))
+        features.update(kid=samples[layer["kid"]].cpu().numpy(), reference_kid=reference[layer["kid"]].cpu().numpy())
+    return metrics, features
 
 
 @contextlib.contextmanager
@@ -197,12 +236,14 @@ def compute_fidelity(samples: torch.Tensor, reference: torch.Tensor, *, extracto
                      split: str = "train", isc: bool = True, fid: bool = True, kid: bool = True, seed: int = 0,
                      batch_size: int = 200, cache_dir: str | os.PathLike | None = None, cache: bool = True,
                      weights_path: str | None = None, inception_weights: str | None = None,
-                     kid_subsets: int = KID_SUBSETS, report=None) -> FidelityResult:
+                     kid_subsets: int = KID_SUBSETS, report=None, keep_features: bool = False) -> FidelityResult:
     """IS of ``samples``, FID and KID of ``samples`` against ``reference`` (both (N, C, H, W) in [0, 1]).
 
     ``weights_path`` overrides the extractor's weights (torch-fidelity's
     ``feature_extractor_weights_path``); for Inception, ``inception_weights`` /
     ``BENCHBED_INCEPTION_WEIGHTS`` name a local file. ``report(message)``: feature extraction's progress.
+    ``keep_features``: also return the extractor outputs the scores came from (``FidelityResult.features``),
+    for a bootstrap over the samples; the scores are the same either way.
     """
     import torch_fidelity
 
@@ -239,13 +280,16 @@ def compute_fidelity(samples: torch.Tensor, reference: torch.Tensor, *, extracto
         info["reference"].update(cache_name=name, extractor_id=identity)
     else:
         kwargs.update(cache=False)
+    kwargs["input1"] = UInt8Images(samples, report, "samples", batch_size)
     try:
         with _on_device(device):
-            metrics = torch_fidelity.calculate_metrics(
-                input1=UInt8Images(samples, report, "samples", batch_size), **kwargs)
+            if keep_features:
+                metrics, features = _metrics_and_features(kwargs, cls, isc=isc, fid=fid, kid=kid)
+            else:
+                metrics, features = torch_fidelity.calculate_metrics(**kwargs), {}
     except ValueError as exc:  # torch-fidelity's vassert: misuse, e.g. a layer the extractor lacks
         raise BenchbedError(f"torch-fidelity refused the {extractor} metrics: {exc}") from exc
-    out = FidelityResult(info=info)
+    out = FidelityResult(info=info, features=features)
     if isc:
         out.inception_score = float(metrics[torch_fidelity.KEY_METRIC_ISC_MEAN])
         out.inception_score_std = float(metrics[torch_fidelity.KEY_METRIC_ISC_STD])
@@ -263,7 +307,8 @@ def independent_classifier_accuracy(samples: torch.Tensor, labels: torch.Tensor,
 
     The classifier is the track's feature extractor when it has a head over the dataset's classes: the
     digits extractor (``digits-cnn``) does; Inception's 1008 ImageNet classes are not CIFAR's, so there
-    the answer is None. The samples go in as the extractor sees them for FID (8-bit quantised)."""
+    the answer is None. The samples go in as the extractor sees them for FID (8-bit quantised).
+    ``"correct"``: the per-sample flags (a numpy bool array, for the Wilson interval; not JSON)."""
     if CLASSIFYING_EXTRACTORS.get(extractor) != dataset:
         return None
     from benchbed.generative.extractor import load_net, uint8_to_unit
@@ -276,4 +321,7 @@ def independent_classifier_accuracy(samples: torch.Tensor, labels: torch.Tensor,
     hit = (pred == labels.cpu()).float()
     per_class = [100.0 * float(hit[labels == y].mean()) if bool((labels == y).any()) else None
                  for y in range(int(net.head.out_features))]
-    return {"classifier": extractor, "accuracy": 100.0 * float(hit.mean()), "per_class": per_class}
+    correct = hit.numpy().astype(bool)
+    # percent of correct samples computed as the record's `percent` reduction does (100 k / n, float64)
+    return {"classifier": extractor, "accuracy": 100.0 * float(int(correct.sum())) / max(1, correct.size),
+            "per_class": per_class, "correct": correct}

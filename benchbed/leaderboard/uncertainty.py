@@ -2,7 +2,8 @@
 
 For every column with a direction that the compact board shows, the ranked models are ordered by
 that column and each is tested against the next one, paired over the common test points (exact
-McNemar for accuracies, a paired bootstrap otherwise; benchbed.results.paired). Where the test does
+McNemar for accuracies, a paired bootstrap otherwise), or unpaired for columns over each model's own
+generated samples (benchbed.results.paired). Where the test does
 not reject "no difference" at the interval level, the better cell is marked "tied at 95 %" with the
 next model; the rank cell shows the same mark for the first rank column.
 """
@@ -27,7 +28,11 @@ def interval_text(rec: Any, column: str, unit: str) -> str:
 
 
 def _test_name(method: str) -> str:
-    return "exact McNemar" if "McNemar" in method else "paired bootstrap"
+    if "McNemar" in method:
+        return "exact McNemar"
+    if "Fisher" in method:
+        return "Fisher exact (independent samples)"
+    return "unpaired bootstrap (independent samples)" if "independent" in method else "paired bootstrap"
 
 
 def _ordered(rows: Sequence[Any], column: Any) -> list[Any]:

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from benchbed.contracts.reductions import INTERVAL_TEXT
 from benchbed.contracts.specs import Column
 from benchbed.functional.uncertainty import LEVEL, Interval, bootstrap_indices
 
@@ -43,5 +42,5 @@ def column_interval(col: Column, merged: Mapping[str, np.ndarray], resamples: np
 
 
 def interval_protocol(protocol: str, col: Column) -> str:
-    text = f"{round(100 * LEVEL)} % interval: {INTERVAL_TEXT[col.reduce.interval]}"
+    text = f"{round(100 * LEVEL)} % interval: {col.reduce.interval_text()}"
     return f"{protocol}; {text}" if protocol else text

@@ -3,7 +3,9 @@
 Every model of a track is evaluated on the same points, so the difference of two models' numbers is
 tested on the per-point arrays of both (stored beside their records): percentages of flags (accuracy)
 with the exact McNemar test and Newcombe's paired interval, every other statistic with a paired
-bootstrap (one resampling of the points, applied to both). The column's own reduction is used, found
+bootstrap (one resampling of the points, applied to both). Numbers over each model's own generated
+samples (IS/FID/KID) have no common points: their difference is an unpaired bootstrap from the
+replicates each record stores. The column's own reduction is used, found
 in the registered metric (or, for plain ``percent`` / ``mean`` reductions, read from the record).
 """
 from __future__ import annotations
@@ -15,23 +17,38 @@ from typing import Any
 
 import numpy as np
 
-from benchbed.contracts.reductions import Reduction, finite_mean, percent_true
-from benchbed.functional.uncertainty import PairedResult, compare_accuracies, paired_bootstrap
+from benchbed.contracts.reductions import Reduction, finite_mean, percent_true, scalar, scalar_value
+from benchbed.functional.uncertainty import (
+    PairedResult,
+    compare_accuracies,
+    compare_independent_accuracies,
+    independent_bootstrap_difference,
+    paired_bootstrap,
+)
 from benchbed.results.record import Record
 
 Resolver = Callable[[Record, str], "Reduction | None"]
-_PLAIN = {"percent": (percent_true, "wilson"), "mean": (finite_mean, "bootstrap")}
+TEST_POINTS = "the test points"  # Reduction.over's default: arrays with one row per test point
+_PLAIN = {"percent": (percent_true, "wilson"), "mean": (finite_mean, "bootstrap"),
+          "scalar": (scalar_value, "sample-bootstrap")}
 
 
 def plain_reduction(record: Record, column: str) -> Reduction | None:
     """The reduction a record names for ``column`` when it is a built-in one-array reduction
-    (``percent(x)``, ``mean(x)``): usable without the plugin that declared the column."""
+    (``percent(x)``, ``mean(x)``, ``scalar(x)`` with bootstrap replicates): usable without the plugin
+    that declared the column."""
     info = record.columns.get(column)
     match = re.fullmatch(r"(\w+)\((\w+)\)", info.reduce) if info is not None else None
     if match is None or match.group(1) not in _PLAIN:
         return None
     fn, interval = _PLAIN[match.group(1)]
-    return Reduction(match.group(1), (match.group(2),), fn, interval)
+    # what the rows are, from the stored interval's words ("Wilson score interval over <rows>")
+    stored = record.intervals.get(column)
+    rows = stored.method.split(" over ", 1)[1] if stored is not None and " over " in stored.method else TEST_POINTS
+    over = TEST_POINTS if rows.startswith(TEST_POINTS) else rows.split(" (", 1)[0].split(";", 1)[0]
+    if fn is scalar_value:
+        return scalar(match.group(2), resampled=True, over=over) if stored is not None else None
+    return Reduction(match.group(1), (match.group(2),), fn, interval, over=over)
 
 
 def registry_resolver(registry: Any) -> Resolver:
@@ -65,6 +82,12 @@ def paired_column(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
                   arrays_b: Mapping[str, np.ndarray]) -> PairedResult | None:
     """a - b of one column, with interval and p-value; None where the column declares no interval or
     the arrays are not per-point arrays of the same points."""
+    if reduction.interval == "sample-bootstrap":
+        return _independent(reduction, arrays_a, arrays_b)
+    if reduction.over != TEST_POINTS:  # per-sample flags of each model's own samples: nothing to pair
+        if reduction.fn is not percent_true or any(k not in arrays_a or k not in arrays_b for k in reduction.inputs):
+            return None
+        return compare_independent_accuracies(arrays_a[reduction.inputs[0]], arrays_b[reduction.inputs[0]])
     if reduction.interval == "none" or not same_points(arrays_a, arrays_b):
         return None
     if any(k not in arrays_a or k not in arrays_b for k in reduction.inputs):
@@ -76,6 +99,17 @@ def paired_column(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
     if reduction.interval in ("wilson", "exact") and reduction.fn is percent_true:
         return compare_accuracies(xs[0], ys[0])
     return paired_bootstrap(reduction.fn, xs, ys)
+
+
+def _independent(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
+                 arrays_b: Mapping[str, np.ndarray]) -> PairedResult | None:
+    """A model-level number over each model's own samples (IS/FID/KID): nothing to pair, so the
+    difference comes from the two models' stored bootstrap replicates, unpaired."""
+    needed = (*reduction.inputs, reduction.replicates)
+    if any(k not in arrays_a or k not in arrays_b for k in needed):
+        return None
+    return independent_bootstrap_difference(arrays_a[reduction.replicates], arrays_b[reduction.replicates],
+                                            reduction(arrays_a), reduction(arrays_b))
 
 
 @dataclass(frozen=True)
@@ -105,12 +139,15 @@ def compare_records(a: Record, arrays_a: Mapping[str, np.ndarray], b: Record, ar
         reduction = resolve(a, name) if name in a.columns else None
         if va is None or vb is None:
             why = "a value is missing"
-        elif not points:
-            why = "not the same test points"
         elif reduction is None:
             why = "reduction unknown (its plugin is not installed)"
         elif reduction.interval == "none":
             why = "no per-point data (no interval)"
+        elif reduction.interval == "sample-bootstrap" or reduction.over != TEST_POINTS:
+            paired = paired_column(reduction, arrays_a, arrays_b)
+            why = "" if paired is not None else "no bootstrap replicates stored (an older result: rerun)"
+        elif not points:
+            why = "not the same test points"
         else:
             paired = paired_column(reduction, arrays_a, arrays_b)
             why = "" if paired is not None else "undefined on most resamples"

@@ -110,12 +110,44 @@ def test_generative_metric_through_the_runner(tiny_digits_mlp, tmp_path):
     assert protocol["reference"] == "digits train split (1348 images)" and "10 steps" in protocol["sampler_protocol"]
     assert info["independent_classifier"]["accuracy"] == metrics["digits_class_acc"]
     assert info["sampler_stats"]["mean_joint_energy_final"] < info["sampler_stats"]["mean_joint_energy_seed"]
+    _check_intervals(record, ResultsStore(tmp_path).arrays(record), reg)
     png = grid_png_from_arrays(ResultsStore(tmp_path).arrays(record))
     from PIL import Image
 
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.size[1] == 10 * 36 + 4  # 32-px cells, 4-px gaps
     assert 8 * 36 + 4 < image.size[0] < 8 * 36 + 40  # a strip on the left labels each row with its class
+
+
+def _check_intervals(record, arrays, reg):
+    """IS/FID/KID: the percentile interval of the stored replicates over the samples; the classifier's
+    accuracy: Wilson over the per-sample flags (statsmodels); a model against itself compares unpaired."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from benchbed.results.paired import compare_records, plain_reduction, registry_resolver
+
+    assert record.metric_info["generative"]["bootstrap"]["resamples"] == 1000
+    for col in ("digits_is", "digits_fid", "digits_kid"):
+        reps = arrays[f"{col}_resampled"]
+        iv = record.intervals[col]
+        assert reps.shape == (1000,) and (iv.low, iv.high) == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])))
+        assert "over the generated samples" in iv.method and "generated samples" in record.columns[col].protocol
+        assert record.metrics[col] == float(arrays[col])  # the column is still torch-fidelity's number
+    flags = arrays["digits_class_correct"]
+    assert flags.shape == (100,) and record.metrics["digits_class_acc"] == pytest.approx(100 * flags.mean())
+    low, high = proportion_confint(int(flags.sum()), flags.size, alpha=0.05, method="wilson")
+    iv = record.intervals["digits_class_acc"]
+    assert (iv.low, iv.high) == pytest.approx((100 * low, 100 * high)) and "generated samples" in iv.method
+    columns = ["digits_is", "digits_fid", "digits_kid", "digits_class_acc"]
+    for resolve in (registry_resolver(reg), plain_reduction):
+        rows = compare_records(record, arrays, record, arrays, columns, resolve)
+        for row in rows[:3]:  # unpaired: replicate i of A against replicate i + 1 of B, never [0, 0]
+            reps = arrays[f"{row.column}_resampled"]
+            diffs = reps - np.roll(reps, -1)
+            assert row.paired.difference == 0 and "independent" in row.paired.method
+            assert (row.paired.low, row.paired.high) == pytest.approx(tuple(np.quantile(diffs, [0.025, 0.975])))
+            assert row.paired.low < 0 < row.paired.high and not row.significant
+        assert "Fisher" in rows[3].paired.method and rows[3].paired.p_value == 1.0
 
 
 def test_generative_is_a_model_level_unit_in_a_sharded_run(tiny_digits_mlp, tmp_path):
