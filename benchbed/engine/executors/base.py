@@ -44,6 +44,15 @@ class Reporter:
 
     def metric_done(self, task: UnitTask, metric: str) -> None: ...
 
+    def relay(self, task: UnitTask, kind: str, payload: Any) -> None:
+        """One message a worker process sent back ("started", "progress" or "metric"), told as above."""
+        if kind == "started":
+            self.started(task)
+        elif kind == "progress":
+            self.progress(task, payload)
+        elif kind == "metric":
+            self.metric_done(task, payload)
+
 
 class Executor:
     """Runs unit tasks. The scheduler submits up to ``slots`` tasks, then polls for Done/Failed events."""

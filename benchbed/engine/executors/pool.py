@@ -147,13 +147,8 @@ class PoolExecutor(Executor):
             task = by_id.get((task_id, attempt))
             if task is None:
                 continue
-            if kind == "started":
-                self._started_any = True
-                self.reporter.started(task)
-            elif kind == "progress":
-                self.reporter.progress(task, payload)
-            elif kind == "metric":
-                self.reporter.metric_done(task, payload)
+            self._started_any = self._started_any or kind == "started"
+            self.reporter.relay(task, kind, payload)
 
     def poll(self, timeout: float | None = None) -> list[Done | Failed]:
         if not self._running:

@@ -119,12 +119,7 @@ class RayExecutor(Executor):
             task = by_id.get((task_id, attempt))
             if task is None:
                 continue
-            if kind == "started":
-                self.reporter.started(task)
-            elif kind == "progress":
-                self.reporter.progress(task, payload)
-            elif kind == "metric":
-                self.reporter.metric_done(task, payload)
+            self.reporter.relay(task, kind, payload)
 
     def poll(self, timeout: float | None = None) -> list[Done | Failed]:
         ray = self._ray
