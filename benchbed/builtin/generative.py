@@ -26,7 +26,7 @@ from benchbed.contracts.specs import Column, MetricOutput, MetricSpec
 from benchbed.generative.defaults import CLASSIFYING_EXTRACTORS
 
 if TYPE_CHECKING:  # the inherited dataclass fields' annotations, resolved here by documentation tools
-    from collections.abc import Callable, Mapping  # noqa: F401
+    from collections.abc import Callable, Mapping, Sequence  # noqa: F401
 
     from benchbed.engine.context import EvaluationContext  # noqa: F401
 

@@ -35,7 +35,7 @@ def _register_hook(plugin_kind: PluginKind):
         pass
 
     hook.__name__ = hook.__qualname__ = plugin_kind.hook_name
-    hook.__doc__ = (f"Register :class:`~benchbed.contracts.specs.{plugin_kind.spec_type.__name__}` objects: "
+    hook.__doc__ = (f"Register ``{plugin_kind.spec_type.__name__}`` objects (benchbed.contracts.specs): "
                     f"{plugin_kind.doc}.")
     return hookspec(hook)
 

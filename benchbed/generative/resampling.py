@@ -36,7 +36,7 @@ def resamples_for(n: int, dim: int) -> int:
 def sample_replicates(features: dict[str, Any], *, isc_splits: int, seed: int, kid_subsets: int,
                       kid_subset_size: int, device="cpu", report=None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """{"is" | "fid" | "kid": replicates} for the scores whose features are given
-    (:attr:`benchbed.generative.fidelity.FidelityResult.features`), and what was done, for the info.
+    (the ``features`` of :class:`benchbed.generative.fidelity.FidelityResult`), and what was done, for the info.
     FID's covariances and KID's kernels are computed on ``device``."""
     n = len(next(iter(v for k, v in features.items() if k in ("isc", "fid", "kid"))))
     dim = int(features["fid"].shape[1]) if "fid" in features else 0

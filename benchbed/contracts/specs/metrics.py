@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchbed.contracts.figures import ArrayPlot
@@ -92,7 +91,8 @@ class MetricSpec:
     figures: tuple[ArrayPlot, ...] = ()
     unit_texts: Mapping[str, str] = field(default_factory=dict)
     alignment: bool = False
-    check: Callable[[TrackSpec, Path | None], Sequence[str] | str | None] | None = None
+    # check(track, data_dir): the files this metric needs that are missing, in words (preflight)
+    check: Callable[..., Sequence[str] | str | None] | None = None
 
     def __post_init__(self):
         _require(self.scope in ("example", "model"),
