@@ -81,6 +81,7 @@ class Scheduler(Reporter):
         self.force, self.n_shards, self.only_shard = setup.force, setup.n_shards, setup.only_shard
         self.observers: Observers | None = None  # given to run(); planning's events wait for them
         self._early: list[RunEvent] = []
+        self._finishing: deque[str] = deque()  # models whose units are all resolved, to build records for
         self.summary = RunSummary(self.track.name, run_id=self.run_id, executor=executor.name,
                                   results_dir=str(store.root))
         self.plans: dict[str, ModelState] = {}
@@ -206,6 +207,7 @@ class Scheduler(Reporter):
                         self.emit(UnitDeferred(model=task.unit.model, unit=task.unit.uid,
                                                reason="locked by another run"))
                     inflight += state == "claimed"
+                self._finish_models()  # after the slots are refilled: building records never idles a worker
                 if inflight == 0 and deferred and not queue:
                     task = deferred.popleft()  # nothing else to do: wait for the other run
                     inflight += self._start(task, blocking=True) == "claimed"
@@ -223,6 +225,7 @@ class Scheduler(Reporter):
                         continue
                     inflight -= 1
                     self._unit_failed(event)
+            self._finish_models()
         except BaseException as exc:
             interrupted = True
             self.emit(RunInterrupted(message=f"{type(exc).__name__}: {exc}".rstrip(": "),
@@ -309,7 +312,11 @@ class Scheduler(Reporter):
         plan.unresolved -= 1
         plan.seconds += report.seconds
         if plan.unresolved == 0:
-            self._finish_model(task.unit.model)
+            self._finishing.append(task.unit.model)
+
+    def _finish_models(self) -> None:
+        while self._finishing:
+            self._finish_model(self._finishing.popleft())
 
     # -- finishing a model ------------------------------------------------------------------------
     def _write_failure(self, model: str, message: str, unit: str) -> None:

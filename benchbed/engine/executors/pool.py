@@ -218,6 +218,8 @@ class PoolExecutor(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._running.clear()
         self._pool = None
+        self._progress.close()
+        self._progress = None  # its lock's finalizer unlinks the semaphore (no leak warning at exit)
 
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name, "workers": self.workers, "threads": self.threads,
