@@ -98,6 +98,9 @@ class Scheduler(Reporter):
         else:
             self.observers.emit(event)
 
+    def note(self, message: str) -> None:
+        self.emit(Note(message=message))
+
     def started(self, task: UnitTask) -> None:
         self.emit(unit_start(task))
 

@@ -41,7 +41,9 @@ def raw(records, model):
 def test_csv_and_json_tables_hold_the_stored_numbers(results, records, capsys):
     assert main(["results", "--out", str(results), "--track", TRACK, "--format", "csv", "--all-columns"]) == 0
     frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert list(frame.columns[:5]) == ["model", "track", "n_examples", "clean_accuracy", "robust_accuracy"]
+    values = [c for c in frame.columns if not c.endswith(("_low", "_high"))]  # each interval follows its column
+    assert values[:5] == ["model", "track", "n_examples", "clean_accuracy", "robust_accuracy"]
+    assert list(frame.columns[3:6]) == ["clean_accuracy", "clean_accuracy_low", "clean_accuracy_high"]
     assert len(frame) == len(records)
     for rec in records:
         row = frame[frame["model"] == rec.model].iloc[0]

@@ -15,7 +15,8 @@ PUBLISHED = Path(__file__).resolve().parents[2] / "leaderboards" / "results"
 
 
 def _published() -> list[Path]:
-    return sorted(p for p in PUBLISHED.rglob("*.json"))
+    # records and studies; a publisher's local unit cache (units/, ignored by git) is not published
+    return sorted(p for p in PUBLISHED.rglob("*.json") if "units" not in p.relative_to(PUBLISHED).parts)
 
 
 def _read(data):

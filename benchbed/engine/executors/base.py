@@ -44,6 +44,8 @@ class Reporter:
 
     def metric_done(self, task: UnitTask, metric: str) -> None: ...
 
+    def note(self, message: str) -> None: ...
+
     def relay(self, task: UnitTask, kind: str, payload: Any) -> None:
         """One message a worker process sent back ("started", "progress" or "metric"), told as above."""
         if kind == "started":

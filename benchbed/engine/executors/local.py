@@ -60,9 +60,7 @@ class LocalExecutor(Executor):
             if self._pool.unusable is None:
                 return events
             self._queue.extend(self._pool.leftover())  # the pool cannot run anything: units go on in-process
-            note = getattr(self.reporter, "emit", None)
-            if note is not None:
-                note("note", message=f"{self._pool.unusable}; running the units one after another in this process")
+            self.reporter.note(f"{self._pool.unusable}; running the units one after another in this process")
             self._pool.close()
             self._pool, self.workers = None, 1
             return events
