@@ -69,6 +69,13 @@ def _die_with_parent(parent: int) -> None:
 def _init_worker(progress, parent: int) -> None:
     global _PROGRESS
     _PROGRESS = progress
+    # tqdm's default lock is a multiprocessing semaphore made on first use; a worker ended at the run's close
+    # never releases it (a 'leaked semaphore' warning at exit): this process's bars need a thread lock only
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the run handles it
     _die_with_parent(parent)
 
