@@ -2,6 +2,7 @@
 checked against statsmodels and a hand-written bootstrap; old records without intervals still read."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -101,12 +102,12 @@ def test_published_records_written_before_intervals_still_read_unchanged():
     files = sorted(folder.glob("digits-linf.*/*.json"))
     if not files:
         pytest.skip("no published digits records in this checkout")
-    data = json.loads(files[0].read_text())
-    if "intervals" in data:
-        pytest.skip("the published records already carry intervals")
-    record = Record.from_dict(data)
+    # a record as written before intervals existed: the published one without them, in the file form
+    before = dataclasses.replace(Record.from_dict(json.loads(files[0].read_text())), intervals={}).to_dict()
+    assert "intervals" not in before
+    record = Record.from_dict(json.loads(json.dumps(before)))
     assert record.intervals == {}
-    assert record.to_dict()["record_sha256"] == data["record_sha256"]  # same form, same checksum
+    assert record.to_dict()["record_sha256"] == before["record_sha256"]  # same form, same checksum
 
 
 def test_results_exports_carry_interval_ends_and_the_table_shows_half_widths(registry, tmp_path):
