@@ -7,6 +7,7 @@ registered in :mod:`benchbed.builtin.executors`).
 """
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +101,23 @@ def run_task(task: UnitTask, *, registry=None, points: LabelledImages | None = N
     finally:
         if task.threads:
             torch.set_num_threads(saved)
+
+
+def compute_unit(task: UnitTask, send, *, registry=None, points: LabelledImages | None = None) -> Done | Failed:
+    """Compute one unit, telling ``send(kind, payload)`` when it starts ("started"), its progress lines
+    ("progress") and each metric done ("metric"). Never raises for the unit's own failure: a broken unit
+    comes back as :class:`Failed` and must not stop the others. Both results are picklable, so worker
+    processes and Ray tasks return them as they are."""
+    t0 = time.perf_counter()
+    send("started", "")
+    try:
+        result, arrays = run_task(task, registry=registry, points=points,
+                                  progress=lambda message: send("progress", message),
+                                  on_metric=lambda metric: send("metric", metric))
+    except Exception as exc:  # noqa: BLE001 -- one broken unit must not stop the others
+        error, detail = describe_failure(exc)
+        return Failed(task, error, detail, time.perf_counter() - t0)
+    return Done(task, result, arrays, time.perf_counter() - t0)
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:

@@ -2,7 +2,6 @@
 processes (:mod:`benchbed.engine.executors.pool`, CPU only)."""
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import replace
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from benchbed.contracts.errors import ConfigError
 from benchbed.contracts.specs import LabelledImages
 from benchbed.engine.evaluation import UnitTask
-from benchbed.engine.executors.base import Done, Executor, Failed, Reporter, describe_failure, run_task
+from benchbed.engine.executors.base import Done, Executor, Failed, Reporter, compute_unit
 from benchbed.engine.executors.pool import PoolExecutor
 
 
@@ -69,16 +68,8 @@ class LocalExecutor(Executor):
         task = self._queue.popleft()
         if self.threads and not task.threads:
             task = replace(task, threads=self.threads)
-        self.reporter.started(task)
-        t0 = time.perf_counter()
-        try:
-            result, arrays = run_task(task, registry=self.registry, points=self.points,
-                                      progress=lambda message: self.reporter.progress(task, message),
-                                      on_metric=lambda metric: self.reporter.metric_done(task, metric))
-        except Exception as exc:  # one broken unit must not stop the others
-            error, detail = describe_failure(exc)
-            return [Failed(task, error, detail, time.perf_counter() - t0)]
-        return [Done(task, result, arrays, time.perf_counter() - t0)]
+        return [compute_unit(task, lambda kind, payload: self.reporter.relay(task, kind, payload),
+                             registry=self.registry, points=self.points)]
 
     def close(self) -> None:
         if self._pool is not None:

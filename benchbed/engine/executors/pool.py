@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -25,7 +24,7 @@ from typing import Any
 
 from benchbed.contracts.errors import describe_error
 from benchbed.engine.evaluation import UnitTask
-from benchbed.engine.executors.base import Done, Executor, Failed, Reporter, describe_failure, run_task
+from benchbed.engine.executors.base import Done, Executor, Failed, Reporter, compute_unit
 from benchbed.registry import PluginSelection, Registry
 
 START_METHOD = "spawn"
@@ -87,17 +86,9 @@ def _send(task: UnitTask, kind: str, payload: str) -> None:
         pass
 
 
-def _run_unit(task: UnitTask) -> tuple[str, Any, Any, float]:
-    """In a worker. Never raises for a unit's own failure: returns ("failed", error, detail, seconds)."""
-    t0 = time.perf_counter()
-    _send(task, "started", "")
-    try:
-        result, arrays = run_task(task, progress=lambda m: _send(task, "progress", m),
-                                  on_metric=lambda m: _send(task, "metric", m))
-    except Exception as exc:  # noqa: BLE001 -- one broken unit must not stop the others
-        error, detail = describe_failure(exc)
-        return "failed", error, detail, time.perf_counter() - t0
-    return "done", result, arrays, time.perf_counter() - t0
+def _run_unit(task: UnitTask) -> Done | Failed:
+    """In a worker: the unit, its messages sent back through the progress queue."""
+    return compute_unit(task, lambda kind, payload: _send(task, kind, payload))
 
 
 class PoolExecutor(Executor):
@@ -185,9 +176,7 @@ class PoolExecutor(Executor):
         elif future.exception() is not None:  # e.g. a result that could not be sent back
             events.append(Failed(task, f"its worker could not return the unit: {describe_error(future.exception())}"))
         else:
-            status, first, second, seconds = future.result()
-            events.append(Done(task, first, second, seconds) if status == "done" else
-                          Failed(task, first, second, seconds))
+            events.append(future.result())
 
     def _after_crash(self, crashed: list[tuple[UnitTask, bool]]) -> list[Failed]:
         """A worker died: every unit in flight lost its result. Rebuild the pool; blame a unit only if it

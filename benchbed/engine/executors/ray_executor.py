@@ -9,13 +9,12 @@ A failed unit is reported with its error and retried once by the runner; the oth
 """
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
 from benchbed.contracts.errors import ConfigError
 from benchbed.engine.evaluation import UnitTask
-from benchbed.engine.executors.base import Done, Executor, Failed, Reporter, describe_failure, run_task
+from benchbed.engine.executors.base import Done, Executor, Failed, Reporter, compute_unit
 
 INSTALL_HINT = "pip install 'benchbed[ray]'"
 
@@ -29,9 +28,8 @@ def import_ray():
     return ray
 
 
-def _run_unit(task: UnitTask, queue) -> tuple[str, Any, Any, float]:
-    """Runs on a Ray worker. Never raises for a unit's own failure: returns ("failed", error, detail)."""
-    t0 = time.perf_counter()
+def _run_unit(task: UnitTask, queue) -> Done | Failed:
+    """Runs on a Ray worker: the unit, its messages sent back through ``queue``."""
 
     def send(kind: str, payload: str) -> None:
         try:
@@ -39,14 +37,7 @@ def _run_unit(task: UnitTask, queue) -> tuple[str, Any, Any, float]:
         except Exception:  # progress is best effort
             pass
 
-    send("started", "")
-    try:
-        result, arrays = run_task(task, progress=lambda m: send("progress", m),
-                                  on_metric=lambda m: send("metric", m))
-    except Exception as exc:
-        error, detail = describe_failure(exc)
-        return "failed", error, detail, time.perf_counter() - t0
-    return "done", result, arrays, time.perf_counter() - t0
+    return compute_unit(task, send)
 
 
 class RayExecutor(Executor):
@@ -131,15 +122,10 @@ class RayExecutor(Executor):
         for ref in ready:
             task = self._inflight.pop(ref)
             try:
-                status, first, second, seconds = ray.get(ref)
+                events.append(ray.get(ref))
             except Exception as exc:  # the worker died, the node was lost, ...
                 events.append(Failed(task, f"Ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0]}",
                                      str(exc)))
-                continue
-            if status == "done":
-                events.append(Done(task, first, second, seconds))
-            else:
-                events.append(Failed(task, first, second, seconds))
         return events
 
     def close(self) -> None:
