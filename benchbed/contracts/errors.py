@@ -11,13 +11,18 @@ class BenchbedError(Exception):
     """An error a user can act on. ``str(err)`` is a single line: problem, then fix."""
 
 
+KNOWN_SHOWN = 12  # names an unknown-name error lists before '... and N more'
+
+
 class UnknownNameError(BenchbedError, KeyError):
     def __init__(self, kind: str, name: str, known: Iterable[str]):
         known = sorted(known)
         self.kind, self.name, self.known = kind, name, known
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        shown = known[:KNOWN_SHOWN]  # one readable line, also with a large zoo installed
+        more = f" and {len(known) - len(shown)} more" if len(known) > len(shown) else ""
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else (
-            f"known {kind}s: {', '.join(known) or '(none)'}"
+            f"known {kind}s: {', '.join(shown) or '(none)'}{more}"
         )
         super().__init__(f"unknown {kind} {name!r}: {hint} (list them with `benchbed {kind}s`)")
 
