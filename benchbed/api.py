@@ -183,15 +183,14 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
     planning.preflight(setup, reg, [model_spec])  # every missing thing, before any work starts
     points = test_points(setup.track, reg, setup.data_dir)
     plan = planning.plan_model(model_spec, weights, setup, reg, n_shards=1)
-    (unit,) = plan.units
-    task = UnitTask(unit=unit, track=setup.track, expected=plan.expected, device=str(torch_device),
-                    data_dir=str(setup.data_dir) if setup.data_dir else None, run_id=setup.run_id,
-                    threads=setup.threads)
-    observers = planning.start_observers(setup, options, reg, [model_spec.name], planned=1, executor="local",
-                                         results=str(results_dir or ""))
-    result, arrays = _observed_unit(task, reg, points, observers, None if isinstance(model, str) else model)
+    tasks = [UnitTask(unit=unit, track=setup.track, expected=plan.expected, device=str(torch_device),
+                      data_dir=str(setup.data_dir) if setup.data_dir else None, run_id=setup.run_id,
+                      threads=setup.threads) for unit in plan.units]
+    observers = planning.start_observers(setup, options, reg, [model_spec.name], planned=len(tasks),
+                                         executor="local", results=str(results_dir or ""))
+    parts = _observed_units(tasks, reg, points, observers, None if isinstance(model, str) else model)
     spec, chosen, key, variant, run_id = setup.track, setup.metrics, plan.key, setup.variant, setup.run_id
-    record, merged = build_record(spec, [(result, arrays)], {m: reg.metrics.get(m) for m in chosen},
+    record, merged = build_record(spec, parts, {m: reg.metrics.get(m) for m in chosen},
                                   metrics_run=chosen, registered_n_examples=setup.registered.n_examples,
                                   result_key=key, variant=variant, run_id=run_id)
     path = None
@@ -226,35 +225,38 @@ def _model_to_evaluate(model: nn.Module | str, track: TrackSpec, reg: Registry, 
     return model_spec, state_dict_sha256(model), reg.with_model(model_spec, ADHOC_PLUGIN)
 
 
-def _observed_unit(task, reg: Registry, points, observers, module: nn.Module | None):
-    """Evaluate the one unit here, telling the observers what the scheduler would (same events, same fields);
-    torch's thread count and the module's training mode are restored afterwards."""
-    import torch
-
+def _observed_units(tasks, reg: Registry, points, observers, module: nn.Module | None):
+    """Evaluate the model's units here, one after another, telling the observers what the scheduler would (same
+    events, same fields); torch's thread count and the module's training mode are restored afterwards."""
     from benchbed.contracts.events import MetricDone, RunEnd, UnitProgress, progress_milestone
     from benchbed.engine import planning
     from benchbed.engine.evaluation import evaluate_unit
+    from benchbed.engine.threads import unit_threads
 
-    unit = task.unit
-    observers.emit(planning.unit_start(task))
     was_training = bool(getattr(module, "training", False))
-    saved_threads = torch.get_num_threads()
-    if task.threads:
-        torch.set_num_threads(task.threads)
+    parts, seconds = [], 0.0
     try:
-        result, arrays = evaluate_unit(
-            task, registry=reg, points=points,
-            progress=lambda m: observers.emit(UnitProgress(model=unit.model, unit=unit.uid, message=m,
-                                                           milestone=progress_milestone(m))),
-            on_metric=lambda m: observers.emit(MetricDone(model=unit.model, unit=unit.uid, metric=m)))
-    except BaseException as exc:
-        observers.emit(planning.unit_failed(task, str(exc)))
-        observers.emit(RunEnd(seconds=0.0, units=1, failed=1, models={unit.model: "failed"}))
-        raise
+        for task in tasks:
+            unit = task.unit
+            observers.emit(planning.unit_start(task))
+            try:
+                with unit_threads(task.threads):
+                    result, arrays = evaluate_unit(
+                        task, registry=reg, points=points,
+                        progress=lambda m, unit=unit: observers.emit(UnitProgress(
+                            model=unit.model, unit=unit.uid, message=m, milestone=progress_milestone(m))),
+                        on_metric=lambda m, unit=unit: observers.emit(MetricDone(model=unit.model, unit=unit.uid,
+                                                                                 metric=m)))
+            except BaseException as exc:
+                observers.emit(planning.unit_failed(task, str(exc)))
+                observers.emit(RunEnd(seconds=seconds, units=len(tasks), done=len(parts), failed=1,
+                                      models={unit.model: "failed"}))
+                raise
+            observers.emit(planning.unit_done(task, result.wall_time_s, result))
+            parts.append((result, arrays))
+            seconds += result.wall_time_s
     finally:
-        torch.set_num_threads(saved_threads)
         if module is not None:
             module.train(was_training)
-    observers.emit(planning.unit_done(task, result.wall_time_s, result))
-    observers.emit(RunEnd(seconds=result.wall_time_s, units=1, done=1, models={unit.model: "ok"}))
-    return result, arrays
+    observers.emit(RunEnd(seconds=seconds, units=len(tasks), done=len(tasks), models={tasks[0].unit.model: "ok"}))
+    return parts

@@ -145,7 +145,8 @@ def paired_statistic(stat: str) -> Reduction:
     """A reduction to one statistic of :func:`benchbed.functional.energy.energy_statistics` (or of its normalised
     companions, :func:`benchbed.functional.energy.normalised_statistics`) over the points with an x*."""
     return Reduction(f"energy.{stat}", (), lambda *arrays: _paired_stats(*arrays)[stat],
-                     "none" if stat == "n" else "bootstrap")  # a count of points: no interval
+                     "none" if stat == "n" else "bootstrap",  # a count of points: no interval
+                     group=_paired_stats, key=stat)  # one kind's statistics resampled together
 
 
 def _marginal_term(e_nat, e_adv) -> float:

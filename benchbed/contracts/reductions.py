@@ -21,6 +21,7 @@ from benchbed.functional.uncertainty import (
     LEVEL,
     Interval,
     bootstrap_interval,
+    bootstrap_replicates,
     exact_interval,
     percentile_bounds,
     wilson_interval,
@@ -54,6 +55,10 @@ class Reduction:
     interval: str = "bootstrap"
     replicates: str = ""  # with interval="sample-bootstrap": the array of the statistic's bootstrap replicates
     over: str = "the test points"  # what the arrays' rows are, for the interval's description
+    # Several columns' numbers computed by one function (``group(*arrays)`` returns them all, this column's is
+    # ``group(...)[key]``): a record's bootstrap then computes the group once per resample for all of them.
+    group: Callable[..., Mapping[str, float]] | None = None
+    key: str = ""
 
     def __post_init__(self):
         if self.interval not in INTERVAL_METHODS:
@@ -61,6 +66,9 @@ class Reduction:
         if (self.interval == "sample-bootstrap") != bool(self.replicates):
             raise ValueError(f"reduction {self.name!r}: interval 'sample-bootstrap' and a replicates array go "
                              f"together (got interval {self.interval!r}, replicates {self.replicates!r})")
+        if (self.group is None) != (not self.key):
+            raise ValueError(f"reduction {self.name!r}: a group function and its key go together (got key "
+                             f"{self.key!r})")
 
     def __call__(self, arrays: Mapping[str, Any]) -> float:
         missing = [k for k in self.inputs if k not in arrays]
@@ -77,11 +85,13 @@ class Reduction:
         return INTERVAL_TEXT.get(self.interval, "").replace("the test points", self.over)
 
     def interval_of(self, arrays: Mapping[str, Any], *, level: float = LEVEL,
-                    indices: np.ndarray | None = None) -> Interval | None:
+                    indices: np.ndarray | None = None, shared: dict | None = None) -> Interval | None:
         """This number's interval from the same arrays (None: no interval declared, or none defined).
 
         ``indices``: the bootstrap resamples to use (one draw shared by all columns of a record, so
         their intervals come from the same resampled points); by default drawn with the fixed seed.
+        ``shared``: a dict kept across the columns of one record (same arrays, same ``indices``), where a
+        grouped reduction's per-resample results are kept for its siblings (the same numbers, computed once).
         """
         if self.interval == "none":
             return None
@@ -100,7 +110,13 @@ class Reduction:
             return Interval(100.0 * low, 100.0 * high, level, self.interval_text())
         if not values or any(v.ndim == 0 or v.shape[0] < 2 for v in values):
             return None  # not per-point arrays (or one point): nothing to resample
-        bounds = bootstrap_interval(self.fn, values, level=level, indices=indices)
+        if self.group is not None and shared is not None:
+            cache_key = (self.group, self.inputs, id(indices))
+            if cache_key not in shared:
+                shared[cache_key] = bootstrap_replicates(self.group, values, indices=indices)
+            bounds = percentile_bounds(np.array([float(r[self.key]) for r in shared[cache_key]]), level)
+        else:
+            bounds = bootstrap_interval(self.fn, values, level=level, indices=indices)
         if bounds is None:
             return None
         return Interval(bounds[0], bounds[1], level, self.interval_text())

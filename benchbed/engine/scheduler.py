@@ -41,7 +41,7 @@ from benchbed.engine.executors import Done, Executor, Failed, Reporter
 from benchbed.engine.locking import UnitLock
 from benchbed.engine.planning import RunSetup, unit_done, unit_failed, unit_start
 from benchbed.engine.summary import ModelOutcome, RunSummary, UnitReport
-from benchbed.engine.units import MODEL, Unit
+from benchbed.engine.units import ALL, MODEL, Unit
 from benchbed.registry import Registry
 from benchbed.results.builder import build_record
 from benchbed.results.record import Failure
@@ -188,6 +188,8 @@ class Scheduler(Reporter):
             if self.pending:
                 self.executor.start(self, registry=self.registry, points=self.points)
                 executor_started = True
+                if self.executor.slots > 1:  # model-level units (short) last: they fill the slots long ones leave
+                    queue = deque(sorted(queue, key=lambda task: task.unit.uid == MODEL))
                 details = dict(self.executor.describe())
                 self.emit(ExecutorStarted(executor=str(details.pop("executor", self.executor.name)),
                                           details=details))
@@ -301,7 +303,7 @@ class Scheduler(Reporter):
     def _unit_failed(self, event: Failed) -> None:
         task, unit = event.task, event.task.unit
         self._release(task)
-        message = event.error if unit.uid == "all" else f"unit {unit.uid}: {event.error}"
+        message = event.error if unit.uid == ALL else f"unit {unit.uid}: {event.error}"
         self.emit(unit_failed(task, event.error, event.detail))
         plan = self.plans[unit.model]
         if plan.error is None:

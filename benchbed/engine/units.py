@@ -9,7 +9,9 @@ are exactly the arrays of an unsharded run, and every number is a declared reduc
 
 Metric scope (``MetricSpec.scope``): ``"example"`` metrics run in every shard; ``"model"`` metrics
 (e.g. FID of samples, which does not depend on the test points) run once per model, in a unit of
-their own (``model``) when the run is sharded. An unsharded run is one unit, ``all``.
+their own (``model``) whenever the model also has per-point metrics: an unsharded run is then two
+units, ``points`` and ``model``, which side by side fill the CPUs a model's long attack leaves idle
+at the end of a run. A model with metrics of one scope only is one unit, ``all``.
 
 Keys: a record is reused only when its :func:`result_key` matches -- the model's name, claimed
 checksum and the fingerprint of the weights benchbed loaded; what in the track changes numbers; the
@@ -31,6 +33,7 @@ from benchbed.results.provenance import distribution_version, stable_hash
 from benchbed.results.record import UnitInfo
 
 ALL = "all"
+POINTS = "points"  # an unsharded run's per-point metrics, when the model-level ones are a unit of their own
 MODEL = "model"
 
 
@@ -46,7 +49,7 @@ class Unit(UnitInfo):
     variant: str
 
     @property
-    def uid(self) -> str:  # "all" | "shard-0002-of-0004" | "model"
+    def uid(self) -> str:  # "all" | "points" | "shard-0002-of-0004" | "model"
         return self.id
 
     @property
@@ -58,6 +61,8 @@ class Unit(UnitInfo):
             return f"{self.model}"
         if self.uid == MODEL:
             return f"{self.model} [model-level metrics]"
+        if self.uid == POINTS:
+            return f"{self.model} [per-point metrics]"
         return f"{self.model} [shard {self.shard + 1}/{self.n_shards}: points {self.start}-{self.stop - 1}]"
 
     def info(self) -> UnitInfo:
@@ -140,12 +145,15 @@ def plan_units(model: ModelSpec, track: TrackSpec, registry, n_shards: int, *, m
         return Unit(id=uid, shard=shard, n_shards=k, start=start, stop=stop, metrics=tuple(names), key=key,
                     model=model.name, track=track.name, variant=variant)
 
-    if k == 1:
-        return [unit(ALL, 0, 0, track.n_examples, metrics)]
     example = [m for m in metrics if registry.metrics.get(m).scope == "example"]
     model_level = [m for m in metrics if m not in example]
-    units = [unit(shard_id(i, k), i, start, stop, example) for i, (start, stop) in enumerate(ranges)] \
-        if example else []
+    if k == 1 and not (example and model_level):
+        return [unit(ALL, 0, 0, track.n_examples, metrics)]
+    if k == 1:
+        units = [unit(POINTS, 0, 0, track.n_examples, example)]
+    else:
+        units = [unit(shard_id(i, k), i, start, stop, example) for i, (start, stop) in enumerate(ranges)] \
+            if example else []
     if model_level:
         units.append(unit(MODEL, None, 0, track.n_examples, model_level))
     return units

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -107,15 +108,24 @@ def _percentiles(values: np.ndarray, level: float) -> tuple[float, float] | None
     return float(low), float(high)
 
 
-def bootstrap_distribution(statistic: Callable[..., float], arrays: Sequence[np.ndarray], *,
-                           indices: np.ndarray | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
-                           seed: int = BOOTSTRAP_SEED) -> np.ndarray:
-    """``statistic(*arrays)`` recomputed on each resample of the test points (rows taken together)."""
+def bootstrap_replicates(statistic: Callable[..., Any], arrays: Sequence[np.ndarray], *,
+                         indices: np.ndarray | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
+                         seed: int = BOOTSTRAP_SEED) -> list[Any]:
+    """``statistic(*arrays)`` on each resample of the test points (rows taken together), as it returns it:
+    a statistic returning several numbers at once (a dict) is computed once per resample for all of them."""
     n = _points(arrays)
     idx = bootstrap_indices(n, resamples, seed) if indices is None else np.asarray(indices)
     if idx.ndim != 2 or (idx.size and int(idx.max()) >= n):
         raise ValueError(f"bootstrap indices must be (resamples, n) with values below n={n}")
-    return np.array([float(statistic(*_take(arrays, row))) for row in idx], dtype=np.float64)
+    return [statistic(*_take(arrays, row)) for row in idx]
+
+
+def bootstrap_distribution(statistic: Callable[..., float], arrays: Sequence[np.ndarray], *,
+                           indices: np.ndarray | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
+                           seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+    """``statistic(*arrays)`` recomputed on each resample of the test points (rows taken together)."""
+    values = bootstrap_replicates(statistic, arrays, indices=indices, resamples=resamples, seed=seed)
+    return np.array([float(v) for v in values], dtype=np.float64)
 
 
 def bootstrap_interval(statistic: Callable[..., float], arrays: Sequence[np.ndarray], *, level: float = LEVEL,

@@ -81,6 +81,7 @@ def _reduce_metrics(track: TrackSpec, results: Sequence[UnitResult], merged: Map
     info: dict[str, dict[str, Any]] = {}
     intervals: dict[str, Interval] = {}
     resamples = shared_resamples(merged)
+    shared: dict = {}  # grouped columns' per-resample results (Reduction.group)
     for name in metrics_run:
         if name in errors:
             continue
@@ -104,7 +105,7 @@ def _reduce_metrics(track: TrackSpec, results: Sequence[UnitResult], merged: Map
         values.update(computed)
         for col in cols:
             info_d = col.info(name)
-            interval = column_interval(col, merged, resamples)
+            interval = column_interval(col, merged, resamples, shared)
             if interval is not None:
                 intervals[col.name] = interval
             if col.reduce.interval != "none":  # the method and level belong to the column's protocol

@@ -24,8 +24,12 @@ def shared_resamples(merged: Mapping[str, np.ndarray]) -> np.ndarray | None:
     return bootstrap_indices(n) if n > 1 else None
 
 
-def column_interval(col: Column, merged: Mapping[str, np.ndarray], resamples: np.ndarray | None) -> Interval | None:
-    """A column's interval, or None where it declares none or it is undefined (never fails the record)."""
+def column_interval(col: Column, merged: Mapping[str, np.ndarray], resamples: np.ndarray | None,
+                    shared: dict | None = None) -> Interval | None:
+    """A column's interval, or None where it declares none or it is undefined (never fails the record).
+
+    ``shared``: one dict per record, so grouped columns
+    (:attr:`benchbed.contracts.reductions.Reduction.group`) resample their group once."""
     if col.reduce is None or col.reduce.interval == "none":
         return None
     if col.reduce.interval == "bootstrap" and (
@@ -33,7 +37,7 @@ def column_interval(col: Column, merged: Mapping[str, np.ndarray], resamples: np
                                      for k in col.reduce.inputs)):
         return None  # not per-point arrays of the track's points
     try:
-        interval = col.reduce.interval_of(merged, indices=resamples)
+        interval = col.reduce.interval_of(merged, indices=resamples, shared=shared)
     except (ValueError, KeyError, FloatingPointError):
         return None
     if interval is None or not (math.isfinite(interval.low) and math.isfinite(interval.high)):

@@ -17,6 +17,7 @@ import numpy as np
 from benchbed.contracts.errors import describe_error
 from benchbed.contracts.specs import LabelledImages
 from benchbed.engine.evaluation import UnitTask, evaluate_unit, worker_points, worker_registry
+from benchbed.engine.threads import unit_threads
 from benchbed.results.record import UnitResult
 
 
@@ -86,21 +87,13 @@ class Executor:
 def run_task(task: UnitTask, *, registry=None, points: LabelledImages | None = None, progress=None,
              on_metric=None) -> tuple[UnitResult, dict[str, np.ndarray]]:
     """Compute one unit here: with the given registry and points, or (on a worker) ones built from the
-    task's plugin selection and data folder. Sets torch's thread count for the unit if asked."""
-    import torch
-
+    task's plugin selection and data folder. Sets torch's and BLAS's thread counts for the unit if asked."""
     if registry is None:
         registry = worker_registry(task.plugins)
     if points is None:
         points = worker_points(task.track, registry, task.data_dir)
-    saved = torch.get_num_threads()
-    if task.threads:
-        torch.set_num_threads(task.threads)
-    try:
+    with unit_threads(task.threads):
         return evaluate_unit(task, registry=registry, points=points, progress=progress, on_metric=on_metric)
-    finally:
-        if task.threads:
-            torch.set_num_threads(saved)
 
 
 def compute_unit(task: UnitTask, send, *, registry=None, points: LabelledImages | None = None) -> Done | Failed:
