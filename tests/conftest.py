@@ -34,3 +34,33 @@ def tiny_digits_mlp():
         nn.functional.cross_entropy(model(train.images), train.labels).backward()
         opt.step()
     return model.eval()
+
+
+@pytest.fixture
+def mlp_registry(tiny_digits_mlp):
+    """``mlp_registry(*metric_specs)``: a registry of the built-ins, the tiny MLP as digits model "mlp" and the
+    given metrics (an in-process plugin, as a notebook would register them)."""
+    import benchbed
+    from benchbed.contracts.specs import ModelSpec
+    from benchbed.registry import PluginHost
+
+    class Plugin:
+        @benchbed.plugin.hookimpl
+        def register_models(self, register):
+            register(ModelSpec(name="mlp", dataset="digits", threat_models=("Linf",), architecture="MLP",
+                               recipe="standard", loader=lambda device: tiny_digits_mlp))
+
+        @benchbed.plugin.hookimpl
+        def register_metrics(self, register):
+            for spec in metrics:
+                register(spec)
+
+    def make(*specs):
+        nonlocal metrics
+        metrics = specs
+        host = PluginHost(load_external=False)
+        host.register(Plugin(), name="test-plugin")
+        return host.registry
+
+    metrics: tuple = ()
+    return make

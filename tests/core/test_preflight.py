@@ -19,36 +19,22 @@ from benchbed.contracts.reductions import percent
 from benchbed.contracts.specs import Column, GenerationSettings, MetricSpec, ModelSpec, TrackSpec
 from benchbed.engine.preflight import PreflightError, preflight
 from benchbed.engine.runner import run_track
-from benchbed.registry import PluginHost
 
 ANSI = re.compile(r"\x1b\[|\r")
 
 
-class Plugin:
-    """An in-process plugin: one digits model, and a metric that fails after the accuracy ran."""
+def broken_metric() -> MetricSpec:
+    """A metric that fails after the accuracy ran."""
+    def broken(ctx):
+        raise RuntimeError("the broken metric broke")
 
-    def __init__(self, model):
-        self.model = model
-
-    @benchbed.plugin.hookimpl
-    def register_models(self, register):
-        register(ModelSpec(name="mlp", dataset="digits", threat_models=("Linf",), architecture="MLP",
-                           recipe="standard", loader=lambda device: self.model))
-
-    @benchbed.plugin.hookimpl
-    def register_metrics(self, register):
-        def broken(ctx):
-            raise RuntimeError("the broken metric broke")
-
-        register(MetricSpec(name="broken", compute=broken, columns=(
-            Column("broken_value", "never computed", True, "%", reduce=percent("broken_value")),)))
+    return MetricSpec(name="broken", compute=broken, columns=(
+        Column("broken_value", "never computed", True, "%", reduce=percent("broken_value")),))
 
 
 @pytest.fixture
-def registry(tiny_digits_mlp):
-    host = PluginHost(load_external=False)
-    host.register(Plugin(tiny_digits_mlp), name="test-plugin")
-    return host.registry
+def registry(mlp_registry):
+    return mlp_registry(broken_metric())
 
 
 def inception_digits_track(n=20):
@@ -200,7 +186,6 @@ def test_preflight_checks_each_models_own_sampler_on_a_model_sampler_track(regis
     """sampler="model": every model is drawn with its own sampler, so each one is checked (and only those)."""
     import dataclasses
 
-    from benchbed.contracts.specs import ModelSpec
 
     track = TrackSpec(name="joint-like", dataset="digits", norm="Linf", eps=0.1, n_examples=10,
                       metrics=("clean_accuracy", "generative"),

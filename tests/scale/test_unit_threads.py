@@ -4,12 +4,10 @@ from __future__ import annotations
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import benchbed
 from benchbed.contracts.reductions import mean
-from benchbed.contracts.specs import Column, MetricOutput, MetricSpec, ModelSpec, TrackSpec
+from benchbed.contracts.specs import Column, MetricOutput, MetricSpec, TrackSpec
 from benchbed.engine.runner import run_track
 from benchbed.engine.threads import unit_threads
-from benchbed.registry import PluginHost
 
 
 def blas_threads() -> set[int]:
@@ -26,36 +24,24 @@ def test_unit_threads_caps_torch_and_blas_and_restores_them():
         assert torch.get_num_threads() == before_torch and blas_threads() == before_blas
 
 
-class Plugin:
-    """A model and a metric that records, while the unit computes, the threads it may use."""
+def threads_seen() -> MetricSpec:
+    """A metric that records, while the unit computes, the threads it may use."""
+    def seen(ctx):
+        n = len(ctx.clean_logits)
+        return MetricOutput(arrays={"torch_threads": [float(torch.get_num_threads())] * n,
+                                    "blas_threads": [float(max(blas_threads()))] * n})
 
-    def __init__(self, model):
-        self.model = model
-
-    @benchbed.plugin.hookimpl
-    def register_models(self, register):
-        register(ModelSpec(name="mlp", dataset="digits", threat_models=("Linf",), architecture="MLP",
-                           recipe="standard", loader=lambda device: self.model))
-
-    @benchbed.plugin.hookimpl
-    def register_metrics(self, register):
-        def seen(ctx):
-            n = len(ctx.clean_logits)
-            return MetricOutput(arrays={"torch_threads": [float(torch.get_num_threads())] * n,
-                                        "blas_threads": [float(max(blas_threads()))] * n})
-
-        register(MetricSpec(name="threads_seen", compute=seen, columns=(
-            Column("torch_threads", "torch threads inside the unit", None, "threads", reduce=mean("torch_threads")),
-            Column("blas_threads", "BLAS threads inside the unit", None, "threads", reduce=mean("blas_threads")))))
+    return MetricSpec(name="threads_seen", compute=seen, columns=(
+        Column("torch_threads", "torch threads inside the unit", None, "threads", reduce=mean("torch_threads")),
+        Column("blas_threads", "BLAS threads inside the unit", None, "threads", reduce=mean("blas_threads"))))
 
 
-def test_a_unit_computes_at_its_thread_count_for_torch_and_blas(tiny_digits_mlp, tmp_path):
-    host = PluginHost(load_external=False)
-    host.register(Plugin(tiny_digits_mlp), name="test-plugin")
+def test_a_unit_computes_at_its_thread_count_for_torch_and_blas(mlp_registry, tmp_path):
+    registry = mlp_registry(threads_seen())
     track = TrackSpec(name="digits-threads", dataset="digits", norm="Linf", eps=0.1, n_examples=20,
                       metrics=("threads_seen",))
     with threadpool_limits(limits=2, user_api="blas"):  # two BLAS threads around the run, even on one CPU
-        summary = run_track(track, ["mlp"], device="cpu", results_dir=tmp_path, registry=host.registry,
+        summary = run_track(track, ["mlp"], device="cpu", results_dir=tmp_path, registry=registry,
                             show_progress=False, threads=1)
         assert blas_threads() == {2}  # this process's pools are as they were
     record = summary.records[0]

@@ -12,9 +12,8 @@ import pytest
 import benchbed
 from benchbed.contracts.errors import RecordError
 from benchbed.contracts.reductions import mean
-from benchbed.contracts.specs import Column, MetricOutput, MetricSpec, ModelSpec, TrackSpec
+from benchbed.contracts.specs import Column, MetricOutput, MetricSpec, TrackSpec
 from benchbed.engine.runner import run_track
-from benchbed.registry import PluginHost
 from benchbed.results.record import Record, content_sha256
 from benchbed.results.store import PUBLISHED_RESULTS, ResultsStore
 
@@ -22,32 +21,19 @@ proportion = pytest.importorskip("statsmodels.stats.proportion")
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Plugin:
-    """One digits model, and a metric whose column is the mean logit margin (a bootstrap interval)."""
+def margin_metric() -> MetricSpec:
+    """A metric whose column is the mean logit margin (a bootstrap interval)."""
+    def margin(ctx):
+        top2 = ctx.clean_logits.topk(2, dim=1).values
+        return MetricOutput(arrays={"margin": (top2[:, 0] - top2[:, 1]).double().numpy()})
 
-    def __init__(self, model):
-        self.model = model
-
-    @benchbed.plugin.hookimpl
-    def register_models(self, register):
-        register(ModelSpec(name="mlp", dataset="digits", threat_models=("Linf",), architecture="MLP",
-                           recipe="standard", loader=lambda device: self.model))
-
-    @benchbed.plugin.hookimpl
-    def register_metrics(self, register):
-        def margin(ctx):
-            top2 = ctx.clean_logits.topk(2, dim=1).values
-            return MetricOutput(arrays={"margin": (top2[:, 0] - top2[:, 1]).double().numpy()})
-
-        register(MetricSpec(name="margin", compute=margin, columns=(
-            Column("mean_margin", "mean top-1 minus top-2 logit", None, "logit", reduce=mean("margin")),)))
+    return MetricSpec(name="margin", compute=margin, columns=(
+        Column("mean_margin", "mean top-1 minus top-2 logit", None, "logit", reduce=mean("margin")),))
 
 
 @pytest.fixture
-def registry(tiny_digits_mlp):
-    host = PluginHost(load_external=False)
-    host.register(Plugin(tiny_digits_mlp), name="test-plugin")
-    return host.registry
+def registry(mlp_registry):
+    return mlp_registry(margin_metric())
 
 
 def record_track():
