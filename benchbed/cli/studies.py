@@ -12,6 +12,7 @@ from benchbed import registry as plugin_registry
 from benchbed.cli import warn_broken_plugins
 from benchbed.contracts.errors import ConfigError
 from benchbed.contracts.studies import StudyArgument, StudyRequest
+from benchbed.engine.threads import unit_threads
 from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, ResultsStore
 
 TYPE_WORDS = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a name", "names"),
@@ -81,18 +82,15 @@ def cmd_study(args) -> int:
         print(f"benchbed: warning: `benchbed {args.alias}` is deprecated and goes in 0.4: use "
               f"`benchbed study {args.study}`", file=sys.stderr)
     spec = registry.studies.get(args.study)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     quiet = args.no_progress or getattr(args, "quiet", False)
     request = StudyRequest(registry=registry, model=args.model, track=args.track, options=options_of(args, spec),
                            n_examples=args.n_examples, device=args.device, data_dir=args.data_dir,
                            progress=(lambda message: None) if quiet else (lambda message: print(message, flush=True)),
                            show_bars=not quiet)
-    study, arrays = spec.run(request)
+    with unit_threads(args.threads):  # torch's and BLAS's threads, as a run's unit
+        study, arrays = spec.run(request)
     return _finish(args, study, arrays)
 
 
