@@ -19,6 +19,7 @@ from scipy import stats
 LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
+PAIRED_BOOTSTRAP = "paired percentile bootstrap"
 MIN_FINITE_SHARE = 0.9  # a bootstrap whose resamples are mostly undefined (NaN) gives no interval
 
 
@@ -223,13 +224,21 @@ def paired_bootstrap(statistic: Callable[..., float], arrays_a: Sequence[np.ndar
     observed = float(statistic(*arrays_a)) - float(statistic(*arrays_b))
     diffs = (bootstrap_distribution(statistic, arrays_a, indices=idx)
              - bootstrap_distribution(statistic, arrays_b, indices=idx))
+    return bootstrap_difference(observed, diffs, level, PAIRED_BOOTSTRAP, n)
+
+
+def bootstrap_difference(observed: float, diffs: np.ndarray, level: float, method: str,
+                         n: int) -> PairedResult | None:
+    """``observed`` with the percentile interval of its bootstrap replicates ``diffs`` and the two-sided
+    bootstrap p of "difference 0" (see :func:`paired_bootstrap`); None when most replicates are undefined."""
+    diffs = np.asarray(diffs, dtype=np.float64).reshape(-1)
     bounds = _percentiles(diffs, level)
     if bounds is None or not math.isfinite(observed):
         return None
     finite = diffs[np.isfinite(diffs)]
     tail = min(int(np.sum(finite <= 0)), int(np.sum(finite >= 0)))
     p = min(1.0, 2 * (tail + 1) / (finite.size + 1))
-    return PairedResult(observed, bounds[0], bounds[1], p, level, "paired percentile bootstrap", n)
+    return PairedResult(observed, bounds[0], bounds[1], p, level, method, n)
 
 
 def independent_bootstrap_difference(replicates_a: np.ndarray, replicates_b: np.ndarray, observed_a: float,
@@ -245,17 +254,10 @@ def independent_bootstrap_difference(replicates_a: np.ndarray, replicates_b: np.
     b = np.asarray(replicates_b, dtype=np.float64).reshape(-1)
     count = min(a.size, b.size)
     observed = float(observed_a) - float(observed_b)
-    if count < 2 or not math.isfinite(observed):
+    if count < 2:
         return None
-    diffs = a[:count] - np.roll(b[:count], -1)
-    bounds = _percentiles(diffs, level)
-    if bounds is None:
-        return None
-    finite = diffs[np.isfinite(diffs)]
-    tail = min(int(np.sum(finite <= 0)), int(np.sum(finite >= 0)))
-    p = min(1.0, 2 * (tail + 1) / (finite.size + 1))
-    return PairedResult(observed, bounds[0], bounds[1], p, level, "independent-samples percentile bootstrap",
-                        count)
+    return bootstrap_difference(observed, a[:count] - np.roll(b[:count], -1), level,
+                                "independent-samples percentile bootstrap", count)
 
 
 def compare_independent_accuracies(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> PairedResult:

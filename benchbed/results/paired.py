@@ -19,7 +19,12 @@ import numpy as np
 
 from benchbed.contracts.reductions import Reduction, finite_mean, percent_true, scalar, scalar_value
 from benchbed.functional.uncertainty import (
+    LEVEL,
+    PAIRED_BOOTSTRAP,
     PairedResult,
+    bootstrap_difference,
+    bootstrap_indices,
+    bootstrap_replicates,
     compare_accuracies,
     compare_independent_accuracies,
     independent_bootstrap_difference,
@@ -79,9 +84,10 @@ def same_points(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> boo
 
 
 def paired_column(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
-                  arrays_b: Mapping[str, np.ndarray]) -> PairedResult | None:
+                  arrays_b: Mapping[str, np.ndarray], shared: dict | None = None) -> PairedResult | None:
     """a - b of one column, with interval and p-value; None where the column declares no interval or
-    the arrays are not per-point arrays of the same points."""
+    the arrays are not per-point arrays of the same points. ``shared``: one dict per pair of models, so
+    grouped columns (:attr:`benchbed.contracts.reductions.Reduction.group`) resample their group once."""
     if reduction.interval == "sample-bootstrap":
         return _independent(reduction, arrays_a, arrays_b)
     if reduction.over != TEST_POINTS:  # per-sample flags of each model's own samples: nothing to pair
@@ -98,7 +104,26 @@ def paired_column(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
         return None
     if reduction.interval in ("wilson", "exact") and reduction.fn is percent_true:
         return compare_accuracies(xs[0], ys[0])
+    if reduction.group is not None and shared is not None:
+        return _grouped_paired_bootstrap(reduction, xs, ys, shared)
     return paired_bootstrap(reduction.fn, xs, ys)
+
+
+def _grouped_paired_bootstrap(reduction: Reduction, xs: list[np.ndarray], ys: list[np.ndarray],
+                              shared: dict) -> PairedResult | None:
+    """:func:`paired_bootstrap` of a grouped column (the same resamples, the same numbers), each model's group
+    computed once per resample for all the columns of the group."""
+    n = len(xs[0])
+    indices = bootstrap_indices(n)
+
+    def replicates(side: str, arrays: list[np.ndarray]) -> np.ndarray:
+        key = (reduction.group, reduction.inputs, side)
+        if key not in shared:
+            shared[key] = bootstrap_replicates(reduction.group, arrays, indices=indices)
+        return np.array([float(r[reduction.key]) for r in shared[key]], dtype=np.float64)
+
+    observed = float(reduction.fn(*xs)) - float(reduction.fn(*ys))
+    return bootstrap_difference(observed, replicates("a", xs) - replicates("b", ys), LEVEL, PAIRED_BOOTSTRAP, n)
 
 
 def _independent(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
@@ -132,6 +157,7 @@ def compare_records(a: Record, arrays_a: Mapping[str, np.ndarray], b: Record, ar
     """Each column's values for a and b and their paired comparison (a - b)."""
     out = []
     points = same_points(arrays_a, arrays_b)
+    shared: dict = {}  # grouped columns' per-resample results, per model (Reduction.group)
     for name in columns:
         info = a.columns.get(name) or b.columns.get(name)
         va, vb = a.value(name), b.value(name)
@@ -144,12 +170,12 @@ def compare_records(a: Record, arrays_a: Mapping[str, np.ndarray], b: Record, ar
         elif reduction.interval == "none":
             why = "no per-point data (no interval)"
         elif reduction.interval == "sample-bootstrap" or reduction.over != TEST_POINTS:
-            paired = paired_column(reduction, arrays_a, arrays_b)
+            paired = paired_column(reduction, arrays_a, arrays_b, shared)
             why = "" if paired is not None else "no bootstrap replicates stored (an older result: rerun)"
         elif not points:
             why = "not the same test points"
         else:
-            paired = paired_column(reduction, arrays_a, arrays_b)
+            paired = paired_column(reduction, arrays_a, arrays_b, shared)
             why = "" if paired is not None else "undefined on most resamples"
         out.append(ColumnComparison(name, info.unit if info else "", info.higher_is_better if info else None,
                                     va, vb, paired, why))

@@ -61,6 +61,22 @@ def test_energy_columns_use_a_paired_bootstrap_with_the_registered_reduction(pub
     assert unknown.paired is None and "reduction unknown" in unknown.why
 
 
+def test_grouped_energy_columns_compare_exactly_as_one_bootstrap_each(published):
+    """The energy columns of one attack kind share their group's resamples in compare_records: the same
+    intervals and p-values (==) as a paired bootstrap of each column alone."""
+    from benchbed import registry
+    from benchbed.functional.uncertainty import paired_bootstrap
+
+    _, a, xa, b, xb = published
+    resolve = registry_resolver(registry.registry())
+    columns = ["energy_w1_rel_untargeted", "energy_abs_gap_untargeted", "energy_gap_std_rel_untargeted"]
+    assert len({resolve(a, c).group for c in columns}) == 1  # one group: resampled once for all three
+    for row in compare_records(a, xa, b, xb, columns, resolve):
+        reduction = resolve(a, row.column)
+        alone = paired_bootstrap(reduction.fn, [xa[k] for k in reduction.inputs], [xb[k] for k in reduction.inputs])
+        assert row.paired == alone, row.column
+
+
 def test_board_marks_ranks_not_distinguishable_from_the_next(published):
     store, *_ = published
     records = [r for r in store.records(TRACK) if not r.variant]
