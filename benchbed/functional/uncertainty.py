@@ -5,6 +5,8 @@ same test points, so comparisons between two models are paired: the exact McNema
 accuracies (the per-point correctness flags), and a paired bootstrap (the same resampled points for
 both models) for any other statistic. Levels are two-sided (0.95 = a 95 % interval). The bootstrap is
 the percentile bootstrap with a fixed seed, so the same arrays always give the same interval.
+scipy.stats is imported where it is used: it takes half a second, and every plugin imports this module
+through the contracts.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 1000
@@ -55,6 +56,8 @@ def wilson_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float]
 
     Unlike the normal (Wald) interval it stays inside [0, 1] and keeps its coverage near 0 % and 100 %.
     """
+    from scipy import stats
+
     _check_level(level)
     _check_counts(k, n)
     z = float(stats.norm.ppf(0.5 + level / 2))
@@ -66,6 +69,8 @@ def wilson_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float]
 
 def exact_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
     """Clopper-Pearson's exact interval for k/n (beta quantiles; conservative), as proportions."""
+    from scipy import stats
+
     _check_level(level)
     _check_counts(k, n)
     alpha = 1 - level
@@ -167,6 +172,8 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> tuple[int, int, float]:
     Only the discordant points inform the comparison; under "no difference" each is a fair coin, so
     p is the two-sided binomial test of a-only successes out of all discordant points (1.0 if none).
     """
+    from scipy import stats
+
     a, b = _flags(a, b)
     only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
     if only_a + only_b == 0:
@@ -264,6 +271,8 @@ def compare_independent_accuracies(a: np.ndarray, b: np.ndarray, level: float = 
     """Two accuracies on *independent* sets (e.g. an independent classifier on each model's own samples),
     in percent: the difference with Newcombe's hybrid score interval for independent proportions (his
     method 10, Stat. Med. 1998: from the two Wilson intervals) and the two-sided Fisher exact p-value."""
+    from scipy import stats
+
     _check_level(level)
     a = np.asarray(a).astype(bool).reshape(-1)
     b = np.asarray(b).astype(bool).reshape(-1)
