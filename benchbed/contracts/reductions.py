@@ -77,6 +77,16 @@ class Reduction:
                            f"did not produce (a result stored by an older version lacks them: rerun with --force)")
         return float(self.fn(*(np.asarray(arrays[k]) for k in self.inputs)))
 
+    def resampled(self, values: Sequence[np.ndarray], shared: dict, *, indices: np.ndarray | None = None,
+                  tag: Any = None) -> np.ndarray:
+        """A grouped column's value on each bootstrap resample of ``values`` (its input arrays): the group is
+        computed once per resample and kept in ``shared`` under ``tag`` (which resamples, which model) for the
+        other columns of the group."""
+        cache_key = (self.group, self.inputs, tag)
+        if cache_key not in shared:
+            shared[cache_key] = bootstrap_replicates(self.group, values, indices=indices)
+        return np.array([float(r[self.key]) for r in shared[cache_key]], dtype=np.float64)
+
     def describe(self) -> str:
         return f"{self.name}({', '.join(self.inputs)})"
 
@@ -111,10 +121,7 @@ class Reduction:
         if not values or any(v.ndim == 0 or v.shape[0] < 2 for v in values):
             return None  # not per-point arrays (or one point): nothing to resample
         if self.group is not None and shared is not None:
-            cache_key = (self.group, self.inputs, id(indices))
-            if cache_key not in shared:
-                shared[cache_key] = bootstrap_replicates(self.group, values, indices=indices)
-            bounds = percentile_bounds(np.array([float(r[self.key]) for r in shared[cache_key]]), level)
+            bounds = percentile_bounds(self.resampled(values, shared, indices=indices, tag=id(indices)), level)
         else:
             bounds = bootstrap_interval(self.fn, values, level=level, indices=indices)
         if bounds is None:

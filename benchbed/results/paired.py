@@ -23,8 +23,6 @@ from benchbed.functional.uncertainty import (
     PAIRED_BOOTSTRAP,
     PairedResult,
     bootstrap_difference,
-    bootstrap_indices,
-    bootstrap_replicates,
     compare_accuracies,
     compare_independent_accuracies,
     independent_bootstrap_difference,
@@ -111,19 +109,11 @@ def paired_column(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
 
 def _grouped_paired_bootstrap(reduction: Reduction, xs: list[np.ndarray], ys: list[np.ndarray],
                               shared: dict) -> PairedResult | None:
-    """:func:`paired_bootstrap` of a grouped column (the same resamples, the same numbers), each model's group
-    computed once per resample for all the columns of the group."""
-    n = len(xs[0])
-    indices = bootstrap_indices(n)
-
-    def replicates(side: str, arrays: list[np.ndarray]) -> np.ndarray:
-        key = (reduction.group, reduction.inputs, side)
-        if key not in shared:
-            shared[key] = bootstrap_replicates(reduction.group, arrays, indices=indices)
-        return np.array([float(r[reduction.key]) for r in shared[key]], dtype=np.float64)
-
+    """:func:`paired_bootstrap` of a grouped column (the same default resamples, the same numbers), each model's
+    group computed once per resample for all the columns of the group."""
     observed = float(reduction.fn(*xs)) - float(reduction.fn(*ys))
-    return bootstrap_difference(observed, replicates("a", xs) - replicates("b", ys), LEVEL, PAIRED_BOOTSTRAP, n)
+    diffs = reduction.resampled(xs, shared, tag="a") - reduction.resampled(ys, shared, tag="b")
+    return bootstrap_difference(observed, diffs, LEVEL, PAIRED_BOOTSTRAP, len(xs[0]))
 
 
 def _independent(reduction: Reduction, arrays_a: Mapping[str, np.ndarray],
