@@ -208,13 +208,14 @@ def evaluate(model: nn.Module | str, track: str | TrackSpec = DEFAULT_TRACK, n_e
 
 def _model_to_evaluate(model: nn.Module | str, track: TrackSpec, reg: Registry, name: str | None):
     """(its ModelSpec, the fingerprint of its weights, the registry that knows it) for a module or a name."""
+    from benchbed.engine.evaluation import fingerprint
     from benchbed.engine.resolve import check_model_fits
     from benchbed.results.provenance import state_dict_sha256
 
     if isinstance(model, str):
         model_spec = reg.models.get(model)
         check_model_fits(model_spec, track)  # a one-line refusal, as `benchbed run --model` gives
-        return model_spec, state_dict_sha256(model_spec.load("cpu")), reg
+        return model_spec, fingerprint(model_spec), reg  # as `benchbed run` fingerprints it
     if not callable(getattr(model, "forward", None)) or not hasattr(model, "state_dict"):
         raise ConfigError(f"benchbed.evaluate needs a torch.nn.Module or a registered model's name, got "
                           f"{type(model).__name__}")
@@ -227,30 +228,25 @@ def _model_to_evaluate(model: nn.Module | str, track: TrackSpec, reg: Registry, 
 
 def _observed_units(tasks, reg: Registry, points, observers, module: nn.Module | None):
     """Evaluate the model's units here, one after another, telling the observers what the scheduler would (same
-    events, same fields); torch's thread count and the module's training mode are restored afterwards."""
-    from benchbed.contracts.events import MetricDone, RunEnd, UnitProgress, progress_milestone
+    events, same fields); the threads (run_task) and the module's training mode are restored afterwards."""
+    from benchbed.contracts.events import RunEnd
     from benchbed.engine import planning
-    from benchbed.engine.evaluation import evaluate_unit
-    from benchbed.engine.threads import unit_threads
+    from benchbed.engine.executors.base import run_task
 
     was_training = bool(getattr(module, "training", False))
     parts, seconds = [], 0.0
     try:
         for task in tasks:
-            unit = task.unit
             observers.emit(planning.unit_start(task))
             try:
-                with unit_threads(task.threads):
-                    result, arrays = evaluate_unit(
-                        task, registry=reg, points=points,
-                        progress=lambda m, unit=unit: observers.emit(UnitProgress(
-                            model=unit.model, unit=unit.uid, message=m, milestone=progress_milestone(m))),
-                        on_metric=lambda m, unit=unit: observers.emit(MetricDone(model=unit.model, unit=unit.uid,
-                                                                                 metric=m)))
+                result, arrays = run_task(
+                    task, registry=reg, points=points,
+                    progress=lambda m, task=task: observers.emit(planning.unit_progress(task, m)),
+                    on_metric=lambda m, task=task: observers.emit(planning.metric_done(task, m)))
             except BaseException as exc:
                 observers.emit(planning.unit_failed(task, str(exc)))
                 observers.emit(RunEnd(seconds=seconds, units=len(tasks), done=len(parts), failed=1,
-                                      models={unit.model: "failed"}))
+                                      models={task.unit.model: "failed"}))
                 raise
             observers.emit(planning.unit_done(task, result.wall_time_s, result))
             parts.append((result, arrays))

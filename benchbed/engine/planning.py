@@ -16,7 +16,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from benchbed.contracts.errors import ConfigError
-from benchbed.contracts.events import Observers, RunInfo, RunStart, UnitDone, UnitFailed, UnitStart
+from benchbed.contracts.events import (
+    MetricDone,
+    Observers,
+    RunInfo,
+    RunStart,
+    UnitDone,
+    UnitFailed,
+    UnitProgress,
+    UnitStart,
+    progress_milestone,
+)
 from benchbed.contracts.specs import ModelSpec, TrackSpec
 from benchbed.engine.evaluation import Expected, UnitTask
 from benchbed.engine.preflight import check_run
@@ -197,6 +207,15 @@ def unit_done(task: UnitTask, seconds: float, result: UnitResult) -> UnitDone:
     unit = task.unit
     return UnitDone(model=unit.model, unit=unit.uid, key=unit.key, attempt=task.attempt, seconds=round(seconds, 3),
                     device=result.device, errors=dict(result.metric_errors))
+
+
+def unit_progress(task: UnitTask, message: str) -> UnitProgress:
+    return UnitProgress(model=task.unit.model, unit=task.unit.uid, message=message,
+                        milestone=progress_milestone(message))
+
+
+def metric_done(task: UnitTask, metric: str) -> MetricDone:
+    return MetricDone(model=task.unit.model, unit=task.unit.uid, metric=metric)
 
 
 def unit_failed(task: UnitTask, error: str, detail: str = "") -> UnitFailed:

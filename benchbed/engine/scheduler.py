@@ -19,7 +19,6 @@ from pathlib import Path
 from benchbed.contracts.errors import describe_error
 from benchbed.contracts.events import (
     ExecutorStarted,
-    MetricDone,
     ModelCached,
     ModelFailed,
     ModelMerged,
@@ -29,10 +28,8 @@ from benchbed.contracts.events import (
     RunEvent,
     RunInterrupted,
     UnitDeferred,
-    UnitProgress,
     UnitRetry,
     UnitSkipped,
-    progress_milestone,
 )
 from benchbed.contracts.specs import LabelledImages, ModelSpec
 from benchbed.engine import planning
@@ -105,11 +102,10 @@ class Scheduler(Reporter):
         self.emit(unit_start(task))
 
     def progress(self, task: UnitTask, message: str) -> None:
-        self.emit(UnitProgress(model=task.unit.model, unit=task.unit.uid, message=message,
-                               milestone=progress_milestone(message)))
+        self.emit(planning.unit_progress(task, message))
 
     def metric_done(self, task: UnitTask, metric: str) -> None:
-        self.emit(MetricDone(model=task.unit.model, unit=task.unit.uid, metric=metric))
+        self.emit(planning.metric_done(task, metric))
 
     # -- planning --------------------------------------------------------------------------------
     def plan(self) -> None:
