@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from benchbed.contracts.errors import BenchbedError
+from benchbed.contracts.reductions import percent_true
 from benchbed.generative.defaults import CLASSIFYING_EXTRACTORS
 
 ENV_CACHE = "BENCHBED_CACHE"
@@ -322,6 +323,5 @@ def independent_classifier_accuracy(samples: torch.Tensor, labels: torch.Tensor,
     per_class = [100.0 * float(hit[labels == y].mean()) if bool((labels == y).any()) else None
                  for y in range(int(net.head.out_features))]
     correct = hit.numpy().astype(bool)
-    # percent of correct samples computed as the record's `percent` reduction does (100 k / n, float64)
-    return {"classifier": extractor, "accuracy": 100.0 * float(int(correct.sum())) / max(1, correct.size),
+    return {"classifier": extractor, "accuracy": percent_true(correct),  # as the record's `percent` reduction
             "per_class": per_class, "correct": correct}

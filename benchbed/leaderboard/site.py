@@ -27,7 +27,7 @@ from benchbed.leaderboard.safety import fmt_number, fmt_seconds, safe_url
 from benchbed.leaderboard.studies import study_view
 from benchbed.results.canonical import json_default
 from benchbed.results.record import Record
-from benchbed.results.store import ResultsStore, atomic_write_bytes, file_stem
+from benchbed.results.store import ResultsStore, atomic_write_bytes
 from benchbed.results.tables import column_catalogue, reported_numbers, shown_records
 
 DEFAULT_SITE = Path("leaderboards") / "local" / "site"  # beside the default results folder
@@ -209,7 +209,7 @@ def _model_views(track_views: list[tracks.TrackView], arrays: dict[tuple[str, st
             })
         info = first.info
         models.append({
-            "name": name, "page": views.model_page(name), "slug": file_stem(name), "row": first,
+            "name": name, "page": views.model_page(name), "row": first,
             "download": views.page_base("models", name),
             "link_text": info.get("link") if isinstance(info.get("link"), str) else "",
             "threat_models": ", ".join(str(t) for t in info.get("threat_models", []) if isinstance(t, str)),

@@ -68,7 +68,7 @@ def annotate(view: Any, arrays: Mapping[str, Mapping[str, Any]], resolve: Resolv
             cell = row.cells.get(c.name)
             if cell is not None and cell.value is not None:
                 cell.interval = interval_text(row.record, c.name, c.unit)
-    primary = min((c for c in view.columns if c.info.rank), key=lambda c: c.info.rank, default=None)
+    primary = next(iter(view.rank_columns), None)
     for c in view.columns:
         if c.higher_is_better is None or not c.compact or c.metric == "reported":
             continue

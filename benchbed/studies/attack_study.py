@@ -17,7 +17,7 @@ from benchbed.contracts.studies import StudyArgument
 from benchbed.functional.energy import joint_energy, marginal_energy
 from benchbed.results.record import StudyResult
 from benchbed.studies.common import StudySetup, as_numpy, columns_of, make_study, names_option, run_attack, setup_for
-from benchbed.studies.maths import energy_row
+from benchbed.studies.maths import accuracy, energy_row
 
 KIND = "attacks"
 TITLE = "energies per attack"
@@ -76,7 +76,7 @@ def run(setup: StudySetup, attacks: Sequence[str] = DEFAULT_ATTACKS, progress: b
         moved = torch.as_tensor(moved, dtype=torch.bool).cpu()
         on = moved.to(natural.device)
         s = energy_row(natural[on], adversarial[on], labels[on.to(labels.device)])
-        robust = energy_row(natural, adversarial, labels)["robust_accuracy"]
+        robust = accuracy(adversarial, labels)
         unmoved = ~moved.numpy()  # NaN there: the histograms, like the row, show only the points it moved
         arrays[f"{name}.marginal"] = np.where(unmoved, np.nan, marginal_energy(adversarial))
         arrays[f"{name}.joint"] = np.where(unmoved, np.nan, joint_energy(adversarial, labels))
@@ -90,7 +90,7 @@ def run(setup: StudySetup, attacks: Sequence[str] = DEFAULT_ATTACKS, progress: b
                      "E(x*) mean": s["E_adv_mean"], "E(x*) std": s["E_adv_std"], "ΔE mean": s["dE_mean"],
                      "ΔE std": s["dE_std"], "E(x,y) mean": s["J_nat_mean"], "E(x*,y) mean": s["J_adv_mean"],
                      "ΔE(x,y) mean": s["dJ_mean"], "ΔE(x,y) std": s["dJ_std"], "seconds": round(seconds, 2)})
-    clean = energy_row(natural, natural, labels)["clean_accuracy"]
+    clean = accuracy(natural, labels)
     params = {"attacks": ",".join(attacks), "eps": setup.track.eps, "norm": setup.track.norm,
               "n_examples": setup.track.n_examples, "seed": setup.track.seed,
               "points": "every attack on all test points (misclassified included); each row's energy statistics over "
