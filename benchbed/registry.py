@@ -261,9 +261,9 @@ class Registry:
                 except Exception as exc:
                     broken.setdefault(plugin, []).append(f"register_{kind} failed: {describe_error(exc)}")
                     continue
-                problems = reg._check_objects(kind, found)
-                broken.setdefault(plugin, []).extend(problems)
-                staged[plugin].extend((kind, obj) for obj in found if not reg._object_problem(kind, obj))
+                checked = [(obj, reg._object_problem(kind, obj)) for obj in found]
+                broken.setdefault(plugin, []).extend(problem for _, problem in checked if problem)
+                staged[plugin].extend((kind, obj) for obj, problem in checked if not problem)
         for plugin in order:
             problems = broken.get(plugin, []) + reg._duplicates(staged[plugin], plugin)
             if problems:
@@ -283,10 +283,6 @@ class Registry:
         if problem:
             return f"register_{kind} registered a {kind[:-1]} with an invalid name: {problem}"
         return None
-
-    @classmethod
-    def _check_objects(cls, kind: str, objects: list[Any]) -> list[str]:
-        return [p for p in (cls._object_problem(kind, obj) for obj in objects) if p]
 
     def _duplicates(self, objects: list[tuple[str, Any]], plugin: str) -> list[str]:
         problems: list[str] = []

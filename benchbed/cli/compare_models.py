@@ -20,12 +20,9 @@ from benchbed.results.store import DEFAULT_RESULTS, ENV_RESULTS, PUBLISHED_RESUL
 from benchbed.results.tables import column_catalogue, shown_records
 
 
-def _records(store: ResultsStore, model: str, track: str | None) -> dict[str, Record]:
-    return {r.track: r for r in shown_records(store.records(track)) if r.model == model}
-
-
 def _common_tracks(store: ResultsStore, a: str, b: str, track: str | None) -> list[tuple[Record, Record]]:
-    ra, rb = _records(store, a, track), _records(store, b, track)
+    shown = shown_records(store.records(track))  # read (and checked) once for both models
+    ra, rb = ({r.track: r for r in shown if r.model == model} for model in (a, b))
     for name, found in ((a, ra), (b, rb)):
         if not found:
             where = f" on track {track!r}" if track else ""
