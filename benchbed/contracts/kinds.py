@@ -41,10 +41,6 @@ class PluginKind:
     def hook_name(self) -> str:
         return f"register_{self.name}"
 
-    @property
-    def singular(self) -> str:
-        return self.name[:-1]
-
 
 KINDS: tuple[PluginKind, ...] = (
     PluginKind("datasets", DatasetSpec, "a loader of a split as images in [0, 1] (N, C, H, W) with int64 labels, "
@@ -70,12 +66,6 @@ KINDS: tuple[PluginKind, ...] = (
 KIND_NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)
 SPEC_TYPES: dict[str, type] = {k.name: k.spec_type for k in KINDS}  # plugin kind -> the spec type it registers
 
-
-def kind(name: str) -> PluginKind:
-    for k in KINDS:
-        if k.name == name:
-            return k
-    raise KeyError(f"no plugin kind {name!r}: the kinds are {', '.join(KIND_NAMES)}")
 
 
 S = TypeVar("S")

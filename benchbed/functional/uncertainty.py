@@ -36,9 +36,6 @@ class Interval:
     def to_dict(self) -> dict[str, float | str]:
         return {"low": self.low, "high": self.high, "level": self.level, "method": self.method}
 
-    def scaled(self, factor: float) -> Interval:
-        return Interval(self.low * factor, self.high * factor, self.level, self.method)
-
 
 def _check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
