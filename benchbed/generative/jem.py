@@ -47,20 +47,6 @@ def _options(request: SampleRequest, defaults: dict[str, Any]) -> dict[str, Any]
     return o
 
 
-def unconditional_sgld(model, x: torch.Tensor, *, steps: int, step_size: float, noise: float,
-                       generator: torch.Generator) -> torch.Tensor:
-    """``steps`` steps x <- x + alpha grad_x logsumexp f(x) + sigma N(0, I), without clamping."""
-    for _ in range(steps):
-        x = x.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(torch.logsumexp(model(x), dim=1).sum(), x)
-        with torch.no_grad():
-            x = x.detach() + step_size * grad
-            if noise:
-                x = x + noise * torch.randn(x.shape, generator=generator, device=generator.device,
-                                            dtype=x.dtype).to(x.device)
-    return x.detach()
-
-
 def initial_buffer(request: SampleRequest, kind: str, generator: torch.Generator) -> tuple[torch.Tensor, str]:
     """The starting buffer (N slots, CPU float32) and, in words, where it came from."""
     n, shape = len(request), tuple(request.image_shape)
@@ -79,6 +65,8 @@ def initial_buffer(request: SampleRequest, kind: str, generator: torch.Generator
 
 
 def sample_jem(request: SampleRequest, defaults: dict[str, Any] = JEM_DEFAULTS) -> torch.Tensor:
+    from benchbed.generative.joint_samplers import jem_sgld_steps
+
     o = _options(request, defaults)
     device = torch.device(request.device)
     start_gen = torch.Generator().manual_seed(int(request.seed))  # buffer, slot draws, re-inits
@@ -92,9 +80,9 @@ def sample_jem(request: SampleRequest, defaults: dict[str, Any] = JEM_DEFAULTS) 
         again = torch.rand(len(idx), generator=start_gen) < float(o["reinit"])
         fresh = torch.rand(x.shape, generator=start_gen)
         x = torch.where(again.view(-1, *[1] * (x.dim() - 1)), fresh, x)
-        buffer[idx] = unconditional_sgld(request.model, x.to(device), steps=int(o["steps"]),
-                                         step_size=float(o["step_size"]), noise=float(o["noise"]),
-                                         generator=noise_gen).float().cpu()
+        buffer[idx] = jem_sgld_steps(request.model, x.to(device), None, steps=int(o["steps"]),
+                                     step_size=float(o["step_size"]), noise=float(o["noise"]), conditional=False,
+                                     generator=noise_gen, clamp=False).float().cpu()  # JEM clips only at the end
         if request.report is not None and (r % 10 == 9 or r == rounds - 1):
             request.report(f"jem-sgld: round {r + 1}/{rounds} ({chunk} chains x {o['steps']} steps, {n} slots)")
     samples = buffer.clamp(0.0, 1.0)

@@ -65,9 +65,10 @@ def _grad(model, x: torch.Tensor, labels: torch.Tensor, conditional: bool) -> to
 
 
 # -- JEM -----------------------------------------------------------------------------------------------
-def jem_sgld_steps(model, x: torch.Tensor, labels: torch.Tensor, *, steps: int, step_size: float, noise: float,
-                   conditional: bool, generator: torch.Generator) -> torch.Tensor:
-    """``steps`` SGLD steps x <- clip(x + alpha grad log q(x) + sigma N, 0, 1); noise from ``generator``."""
+def jem_sgld_steps(model, x: torch.Tensor, labels: torch.Tensor | None, *, steps: int, step_size: float,
+                   noise: float, conditional: bool, generator: torch.Generator, clamp: bool = True) -> torch.Tensor:
+    """``steps`` SGLD steps x <- clip(x + alpha grad log q(x) + sigma N, 0, 1); noise from ``generator``.
+    ``clamp=False``: no clipping between steps (JEM's own unconditional chains; ``labels`` unused then)."""
     for _ in range(steps):
         grad = _grad(model, x, labels, conditional)
         with torch.no_grad():
@@ -75,7 +76,8 @@ def jem_sgld_steps(model, x: torch.Tensor, labels: torch.Tensor, *, steps: int, 
             if noise:
                 eps = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
                 x = x + noise * eps.to(x.device)
-            x = x.clamp(0.0, 1.0)
+            if clamp:
+                x = x.clamp(0.0, 1.0)
     return x.detach()
 
 
