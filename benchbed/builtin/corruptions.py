@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchbed.builtin import imagenet
-from benchbed.builtin.dataset_loaders import ENV_DATA, default_data_dir
+from benchbed.builtin.dataset_loaders import ENV_DATA, data_root
 from benchbed.contracts.errors import DatasetNotFoundError
 
 # The 15 corruptions of the benchmark, in its groups' order: noise, blur, weather, digital.
@@ -47,10 +47,10 @@ class CorruptionSource:
     def root(self, data_dir: Path | None) -> Path:
         if self.kind == "jpeg" and os.environ.get(ENV_IMAGENET_C):
             return Path(os.environ[ENV_IMAGENET_C])
-        return (Path(data_dir) if data_dir else default_data_dir()) / self.folder
+        return data_root(data_dir) / self.folder
 
     def how_to_get(self, data_dir: Path | None) -> str:
-        base = Path(data_dir) if data_dir else default_data_dir()
+        base = data_root(data_dir)
         if self.kind == "npy":
             return (f"download {self.folder}.tar from {self.url} and extract it into {base} (it holds labels.npy and "
                     f"one <corruption>.npy per corruption, each (50000, 32, 32, 3) uint8), or point {ENV_DATA} / "

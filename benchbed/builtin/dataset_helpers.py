@@ -12,14 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchbed.builtin.dataset_loaders import default_data_dir
+from benchbed.builtin.dataset_loaders import data_root  # noqa: F401  (re-exported: benchbed.plugin)
 from benchbed.contracts.errors import ConfigError, DatasetNotFoundError
 from benchbed.contracts.specs import SPLITS, DatasetSpec, LabelledImages
-
-
-def data_root(data_dir: Path | str | None) -> Path:
-    """The folder the user named (``--data-dir``), else ``$BENCHBED_DATA``, else ``~/.cache/benchbed/data``."""
-    return Path(data_dir) if data_dir else default_data_dir()
 
 
 def resolve(path: Path | str, data_dir: Path | str | None) -> Path:

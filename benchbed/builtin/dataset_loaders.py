@@ -17,6 +17,11 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(ENV_DATA) or Path.home() / ".cache" / "benchbed" / "data")
 
 
+def data_root(data_dir: Path | str | None) -> Path:
+    """The folder the user named (``--data-dir``), else ``$BENCHBED_DATA``, else ``~/.cache/benchbed/data``."""
+    return Path(data_dir) if data_dir else default_data_dir()
+
+
 def _to_tensors(images_nhwc_uint8: np.ndarray, labels) -> LabelledImages:
     import torch
 
@@ -102,7 +107,7 @@ def check_torchvision_files(name: str, split: str, data_dir: Path | None) -> str
     present but failing torchvision's md5 integrity check, and how to get good ones. Reads no network."""
     from torchvision.datasets.utils import check_integrity
 
-    root = Path(data_dir) if data_dir else default_data_dir()
+    root = data_root(data_dir)
     files = _torchvision_files(name, split, root)
     missing = [p for p, _ in files if not p.is_file()]
     corrupt = [p for p, md5 in files if p.is_file() and not check_integrity(str(p), md5)]
@@ -153,7 +158,7 @@ def _torchvision_dataset(name: str, split: str, root: Path):
 
 
 def load_torchvision_split(name: str, split: str, data_dir: Path | None) -> LabelledImages:
-    root = Path(data_dir) if data_dir else default_data_dir()
+    root = data_root(data_dir)
     ds = _torchvision_dataset(name, split, root)
     if name == "svhn":  # stored as (N, C, H, W) uint8; labels 0..9
         return _to_tensors(np.transpose(ds.data, (0, 2, 3, 1)), ds.labels)

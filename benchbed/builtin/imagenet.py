@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchbed.builtin.dataset_loaders import ENV_DATA, default_data_dir
+from benchbed.builtin.dataset_loaders import ENV_DATA, data_root
 from benchbed.contracts.errors import DatasetNotFoundError
 from benchbed.contracts.specs import LabelledImages
 
@@ -46,7 +46,7 @@ IMAGE_SHAPE = (3, 224, 224)
 def imagenet_root(data_dir: Path | None) -> Path:
     if os.environ.get(ENV_ROOT):
         return Path(os.environ[ENV_ROOT])
-    return (Path(data_dir) if data_dir else default_data_dir()) / NAME
+    return data_root(data_dir) / NAME
 
 
 def _installed_ids_file() -> Path | None:
