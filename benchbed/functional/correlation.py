@@ -10,6 +10,12 @@ import numpy as np
 from scipy.stats import norm, rankdata, spearmanr
 
 
+def _finite_pairs(x, y) -> list[tuple[float, float]]:
+    """The (x, y) pairs with both values given and finite."""
+    return [(float(a), float(b)) for a, b in zip(x, y)
+            if a is not None and b is not None and math.isfinite(float(a)) and math.isfinite(float(b))]
+
+
 def spearman(x: Sequence[float | None], y: Sequence[float | None]) -> tuple[float, int]:
     """(Spearman's rho, n) over the pairs where both values are finite numbers.
 
@@ -18,8 +24,7 @@ def spearman(x: Sequence[float | None], y: Sequence[float | None]) -> tuple[floa
     """
     if len(x) != len(y):
         raise ValueError(f"{len(x)} x values but {len(y)} y values")
-    pairs = [(float(a), float(b)) for a, b in zip(x, y)
-             if a is not None and b is not None and math.isfinite(float(a)) and math.isfinite(float(b))]
+    pairs = _finite_pairs(x, y)
     n = len(pairs)
     if n < 3:
         return math.nan, n
@@ -75,8 +80,7 @@ def spearman_test(x: Sequence[float | None], y: Sequence[float | None], level: f
     rho, n = spearman(x, y)
     if not math.isfinite(rho):
         return SpearmanTest(rho, n, math.nan, math.nan, math.nan, level, "")
-    pairs = [(float(a), float(b)) for a, b in zip(x, y)
-             if a is not None and b is not None and math.isfinite(float(a)) and math.isfinite(float(b))]
+    pairs = _finite_pairs(x, y)
     xs, ys = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     if n <= EXACT_PERMUTATION_MAX_N:
         p, method = _exact_permutation_p(xs, ys, rho), "exact permutation"

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from benchbed.leaderboard.tracks import TrackView
-from benchbed.results.tables import neutralise_formula
+from benchbed.results.tables import bounded_columns, interval_ends, neutralise_formula
 
 
 def _cell_text(value: Any) -> Any:
@@ -18,7 +18,7 @@ def track_frame(view: TrackView) -> pd.DataFrame:
     """One row per model, in the page's default order; text cells cannot act as spreadsheet formulas."""
     names = [c.name for c in view.columns]
     # each column some record gives an interval is followed by the interval's ends (<col>_low, <col>_high)
-    bounded = {n for n in names if any(r.record.interval(n) is not None for r in view.rows)}
+    bounded = bounded_columns([r.record for r in view.rows], names)
     rows = []
     for r in view.rows:
         row: dict[str, Any] = {
@@ -28,8 +28,7 @@ def track_frame(view: TrackView) -> pd.DataFrame:
         for n in names:
             row[n] = r.cells[n].value
             if n in bounded:
-                iv = r.record.interval(n)
-                row[n + "_low"], row[n + "_high"] = (iv.low, iv.high) if iv is not None else (None, None)
+                row.update(interval_ends(r.record, n, None))
         row["n_examples"] = r.n_examples
         row["quick"] = r.record.quick
         row["partial"] = r.record.partial

@@ -70,6 +70,17 @@ COUNT_UNITS = ("points", "count")
 LOW, HIGH = "_low", "_high"
 
 
+def bounded_columns(records: Sequence[Record], names: Sequence[str]) -> set[str]:
+    """The columns some record gives an interval (in tables each is followed by its ``_low`` / ``_high`` ends)."""
+    return {n for n in names if any(rec.interval(n) is not None for rec in records)}
+
+
+def interval_ends(rec: Record, name: str, missing: Any) -> dict[str, Any]:
+    """``{<name>_low: ..., <name>_high: ...}`` of the record's interval (``missing`` where it has none)."""
+    iv = rec.interval(name)
+    return {name + LOW: iv.low if iv is not None else missing, name + HIGH: iv.high if iv is not None else missing}
+
+
 def records_frame(records: Sequence[Record], *, all_columns: bool = False, intervals: bool = False) -> pd.DataFrame:
     """One row per (track, model, variant), best first: the leading columns, then the headline metric
     columns (every metric column with ``all_columns``), then the ``quick`` / ``partial`` markers and the
@@ -79,15 +90,14 @@ def records_frame(records: Sequence[Record], *, all_columns: bool = False, inter
     ``<column>_low`` and ``<column>_high``: the ends of its confidence interval (NaN where none)."""
     catalogue = column_catalogue(records)
     names = list(catalogue) if all_columns else headline_columns(catalogue)
-    bounded = {n for n in names if any(rec.interval(n) is not None for rec in records)} if intervals else set()
+    bounded = bounded_columns(records, names) if intervals else set()
     rows = []
     for rec in sort_records(records, catalogue):
         row: dict[str, Any] = {"model": rec.model, "track": rec.track, "n_examples": rec.n_examples}
         for n in names:
             row[n] = rec.metrics.get(n, math.nan)
             if n in bounded:
-                iv = rec.interval(n)
-                row[n + LOW], row[n + HIGH] = (iv.low, iv.high) if iv is not None else (math.nan, math.nan)
+                row.update(interval_ends(rec, n, math.nan))
         row["quick"] = rec.quick
         row["partial"] = rec.partial
         row["flags"] = "; ".join(dict.fromkeys(f.label for f in rec.flags))
